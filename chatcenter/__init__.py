@@ -1,0 +1,50 @@
+"""chatcenter: the back end of a marketplace seller's chat center."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from chatcenter.config import Settings, load_settings_or_exit
+from chatcenter.release import __version__
+from chatcenter.runtime import Runtime, install
+
+__all__ = ["create_app", "__version__"]
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """One plain line per record on stderr, unless the host (gunicorn, pytest) set logging up."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("chatcenter").setLevel(level)
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    """The app factory; tests pass their own Settings, processes read the environment."""
+    settings = config if config is not None else load_settings_or_exit()
+    configure_logging()
+
+    from chatcenter.sentry import init_sentry
+
+    init_sentry(settings, "web")
+
+    app = Flask(__name__)
+    app.config.update(
+        # DEBUG only opens the diagnostic routes; errors are always JSON answers, never
+        # re-raised to the server or shown by Werkzeug's debugger.
+        PROPAGATE_EXCEPTIONS=False,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        JSON_SORT_KEYS=False,
+    )
+    runtime = install(Runtime(settings))
+    app.extensions["chatcenter"] = runtime
+
+    from chatcenter.cli import register_commands
+    from chatcenter.errors import register_error_handlers
+    from chatcenter.health import bp as health_bp
+
+    register_error_handlers(app)
+    app.register_blueprint(health_bp)
+    register_commands(app)
+    return app

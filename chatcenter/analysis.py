@@ -1,0 +1,109 @@
+"""What we ask DeepSeek about a chat, and what we accept back.
+
+The prompt carries the chat's texts (that is the job) but not the buyer's name. Answers
+are validated strictly: a wrong enum, a missing field or an overlong text is rejected,
+never stored.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from chatcenter.models import Message
+
+SENTIMENTS = ("positive", "neutral", "negative")
+CATEGORIES = ("question", "complaint", "return", "delivery", "product_defect", "other")
+URGENCIES = ("low", "medium", "high")
+SUMMARY_MAX = 500
+REPLY_MAX = 1000  # WB's limit for one seller message
+PROMPT_BUDGET = 8000  # characters of chat history sent; the newest messages win
+MAX_TOKENS = 800
+
+SPEAKERS = {"client": "Buyer", "seller": "Seller", "wb": "Wildberries"}
+
+_EXAMPLE = {
+    "sentiment": "negative",
+    "category": "delivery",
+    "urgency": "high",
+    "summary": "The buyer's order is a week late and they ask when it will arrive.",
+    "suggested_reply": "Hello! We are sorry for the delay. We have asked the warehouse and will write to you today.",
+}
+
+SYSTEM_PROMPT = (
+    "You help a Wildberries seller answer buyers. Read the chat and answer with one json object "
+    "and nothing else, with exactly these keys:\n"
+    f"- sentiment: one of {', '.join(SENTIMENTS)} (the buyer's mood)\n"
+    f"- category: one of {', '.join(CATEGORIES)}\n"
+    f"- urgency: one of {', '.join(URGENCIES)}\n"
+    f"- summary: at most {SUMMARY_MAX} characters, in the chat's language\n"
+    f"- suggested_reply: the seller's next message, polite, at most {REPLY_MAX} characters, "
+    "in the chat's language\n"
+    f"Example json output:\n{json.dumps(_EXAMPLE, ensure_ascii=False)}"
+)
+
+
+class InvalidAnalysis(ValueError):
+    """DeepSeek's answer does not fit the schema; the message names the field, not its text."""
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    sentiment: str
+    category: str
+    urgency: str
+    summary: str
+    suggested_reply: str
+
+
+def transcript(messages_newest_first: list[Message], budget: int = PROMPT_BUDGET) -> str:
+    """The chat as lines oldest-first, keeping the newest messages that fit the budget."""
+    lines: list[str] = []
+    used = 0
+    for message in messages_newest_first:
+        text = message.text or ("[attachment]" if message.attachments else "")
+        line = f"[{message.sent_at:%Y-%m-%d %H:%M}] {SPEAKERS.get(message.sender, message.sender)}: {text}"
+        if used + len(line) > budget:
+            if not lines:  # one huge message: keep its newest part rather than nothing
+                lines.append(line[-budget:])
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join(reversed(lines))
+
+
+def build_messages(messages_newest_first: list[Message], product: dict | None) -> list[dict]:
+    context = ""
+    if product and product.get("nmID"):
+        context = f"Product: WB article {product['nmID']}\n"
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"{context}Chat:\n{transcript(messages_newest_first)}"},
+    ]
+
+
+def _enum(data: dict, key: str, allowed: tuple[str, ...]) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or value.strip().lower() not in allowed:
+        raise InvalidAnalysis(f"field {key!r} must be one of {', '.join(allowed)}")
+    return value.strip().lower()
+
+
+def _text(data: dict, key: str, limit: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidAnalysis(f"field {key!r} must be a non-empty string")
+    if len(value.strip()) > limit:
+        raise InvalidAnalysis(f"field {key!r} is longer than {limit} characters")
+    return value.strip()
+
+
+def validate(data: dict) -> AnalysisResult:
+    if not isinstance(data, dict):
+        raise InvalidAnalysis("the answer is not a JSON object")
+    return AnalysisResult(
+        sentiment=_enum(data, "sentiment", SENTIMENTS),
+        category=_enum(data, "category", CATEGORIES),
+        urgency=_enum(data, "urgency", URGENCIES),
+        summary=_text(data, "summary", SUMMARY_MAX),
+        suggested_reply=_text(data, "suggested_reply", REPLY_MAX),
+    )

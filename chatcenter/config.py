@@ -1,0 +1,193 @@
+"""Settings: read once from the environment (and `.env`), validated at start.
+
+A bad value raises ConfigError with one line naming the variable and the rule, so the
+process stops before it serves a request. The DSN and API keys never appear in messages
+or in repr().
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    debug: bool = False
+    sentry_dsn: str = field(default="", repr=False)
+    sentry_environment: str = "production"
+    sentry_traces_sample_rate: float = 0.1
+    sentry_release: str = ""
+    redis_url: str = "redis://localhost:6379/0"
+    database_url: str = "sqlite:///instance/chatcenter.db"
+    wb_api_base_url: str = "https://buyer-chat-api.wildberries.ru"
+    deepseek_api_base_url: str = "https://api.deepseek.com"
+    deepseek_api_key: str = field(default="", repr=False)
+    deepseek_model: str = "deepseek-v4-flash"
+    sync_interval_minutes: int = 5
+    max_content_length: int = 1024 * 1024
+    proxy_count: int = 0
+    # Seconds before each retry of a job that failed for a transient reason.
+    job_retry_delays: tuple[int, ...] = (15, 60, 180)
+
+    @property
+    def sentry_enabled(self) -> bool:
+        return bool(self.sentry_dsn)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        env_file: Path | str | None = DEFAULT_ENV_FILE,
+    ) -> "Settings":
+        """Build settings from `.env` overlaid by the real environment (which wins)."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> "Settings":
+        parsed = {}
+        for f in fields(cls):
+            raw = values.get(f.name.upper())
+            if raw is None:
+                continue
+            parsed[f.name] = _PARSERS.get(f.name, _non_empty)(f.name.upper(), raw.strip())
+        return cls(**parsed)
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of true/false/1/0/yes/no, got {raw!r}")
+
+
+def _parse_rate(name: str, raw: str) -> float:
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0.0 <= rate <= 1.0:  # also rejects nan
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}")
+    return rate
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if number < 1:
+        raise ConfigError(f"{name} must be at least 1, got {raw!r}")
+    return number
+
+
+def _non_negative_int(name: str, raw: str) -> int:
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if number < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {raw!r}")
+    return number
+
+
+def _parse_dsn(name: str, raw: str) -> str:
+    """Accept empty (Sentry off) or https://<key>@<host>/<project>; never echo the value."""
+    if not raw:
+        return ""
+    rule = f"{name} must look like https://<public_key>@<host>/<project_id> (value not shown)"
+    try:
+        parts = urlsplit(raw)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        raise ConfigError(rule) from None
+    project_id = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname:
+        raise ConfigError(rule)
+    if not port_ok or not project_id.isdigit():
+        raise ConfigError(rule)
+    return raw
+
+
+def _parse_url(schemes: tuple[str, ...]):
+    def parse(name: str, raw: str) -> str:
+        try:
+            scheme = urlsplit(raw).scheme
+        except ValueError:
+            scheme = ""
+        if scheme not in schemes:
+            raise ConfigError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return raw.rstrip("/")
+
+    return parse
+
+
+def _delays(name: str, raw: str) -> tuple[int, ...]:
+    try:
+        delays = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        delays = (-1,)
+    if any(d < 0 for d in delays) or len(delays) > 10:
+        raise ConfigError(f"{name} must be up to 10 comma-separated whole seconds, e.g. 15,60,180; got {raw!r}")
+    return delays
+
+
+def _database_url(name: str, raw: str) -> str:
+    if "://" not in raw:
+        raise ConfigError(f"{name} must be an SQLAlchemy URL such as sqlite:///instance/chatcenter.db")
+    return raw
+
+
+def _non_empty(name: str, raw: str) -> str:
+    if not raw:
+        raise ConfigError(f"{name} must not be empty")
+    return raw
+
+
+def _any(name: str, raw: str) -> str:
+    return raw
+
+
+_PARSERS = {
+    "debug": _parse_bool,
+    "sentry_dsn": _parse_dsn,
+    "sentry_traces_sample_rate": _parse_rate,
+    "sentry_release": _any,
+    "redis_url": _parse_url(("redis", "rediss", "unix")),
+    "database_url": _database_url,
+    "wb_api_base_url": _parse_url(("http", "https")),
+    "deepseek_api_base_url": _parse_url(("http", "https")),
+    "deepseek_api_key": _any,
+    "sync_interval_minutes": _positive_int,
+    "max_content_length": _positive_int,
+    "proxy_count": _non_negative_int,
+    "job_retry_delays": _delays,
+}
+
+
+def load_settings_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
+    """For process entry points: a bad value ends the process with its one-line message."""
+    try:
+        return Settings.from_env(environ)
+    except ConfigError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None

@@ -1,0 +1,73 @@
+"""Database engine and sessions, shared by the web app, the worker and the CLI."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatcenter.config import PROJECT_ROOT
+
+
+def resolve_database_url(url: str) -> str:
+    """Anchor a relative SQLite path at the project root and make its folder exist."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.is_absolute():
+            path = PROJECT_ROOT / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return parsed.set(database=str(path)).render_as_string(hide_password=False)
+    return url
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    url = resolve_database_url(url)
+    backend = make_url(url).get_backend_name()
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    if backend == "postgresql":
+        # A database that is down must fail a request fast, not hang it.
+        connect_args.setdefault("connect_timeout", 3)
+    elif backend == "sqlite":
+        connect_args.setdefault("timeout", 5)  # seconds to wait on a locked database
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the web app read while a worker writes; foreign keys are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str, **engine_kwargs):
+        self.engine = make_engine(url, **engine_kwargs)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,306 @@
+"""Client for DeepSeek's OpenAI-compatible chat completions, in JSON mode.
+
+`DeepSeekClient.complete_json(messages)` returns a `Completion` whose `data` is the JSON
+object the model wrote, or raises a `DeepSeekError`:
+
+- `DeepSeekConfigError` (transient=False): missing or rejected key, no balance, a request the
+  server refuses. Retrying will not help; an operator must act.
+- `DeepSeekTransientError` (transient=True): rate limits, 5xx, network trouble, the overall
+  deadline, and answers that are blank, truncated or not a JSON object (JSON mode can do
+  that; a retry usually succeeds).
+- plain `DeepSeekError` (transient=False): the answer was refused by the content filter.
+
+Error messages never contain the API key or the texts that were sent.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass
+
+import requests
+import urllib3.exceptions
+
+_MAX_SERVER_MESSAGE = 200
+_CHUNK = 64 * 1024
+
+
+class DeepSeekError(Exception):
+    def __init__(self, message: str, *, status: int | None = None, transient: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+
+
+class DeepSeekConfigError(DeepSeekError):
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message, status=status, transient=False)
+
+
+class DeepSeekTransientError(DeepSeekError):
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message, status=status, transient=True)
+
+
+@dataclass(frozen=True)
+class Completion:
+    data: dict
+    model: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+# Status -> (exception class, what it means). Anything else: 5xx transient, 4xx permanent.
+_STATUS_MEANING = {
+    400: (DeepSeekConfigError, "DeepSeek rejected the request as invalid"),
+    401: (DeepSeekConfigError, "DeepSeek rejected the API key"),
+    402: (DeepSeekConfigError, "DeepSeek account has insufficient balance"),
+    403: (DeepSeekConfigError, "DeepSeek refused access"),
+    404: (DeepSeekConfigError, "DeepSeek endpoint not found (check DEEPSEEK_API_BASE_URL)"),
+    408: (DeepSeekTransientError, "DeepSeek timed out the request"),
+    422: (DeepSeekConfigError, "DeepSeek rejected the request parameters"),
+    429: (DeepSeekTransientError, "DeepSeek rate or concurrency limit reached"),
+    503: (DeepSeekTransientError, "DeepSeek is overloaded"),
+}
+
+
+class _DeadlineExceeded(Exception):
+    pass
+
+
+class DeepSeekClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        model: str,
+        *,
+        deadline: float = 60.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        session: requests.Session | None = None,
+    ):
+        if deadline <= 0 or connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("deadline and timeouts must be positive")
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key or ""
+        self.model = model
+        self.deadline = deadline
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._own_session = session is None
+        self.session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"DeepSeekClient(base_url={self.base_url!r}, model={self.model!r}, api_key={key})"
+
+    def close(self) -> None:
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self) -> DeepSeekClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- public -------------------------------------------------------------------------
+
+    def complete_json(
+        self, messages: list[dict], *, max_tokens: int = 800, temperature: float | None = None
+    ) -> Completion:
+        if not self._api_key:
+            raise DeepSeekConfigError(
+                "DEEPSEEK_API_KEY is not set: configure it to enable chat analysis"
+            )
+        if not isinstance(messages, list) or not messages:
+            # No message texts in the error: they are buyers' words.
+            raise ValueError("messages must be a non-empty list")
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "response_format": {"type": "json_object"},
+            "max_tokens": max_tokens,
+            "stream": False,
+            # V4 models think by default; thinking output does not belong in JSON mode.
+            "thinking": {"type": "disabled"},
+        }
+        if temperature is not None:
+            body["temperature"] = temperature
+
+        started = time.monotonic()
+        deadline_at = started + self.deadline
+        try:
+            status, raw = self._post(body, deadline_at)
+        except _DeadlineExceeded:
+            raise DeepSeekTransientError(
+                f"DeepSeek did not answer in time: deadline of {self.deadline:g}s exceeded"
+            ) from None
+        if not 200 <= status < 300:
+            raise self._status_error(status, raw)
+        return self._parse_completion(status, raw)
+
+    # -- transport ----------------------------------------------------------------------
+
+    def _post(self, body: dict, deadline_at: float) -> tuple[int, bytes]:
+        """POST and read the whole body, never past `deadline_at`."""
+        remaining = deadline_at - time.monotonic()
+        # The read timeout also bounds the wait for headers, so cap it by the deadline.
+        timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
+        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
+        try:
+            resp = self.session.post(
+                f"{self.base_url}/chat/completions",
+                json=body,
+                headers=headers,
+                timeout=timeout,
+                stream=True,  # we read the body ourselves, checking the deadline
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            if time.monotonic() >= deadline_at - 0.05:
+                raise _DeadlineExceeded from None
+            if isinstance(exc, requests.ConnectTimeout):
+                raise DeepSeekTransientError(
+                    f"DeepSeek connect timeout ({self.connect_timeout:g}s)"
+                ) from None
+            raise DeepSeekTransientError(
+                f"DeepSeek sent nothing for {self.read_timeout:g}s (read timeout)"
+            ) from None
+        except requests.RequestException as exc:
+            # requests' text names host and reason (refused, DNS); headers never appear in it.
+            raise DeepSeekTransientError(
+                f"Could not reach DeepSeek: {type(exc).__name__}: {self._clean(str(exc))}"
+            ) from None
+        try:
+            return resp.status_code, self._read_body(resp, deadline_at)
+        finally:
+            resp.close()
+
+    def _read_body(self, resp: requests.Response, deadline_at: float) -> bytes:
+        # Under load DeepSeek sends 200 headers, then a blank line every few seconds, then the
+        # JSON. Each recv() succeeds, so only this loop's clock check can end the wait.
+        chunks: list[bytes] = []
+        while True:
+            remaining = deadline_at - time.monotonic()
+            if remaining <= 0:
+                raise _DeadlineExceeded
+            _cap_socket_timeout(resp, min(self.read_timeout, remaining))
+            try:
+                chunk = resp.raw.read1(_CHUNK, decode_content=True)
+            except (urllib3.exceptions.ReadTimeoutError, socket.timeout, TimeoutError):
+                if time.monotonic() >= deadline_at - 0.05:
+                    raise _DeadlineExceeded from None
+                raise DeepSeekTransientError(
+                    f"DeepSeek stalled for {self.read_timeout:g}s mid-answer (read timeout)"
+                ) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise DeepSeekTransientError(
+                    f"DeepSeek connection broke while sending the answer: {type(exc).__name__}"
+                ) from None
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    # -- interpretation -----------------------------------------------------------------
+
+    def _status_error(self, status: int, raw: bytes) -> DeepSeekError:
+        cls, meaning = _STATUS_MEANING.get(status, (None, None))
+        if cls is None:
+            if status >= 500:
+                cls, meaning = DeepSeekTransientError, "DeepSeek server error"
+            else:
+                cls, meaning = DeepSeekConfigError, "DeepSeek refused the request"
+        detail = self._server_message(raw)
+        return cls(f"{meaning} ({status}){': ' + detail if detail else ''}", status=status)
+
+    def _server_message(self, raw: bytes) -> str:
+        """error.message from an OpenAI-shaped body, shortened and with the key masked."""
+        try:
+            payload = json.loads(raw)
+            message = payload["error"]["message"]
+        except (ValueError, TypeError, KeyError):
+            message = ""  # a proxy's HTML page says nothing useful
+        return self._clean(message if isinstance(message, str) else str(message))
+
+    def _clean(self, text: str) -> str:
+        """One line, at most ~200 chars, the key masked should anyone echo it."""
+        text = " ".join(text.split())
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        if len(text) > _MAX_SERVER_MESSAGE:
+            text = text[: _MAX_SERVER_MESSAGE - 1] + "…"
+        return text
+
+    def _parse_completion(self, status: int, raw: bytes) -> Completion:
+        text = raw.strip()  # keep-alive blank lines come before the JSON
+        if not text:
+            raise DeepSeekTransientError(
+                f"DeepSeek sent an empty response body ({status})", status=status
+            )
+        try:
+            payload = json.loads(text)
+            choice = payload["choices"][0]
+            content = choice["message"]["content"]
+            finish_reason = choice.get("finish_reason") or ""
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            raise DeepSeekTransientError(
+                f"DeepSeek sent a response that is not a chat completion ({status})", status=status
+            ) from None
+
+        if finish_reason == "length":
+            raise DeepSeekTransientError(
+                "DeepSeek cut the answer short (finish_reason=length): raise max_tokens", status=status
+            )
+        if finish_reason == "content_filter":
+            raise DeepSeekError(
+                "DeepSeek withheld the answer (finish_reason=content_filter)", status=status
+            )
+        if finish_reason == "insufficient_system_resource":
+            raise DeepSeekTransientError(
+                "DeepSeek interrupted the answer (finish_reason=insufficient_system_resource)",
+                status=status,
+            )
+        if not isinstance(content, str) or not content.strip():
+            # Documented JSON-mode quirk: blank content. A retry usually works.
+            raise DeepSeekTransientError("DeepSeek returned blank content", status=status)
+        try:
+            data = json.loads(content)
+        except ValueError:
+            raise DeepSeekTransientError(
+                "DeepSeek returned content that is not valid JSON", status=status
+            ) from None
+        if not isinstance(data, dict):
+            raise DeepSeekTransientError(
+                f"DeepSeek returned JSON {type(data).__name__}, expected an object", status=status
+            )
+
+        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        return Completion(
+            data=data,
+            model=str(payload.get("model") or self.model),
+            finish_reason=finish_reason,
+            prompt_tokens=_int(usage.get("prompt_tokens")),
+            completion_tokens=_int(usage.get("completion_tokens")),
+            total_tokens=_int(usage.get("total_tokens")),
+        )
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _cap_socket_timeout(resp: requests.Response, seconds: float) -> None:
+    # urllib3 applies the read timeout to each recv(); to stop a silent server at the deadline
+    # the socket's own timeout must shrink as the deadline nears. This reaches into urllib3's
+    # private connection attribute, so if that ever moves we fall back to the read timeout.
+    sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.settimeout(max(seconds, 0.001))
+        except OSError:
+            pass

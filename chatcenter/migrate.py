@@ -1,0 +1,29 @@
+"""Schema management with Alembic, driven from code (no alembic.ini to keep in sync)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _config(connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create the schema on a new database, or bring an existing one up to `revision`."""
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), revision)
+
+
+def revision(engine: Engine, message: str) -> None:
+    """Autogenerate a new revision from the models (a developer's tool)."""
+    with engine.begin() as connection:
+        command.revision(_config(connection), message=message, autogenerate=True)

@@ -1,0 +1,298 @@
+"""Wildberries buyer-chat API client (seller side).
+
+Error messages are written for operators and end up in Sentry: they carry the
+status, WB's title/detail and requestId, never the token, buyer names or texts.
+"""
+from __future__ import annotations
+
+import time
+
+import requests
+
+from chatcenter.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
+
+CHATS_PATH = "/api/v1/seller/chats"
+EVENTS_PATH = "/api/v1/seller/events"
+MESSAGE_PATH = "/api/v1/seller/message"
+
+REPLY_SIGN_MAX = 255
+MESSAGE_MAX = 1000
+
+# A 429 without usable headers still needs a pause; the cap on attempts guards
+# against a server that keeps answering "retry in 0 s".
+_DEFAULT_RETRY_SECONDS = 1.0
+_MAX_429_RETRIES = 5
+_DETAIL_MAX = 300
+
+
+class WBError(Exception):
+    """Any failure talking to WB. `transient` tells a job whether to retry."""
+
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.request_id = request_id
+
+
+class WBAuthError(WBError):
+    """401/403: the token is expired, wrong or of the wrong category."""
+
+
+class WBRateLimited(WBError):
+    """Still rate limited once the wait budget was spent."""
+
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class WBUnavailable(WBError):
+    """5xx, connection failure or timeout."""
+
+    transient = True
+
+
+class WBBadResponse(WBError):
+    """A malformed or unexpected answer, or a 4xx that retrying will not fix."""
+
+
+class _TokenAuth(requests.auth.AuthBase):
+    # The token lives only in this object (with a blind repr), not in a headers
+    # dict in our frames: Sentry sends frame locals of failing code.
+    def __init__(self, token: str):
+        self._token = token
+
+    def __call__(self, r):
+        r.headers["Authorization"] = self._token  # raw token, no "Bearer"
+        return r
+
+    def __repr__(self) -> str:
+        return "<WB token>"
+
+
+class WBClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        limiter: RedisRateLimiter | None = None,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 20.0,
+        max_rate_wait: float = 30.0,
+        session: requests.Session | None = None,
+    ):
+        self._auth = _TokenAuth((token or "").strip())
+        del token  # keep the secret out of this frame's locals (Sentry sends them)
+        # requests echoes a bad header value in its exception: refuse it here, unechoed.
+        if not self._auth._token or any(ord(c) < 32 or ord(c) == 127 for c in self._auth._token):
+            raise ValueError("WB token is empty or contains control characters")
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_rate_wait = max_rate_wait
+        self.session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        return f"WBClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "WBClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- public API -------------------------------------------------------
+
+    def list_chats(self) -> list[dict]:
+        body = self._request("GET", CHATS_PATH)
+        chats = body.get("result")
+        if not isinstance(chats, list):
+            raise WBBadResponse(f"WB {CHATS_PATH}: 'result' is not a list")
+        for i, chat in enumerate(chats):
+            if not isinstance(chat, dict) or not _nonempty_str(chat.get("chatID")):
+                raise WBBadResponse(f"WB {CHATS_PATH}: chat #{i} has no chatID")
+        return chats
+
+    def get_events(self, next_ms: int | None = None) -> dict:
+        if next_ms is not None and (isinstance(next_ms, bool) or not isinstance(next_ms, int) or next_ms < 0):
+            raise ValueError("next_ms must be a non-negative int or None")
+        # WB answers next=0 with a 400; 0 can only mean "from the start", which is no cursor.
+        params = {"next": next_ms} if next_ms else None
+        body = self._request("GET", EVENTS_PATH, params=params)
+        result = body.get("result")
+        if not isinstance(result, dict):
+            raise WBBadResponse(f"WB {EVENTS_PATH}: 'result' is not an object")
+        if not _is_int(result.get("next")) or not _is_int(result.get("totalEvents")):
+            raise WBBadResponse(f"WB {EVENTS_PATH}: 'next' or 'totalEvents' is missing or not an integer")
+        events = result.get("events")
+        if events is None and result["totalEvents"] == 0:
+            events = result["events"] = []
+        if not isinstance(events, list):
+            raise WBBadResponse(f"WB {EVENTS_PATH}: 'events' is not a list")
+        for i, ev in enumerate(events):
+            if not (
+                isinstance(ev, dict)
+                and _nonempty_str(ev.get("chatID"))
+                and _nonempty_str(ev.get("eventID"))
+                and _is_int(ev.get("addTimestamp"))
+            ):
+                raise WBBadResponse(f"WB {EVENTS_PATH}: event #{i} lacks chatID, eventID or addTimestamp")
+        # Absent on some answers; callers may rely on the keys existing.
+        result.setdefault("newestEventTime", None)
+        result.setdefault("oldestEventTime", None)
+        return result
+
+    def send_message(self, reply_sign: str, message: str) -> dict:
+        """Send a text reply. Not idempotent: after WBUnavailable it may have arrived."""
+        _check_field("replySign", reply_sign, REPLY_SIGN_MAX)
+        _check_field("message", message, MESSAGE_MAX)
+        # (None, value) parts force multipart/form-data without a file, as WB expects.
+        files = {"replySign": (None, reply_sign), "message": (None, message)}
+        body = self._request("POST", MESSAGE_PATH, files=files)
+        result = body.get("result")
+        return result if isinstance(result, dict) else {}
+
+    # ---- transport --------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, params=None, files=None) -> dict:
+        what = f"{method} {path}"
+        deadline = time.monotonic() + self.max_rate_wait
+        for _attempt in range(_MAX_429_RETRIES + 1):
+            if self.limiter is not None:
+                try:
+                    self.limiter.acquire(max(0.0, deadline - time.monotonic()))
+                except RateLimitWaitTooLong as exc:
+                    raise WBRateLimited(
+                        f"WB API {what}: local rate limit, next slot in {exc.wait_seconds:.1f} s "
+                        f"(over the {self.max_rate_wait:.0f} s wait budget)",
+                        retry_after=exc.wait_seconds,
+                    ) from None
+            resp = self._send(method, path, params, files)
+            if resp.status_code != 429:
+                return self._decode(resp, what)
+            retry = _retry_seconds(resp)
+            if self.limiter is not None:
+                self.limiter.block_for(retry)  # make the other processes back off too
+            if retry > deadline - time.monotonic():
+                raise WBRateLimited(
+                    f"WB API rate limited {what} (429), retry in {retry:.1f} s "
+                    f"(over the {self.max_rate_wait:.0f} s wait budget){_rid_suffix(resp)}",
+                    status=429,
+                    request_id=_problem(resp).get("requestId"),
+                    retry_after=retry,
+                )
+            time.sleep(retry)
+        raise WBRateLimited(
+            f"WB API rate limited {what} (429) {_MAX_429_RETRIES + 1} times in a row",
+            status=429,
+            retry_after=retry,
+        )
+
+    def _send(self, method, path, params, files) -> requests.Response:
+        try:
+            return self.session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                files=files,
+                auth=self._auth,
+                timeout=self.timeout,
+                # A redirect could carry the token to another host; WB has no reason to redirect.
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
+            msg = f"WB API {method} {path}: {kind} timeout"
+        except requests.RequestException as exc:
+            msg = f"WB API {method} {path}: connection failed ({type(exc).__name__})"
+        # `from None`: the requests/urllib3 frames below hold the Authorization header
+        # in their locals, and Sentry would send them with a chained exception.
+        raise WBUnavailable(msg) from None
+
+    def _decode(self, resp: requests.Response, what: str) -> dict:
+        status = resp.status_code
+        if 200 <= status < 300:
+            try:
+                body = resp.json()
+            except ValueError:
+                raise WBBadResponse(
+                    f"WB API {what}: malformed JSON in a {status} answer", status=status
+                ) from None
+            if not isinstance(body, dict):
+                raise WBBadResponse(f"WB API {what}: answer is not a JSON object", status=status)
+            if body.get("errors"):
+                raise WBBadResponse(
+                    f"WB API {what}: answer reports errors: {self._scrub(str(body['errors']))}",
+                    status=status,
+                )
+            return body
+
+        problem = _problem(resp)
+        request_id = problem.get("requestId")
+        if not isinstance(request_id, str):
+            request_id = resp.headers.get("X-Request-Id")
+        reason = self._scrub(
+            ": ".join(str(problem[k]) for k in ("title", "detail") if problem.get(k)) or resp.reason or ""
+        )
+        suffix = f": {reason}" if reason else ""
+        if request_id:
+            suffix += f" (requestId {request_id})"
+        kw = {"status": status, "request_id": request_id}
+        if status in (401, 403):
+            raise WBAuthError(f"WB API rejected the token ({status}){suffix}", **kw)
+        if status >= 500 or status == 408:
+            raise WBUnavailable(f"WB API unavailable: {what} answered {status}{suffix}", **kw)
+        raise WBBadResponse(f"WB API {what} answered {status}{suffix}", **kw)
+
+    def _scrub(self, text: str) -> str:
+        # WB details are short server texts, but never let one echo the token.
+        text = text.replace(self._auth._token, "[token]")
+        return text if len(text) <= _DETAIL_MAX else text[:_DETAIL_MAX] + "..."
+
+
+def _problem(resp: requests.Response) -> dict:
+    """The application/problem+json body of an error answer, or {}."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _rid_suffix(resp: requests.Response) -> str:
+    rid = _problem(resp).get("requestId")
+    return f" (requestId {rid})" if isinstance(rid, str) and rid else ""
+
+
+def _retry_seconds(resp: requests.Response) -> float:
+    for header in ("X-Ratelimit-Retry", "Retry-After", "X-Ratelimit-Reset"):
+        try:
+            value = float(resp.headers[header])
+        except (KeyError, ValueError):
+            continue
+        if value >= 0:
+            return value
+    return _DEFAULT_RETRY_SECONDS
+
+
+def _check_field(name: str, value: str, limit: int) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    if len(value) > limit:
+        raise ValueError(f"{name} is too long: {len(value)} characters, WB allows {limit}")
+
+
+def _nonempty_str(value) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

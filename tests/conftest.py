@@ -1,0 +1,126 @@
+"""Shared fixtures: real Redis, real SQLite/PostgreSQL, a real Sentry receiver.
+
+PostgreSQL runs when TEST_DATABASE_URL is set (CI sets it): every database test then runs
+on both backends, each PostgreSQL test in a schema of its own.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from dataclasses import replace
+
+import pytest
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from chatcenter import create_app
+from chatcenter.config import Settings
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sentry_receiver():
+    from tests.sentry_receiver import SentryReceiver
+
+    receiver = SentryReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(autouse=True)
+def _sentry_off_after_test():
+    """Each test starts and ends with no active Sentry client (no cross-test leaks)."""
+    yield
+    if "sentry_sdk" in sys.modules:
+        import sentry_sdk
+
+        sentry_sdk.get_client().close(timeout=0)
+        sentry_sdk.init(dsn=None)
+
+
+@pytest.fixture
+def redis_url():
+    client = Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()
+    yield TEST_REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'chatcenter.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    yield f"{TEST_DATABASE_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url, redis_url) -> Settings:
+    return Settings(database_url=database_url, redis_url=redis_url, sentry_environment="test")
+
+
+@pytest.fixture
+def make_app(settings):
+    """Build an app with settings overrides; the schema is created for it."""
+    apps = []
+
+    def make(**overrides):
+        app = create_app(replace(settings, **overrides))
+        runtime = app.extensions["chatcenter"]
+        _create_schema(runtime.db.engine)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["chatcenter"].close()
+
+
+def _create_schema(engine) -> None:
+    try:
+        from chatcenter.models import Base
+    except ImportError:  # no tables yet
+        return
+    Base.metadata.create_all(engine)
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def sentry_app(make_app, sentry_receiver):
+    """An app with Sentry on, reporting to the local receiver; DEBUG on for the test routes."""
+    sentry_receiver.clear()
+    return make_app(sentry_dsn=sentry_receiver.dsn, debug=True, sentry_release="chatcenter@test")

@@ -1,0 +1,100 @@
+"""Settings: defaults, .env vs environment, and one clear line for every bad value."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from chatcenter.config import PROJECT_ROOT, ConfigError, Settings
+
+SECRET_KEY = "f00dfacef00dfacef00dfacef00dface"
+
+
+def test_defaults_match_the_design():
+    s = Settings.from_env({}, env_file=None)
+    assert s.debug is False
+    assert s.sentry_dsn == "" and not s.sentry_enabled
+    assert s.sentry_environment == "production"
+    assert s.sentry_traces_sample_rate == 0.1
+    assert s.redis_url == "redis://localhost:6379/0"
+    assert s.database_url == "sqlite:///instance/chatcenter.db"
+    assert s.deepseek_model == "deepseek-v4-flash"
+
+
+@pytest.mark.parametrize("raw, expected", [("true", True), ("1", True), ("yes", True), ("FALSE", False), ("0", False), ("no", False)])
+def test_debug_accepts_the_usual_spellings(raw, expected):
+    assert Settings.from_env({"DEBUG": raw}, env_file=None).debug is expected
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("DEBUG", "maybe", "DEBUG must be one of true/false/1/0/yes/no, got 'maybe'"),
+        ("SENTRY_TRACES_SAMPLE_RATE", "1.5", "SENTRY_TRACES_SAMPLE_RATE must be a number between 0 and 1, got '1.5'"),
+        ("SENTRY_TRACES_SAMPLE_RATE", "abc", "SENTRY_TRACES_SAMPLE_RATE must be a number between 0 and 1, got 'abc'"),
+        ("SENTRY_TRACES_SAMPLE_RATE", "-0.1", "SENTRY_TRACES_SAMPLE_RATE must be a number between 0 and 1, got '-0.1'"),
+        ("SENTRY_TRACES_SAMPLE_RATE", "nan", "SENTRY_TRACES_SAMPLE_RATE must be a number between 0 and 1, got 'nan'"),
+        ("SENTRY_ENVIRONMENT", "", "SENTRY_ENVIRONMENT must not be empty"),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL starting with redis:// or rediss:// or unix://"),
+        ("SYNC_INTERVAL_MINUTES", "0", "SYNC_INTERVAL_MINUTES must be at least 1, got '0'"),
+    ],
+)
+def test_bad_values_name_the_variable_and_the_rule(name, value, message):
+    with pytest.raises(ConfigError) as excinfo:
+        Settings.from_env({name: value}, env_file=None)
+    assert str(excinfo.value) == message
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"not-a-dsn-{SECRET_KEY}",
+        f"ftp://{SECRET_KEY}@sentry.example.com/1",
+        f"https://sentry.example.com/1?{SECRET_KEY}",
+        f"https://{SECRET_KEY}@sentry.example.com/not-a-project",
+        f"https://{SECRET_KEY}@/1",
+    ],
+)
+def test_malformed_dsn_is_rejected_without_echoing_the_key(dsn):
+    with pytest.raises(ConfigError) as excinfo:
+        Settings.from_env({"SENTRY_DSN": dsn}, env_file=None)
+    assert "SENTRY_DSN" in str(excinfo.value)
+    assert SECRET_KEY not in str(excinfo.value)
+
+
+def test_valid_dsn_and_rate_are_kept():
+    dsn = f"https://{SECRET_KEY}@o0.ingest.sentry.io/42"
+    s = Settings.from_env({"SENTRY_DSN": dsn, "SENTRY_TRACES_SAMPLE_RATE": "0.5"}, env_file=None)
+    assert s.sentry_enabled and s.sentry_dsn == dsn and s.sentry_traces_sample_rate == 0.5
+    assert SECRET_KEY not in repr(s)
+
+
+def test_env_file_is_read_and_the_real_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text('SENTRY_ENVIRONMENT="staging"\nDEBUG=true\nDEEPSEEK_MODEL=from-file\n')
+    s = Settings.from_env({"DEEPSEEK_MODEL": "from-env"}, env_file=env_file)
+    assert s.sentry_environment == "staging"
+    assert s.debug is True
+    assert s.deepseek_model == "from-env"
+
+
+def _run_entry_point(code: str, **env):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "DEBUG"))}
+    environment.update(env)
+    return subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=environment,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_bad_value_stops_the_web_process_with_one_line():
+    result = _run_entry_point("import wsgi", SENTRY_TRACES_SAMPLE_RATE="1.5")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: SENTRY_TRACES_SAMPLE_RATE must be a number between 0 and 1, got '1.5'"
+    ]
+
+
+def test_a_malformed_dsn_stops_the_process_without_printing_the_key():
+    result = _run_entry_point("import wsgi", SENTRY_DSN=f"https://{SECRET_KEY}@sentry.example.com/x")
+    assert result.returncode != 0
+    assert "SENTRY_DSN" in result.stderr
+    assert SECRET_KEY not in result.stderr + result.stdout

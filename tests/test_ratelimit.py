@@ -1,0 +1,124 @@
+"""RedisRateLimiter against the real Redis (db 15, unique keys, never flushed)."""
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+
+from chatcenter.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def rds():
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip("Redis is not running at 127.0.0.1:6379")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def key(rds):
+    prefix = f"test:ratelimit:{uuid.uuid4().hex}"
+    yield prefix
+    # Delete only what this test created: the Redis server is shared.
+    for k in rds.scan_iter(match=f"{prefix}*"):
+        rds.delete(k)
+
+
+def test_limit_then_refuses_within_period(rds, key):
+    lim = RedisRateLimiter(rds, key, limit=10, period=1.0)
+    t0 = time.monotonic()
+    for _ in range(10):
+        lim.acquire(max_wait=0)
+    assert time.monotonic() - t0 < 0.5
+    with pytest.raises(RateLimitWaitTooLong) as info:
+        lim.acquire(max_wait=0.1)
+    assert 0 < info.value.wait_seconds <= 1.0
+
+
+def test_eleventh_waits_for_oldest_slot(rds, key):
+    lim = RedisRateLimiter(rds, key, limit=10, period=0.5)
+    for _ in range(10):
+        lim.acquire(max_wait=0)
+    t0 = time.monotonic()
+    lim.acquire(max_wait=2.0)
+    waited = time.monotonic() - t0
+    assert 0.3 <= waited < 1.5
+
+
+def test_shared_between_instances(rds, key):
+    a = RedisRateLimiter(rds, key, limit=10, period=1.0)
+    b = RedisRateLimiter(redis.Redis.from_url(REDIS_URL), key, limit=10, period=1.0)
+    for _ in range(5):
+        a.acquire(max_wait=0)
+        b.acquire(max_wait=0)
+    with pytest.raises(RateLimitWaitTooLong):
+        b.acquire(max_wait=0)
+    with pytest.raises(RateLimitWaitTooLong):
+        a.acquire(max_wait=0)
+    # Another key is not affected.
+    RedisRateLimiter(rds, key + ":other", limit=10, period=1.0).acquire(max_wait=0)
+
+
+def test_atomic_under_concurrency(rds, key):
+    granted, refused = [], []
+
+    def worker():
+        lim = RedisRateLimiter(redis.Redis.from_url(REDIS_URL), key, limit=10, period=2.0)
+        for _ in range(5):
+            try:
+                lim.acquire(max_wait=0)
+                granted.append(1)
+            except RateLimitWaitTooLong:
+                refused.append(1)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(granted) == 10 and len(refused) == 20
+
+
+def test_block_for(rds, key):
+    lim = RedisRateLimiter(rds, key, limit=10, period=1.0)
+    other = RedisRateLimiter(rds, key, limit=10, period=1.0)
+    lim.block_for(0.4)
+    with pytest.raises(RateLimitWaitTooLong) as info:
+        other.acquire(max_wait=0)
+    assert 0 < info.value.wait_seconds <= 0.4
+    t0 = time.monotonic()
+    other.acquire(max_wait=1.0)
+    assert 0.25 <= time.monotonic() - t0 < 1.0
+
+
+def test_block_for_never_shortens(rds, key):
+    lim = RedisRateLimiter(rds, key, limit=10, period=1.0)
+    lim.block_for(5)
+    lim.block_for(0.1)
+    assert rds.pttl(lim.block_key) > 4000
+
+
+def test_keys_expire_on_their_own(rds, key):
+    lim = RedisRateLimiter(rds, key, limit=10, period=0.3)
+    lim.acquire(max_wait=0)
+    lim.block_for(0.2)
+    assert 0 < rds.pttl(key) <= 300
+    assert 0 < rds.pttl(lim.block_key) <= 200
+    time.sleep(0.35)
+    assert not rds.exists(key, lim.block_key)
+
+
+def test_bad_arguments(rds, key):
+    with pytest.raises(ValueError):
+        RedisRateLimiter(rds, key, limit=0)
+    with pytest.raises(ValueError):
+        RedisRateLimiter(rds, key, period=0)
+    with pytest.raises(ValueError):
+        RedisRateLimiter(rds, "")

@@ -1,0 +1,127 @@
+"""Sentry in the web app, through the real transport into a local receiver."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from chatcenter.config import PROJECT_ROOT
+
+TEST_DETAIL = "Test error triggered: Sentry test error - this is intentional for testing error tracking"
+
+
+def test_empty_dsn_leaves_sentry_sdk_unimported():
+    code = (
+        "import sys\n"
+        "from chatcenter import create_app\n"
+        "app = create_app()\n"
+        "r = app.test_client().get('/api/health')\n"
+        "assert r.status_code == 200, r.status_code\n"
+        "print('sentry_sdk' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
+    env["SENTRY_DSN"] = ""
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert "Sentry initialized" not in result.stderr
+
+
+def test_dsn_set_initialises_flask_integration_environment_release_and_rate(make_app, sentry_receiver, caplog):
+    import sentry_sdk
+
+    caplog.set_level("INFO", logger="chatcenter.sentry")
+    make_app(sentry_dsn=sentry_receiver.dsn, sentry_environment="staging",
+             sentry_traces_sample_rate=0.25, sentry_release="")
+    client = sentry_sdk.get_client()
+    assert client.is_active()
+    assert client.options["environment"] == "staging"
+    assert client.options["traces_sample_rate"] == 0.25
+    assert client.options["release"].startswith("chatcenter@0.1.0")
+    assert client.options["release"] != "1.0.0"
+    assert "flask" in client.integrations
+    assert "Sentry initialized for environment: staging" in caplog.messages
+
+
+def test_sentry_test_route_is_404_without_debug(make_app):
+    client = make_app(debug=False).test_client()
+    response = client.get("/api/health/sentry-test")
+    assert response.status_code == 404
+    assert response.get_json() == {"detail": response.get_json()["detail"]}
+
+
+def test_sentry_test_route_says_disabled_without_dsn(make_app):
+    client = make_app(debug=True).test_client()
+    response = client.get("/api/health/sentry-test")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "sentry_disabled",
+        "message": "Sentry is not configured (SENTRY_DSN is empty)",
+    }
+
+
+def test_sentry_test_route_reports_exactly_one_event(sentry_app, sentry_receiver):
+    import sentry_sdk
+
+    response = sentry_app.test_client().get("/api/health/sentry-test")
+    assert response.status_code == 500
+    assert response.get_json() == {"detail": TEST_DETAIL}
+
+    sentry_sdk.flush(timeout=5)
+    events = sentry_receiver.wait_for("event", 1)
+    assert len(events) == 1
+    event = events[0]
+    assert event["environment"] == "test"
+    assert event["release"] == "chatcenter@test"
+    assert event["tags"]["component"] == "web"
+    assert event["exception"]["values"][-1]["type"] == "SentryTestError"
+    assert event["transaction"] == "/api/health/sentry-test"
+
+
+def test_not_found_sends_nothing(sentry_app, sentry_receiver):
+    import sentry_sdk
+
+    client = sentry_app.test_client()
+    assert client.get("/api/nowhere").status_code == 404
+    assert client.post("/api/health").status_code == 405
+    sentry_sdk.flush(timeout=5)
+    assert sentry_receiver.events == []
+
+
+def test_unexpected_error_is_a_json_500_and_one_event(sentry_app, sentry_receiver):
+    import sentry_sdk
+
+    @sentry_app.get("/boom")
+    def boom():
+        raise RuntimeError("internal detail that the client must not see")
+
+    response = sentry_app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert response.get_json() == {"detail": "Internal server error"}
+    sentry_sdk.flush(timeout=5)
+    events = sentry_receiver.wait_for("event", 1)
+    assert [e["exception"]["values"][-1]["type"] for e in events] == ["RuntimeError"]
+
+
+def test_transactions_are_named_by_route_when_sampled(make_app, sentry_receiver):
+    import sentry_sdk
+
+    sentry_receiver.clear()
+    app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=1.0)
+    assert app.test_client().get("/api/health").status_code == 200
+    sentry_sdk.flush(timeout=5)
+    transactions = sentry_receiver.wait_for("transaction", 1)
+    assert [t["transaction"] for t in transactions] == ["/api/health"]
+    assert transactions[0]["tags"]["component"] == "web"
+
+
+def test_sample_rate_zero_sends_no_transaction(make_app, sentry_receiver):
+    import sentry_sdk
+
+    sentry_receiver.clear()
+    app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=0.0)
+    for _ in range(5):
+        app.test_client().get("/api/health")
+    sentry_sdk.flush(timeout=5)
+    assert sentry_receiver.transactions == []
