@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from chatcenter import migrate
 from chatcenter.models import Chat, Seller, SyncState
@@ -15,7 +16,7 @@ def _runtime():
     return current_app.extensions["chatcenter"]
 
 
-@click.group("db", help="Database schema.")
+@click.group("db", cls=AppGroup, help="Database schema.")
 def db_group():
     pass
 
@@ -26,7 +27,7 @@ def db_upgrade():
     click.echo("database schema is up to date")
 
 
-@click.group("sellers", help="Marketplace sellers whose chats are synced.")
+@click.group("sellers", cls=AppGroup, help="Marketplace sellers whose chats are synced.")
 def sellers_group():
     pass
 
@@ -92,6 +93,7 @@ def _require(model, row_id: int, what: str) -> None:
 @click.command("sync", help="Sync a seller's chats from WB: enqueue it, or run it here with --now.")
 @click.argument("seller_id", type=int)
 @click.option("--now", is_flag=True, help="run in this process and print what it added")
+@with_appcontext
 def sync_command(seller_id: int, now: bool):
     _require(Seller, seller_id, "seller")
     if now:
@@ -112,6 +114,7 @@ def sync_command(seller_id: int, now: bool):
 @click.command("analyze", help="Analyse a chat with DeepSeek: enqueue it, or run it here with --now.")
 @click.argument("chat_id", type=int)
 @click.option("--now", is_flag=True, help="run in this process and print the stored analysis as JSON")
+@with_appcontext
 def analyze_command(chat_id: int, now: bool):
     _require(Chat, chat_id, "chat")
     if now:

@@ -28,6 +28,7 @@ import functools
 import json
 import logging
 import re
+import string
 import threading
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote_plus
@@ -192,6 +193,35 @@ def _registered_pattern() -> re.Pattern | None:
     return _compile_registered(_secrets, _personal.get())
 
 
+_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+
+
+def _mask_registered(pattern: re.Pattern, text: str) -> str:
+    """Mask each registered value together with the token around it.
+
+    Widening matters when a registered value is part of a longer key or JWT: masking the
+    bare value first would leave "sk-[Filtered]xyz", which no pattern recognises any more.
+    """
+    spans: list[list[int]] = []
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        while start > 0 and text[start - 1] in _TOKEN_CHARS:
+            start -= 1
+        while end < len(text) and text[end] in _TOKEN_CHARS:
+            end += 1
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    if not spans:
+        return text
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces += [text[last:start], FILTERED]
+        last = end
+    return "".join(pieces) + text[last:]
+
+
 # ---------------------------------------------------------------------------- walker
 
 # Modes of the walk. PAYLOAD: personal keys apply. IP: IPv4 addresses are masked (user,
@@ -290,7 +320,7 @@ class _Walker:
         if len(value) < MIN_VALUE_LENGTH:
             return value
         if self.registered is not None:
-            value = self.registered.sub(FILTERED, value)
+            value = _mask_registered(self.registered, value)
         if "?" in value:
             value = _URL_QUERY_RE.sub(lambda m: "?" + self.query(m.group(1)), value)
         value = _VALUE_RE.sub(_value_repl, value)
@@ -335,7 +365,7 @@ def _filter_rq_job(event: dict) -> dict:
     extra = event.get("extra")
     job = extra.get("rq-job") if isinstance(extra, dict) else None
     if isinstance(job, dict):
-        pass
+        job.pop("args", None)
         job.pop("kwargs", None)
         if "description" in job:
             job["description"] = job.get("func") or FILTERED

@@ -21,15 +21,14 @@ _INIT_LINES = {
 
 def _integrations(component: str) -> list:
     # Imported here, not at module level: sentry_sdk must stay unloaded when Sentry is off.
+    from sentry_sdk.integrations.rq import RqIntegration
+
+    # Every component enqueues jobs: RqIntegration carries the enqueuer's trace into them.
     if component == "web":
         from sentry_sdk.integrations.flask import FlaskIntegration
 
-        return [FlaskIntegration(transaction_style="url")]
-    if component == "worker":
-        from sentry_sdk.integrations.rq import RqIntegration
-
-        return [RqIntegration()]
-    return []
+        return [FlaskIntegration(transaction_style="url"), RqIntegration()]
+    return [RqIntegration()]
 
 
 def init_sentry(settings: Settings, component: str) -> bool:

@@ -53,8 +53,12 @@ def sync_all_sellers() -> dict:
 def build_scheduler(runtime):
     from rq.cron import CronScheduler
 
+    # Imported by name: run as `python -m jobs.cron` this module is __main__, which a
+    # worker could not import.
+    from jobs.cron import sync_all_sellers as fan_out
+
     scheduler = CronScheduler(connection=runtime.redis, name="chatcenter-cron")
-    scheduler.register(sync_all_sellers, queue_name=DEFAULT,
+    scheduler.register(fan_out, queue_name=DEFAULT,
                        interval=runtime.settings.sync_interval_minutes * 60,
                        job_timeout=300, result_ttl=3600)
     return scheduler
@@ -63,8 +67,11 @@ def build_scheduler(runtime):
 def main() -> None:
     from chatcenter import configure_logging
 
+    from chatcenter.sentry import init_sentry
+
     configure_logging()
     runtime = current()
+    init_sentry(runtime.settings, "cron")  # errors of this process itself (e.g. Redis down)
     log.info("cron: enqueueing the periodic sync every %d minutes", runtime.settings.sync_interval_minutes)
     build_scheduler(runtime).start()
 

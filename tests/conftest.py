@@ -6,9 +6,10 @@ on both backends, each PostgreSQL test in a schema of its own.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 from redis import Redis
@@ -124,3 +125,86 @@ def sentry_app(make_app, sentry_receiver):
     """An app with Sentry on, reporting to the local receiver; DEBUG on for the test routes."""
     sentry_receiver.clear()
     return make_app(sentry_dsn=sentry_receiver.dsn, debug=True, sentry_release="chatcenter@test")
+
+
+# --- stubs and workers ------------------------------------------------------------------
+
+@pytest.fixture
+def wb_stub():
+    from tests.stubs.wb_stub import WBStub
+
+    with WBStub(valid_tokens=(WB_TOKEN,)) as stub:
+        yield stub
+
+
+@pytest.fixture
+def deepseek_stub():
+    from tests.stubs.deepseek_stub import DeepSeekStub
+
+    with DeepSeekStub() as stub:
+        yield stub
+
+
+# A WB token shaped like the real ones (a JWT), so privacy filters meet the real thing.
+WB_TOKEN = (
+    "eyJhbGciOiJFUzI1NiIsImtpZCI6IjIwMjUwNTIwdjEiLCJ0eXAiOiJKV1QifQ."
+    "eyJlbnQiOjEsImV4cCI6MTc5OTk5OTk5OSwiaWQiOiJ0ZXN0LXRva2VuIiwic2lkIjoiNDIifQ."
+    "c2lnbmF0dXJlLW9mLXRoZS10ZXN0LXRva2VuLW5vdC1yZWFs"
+)
+
+
+@pytest.fixture
+def job_settings(settings, wb_stub, deepseek_stub) -> Settings:
+    """Settings for job tests: stubs for WB and DeepSeek, retries without waiting."""
+    return replace(settings, wb_api_base_url=wb_stub.url, deepseek_api_base_url=deepseek_stub.url,
+                   deepseek_api_key=deepseek_stub.api_key, job_retry_delays=(0, 0))
+
+
+def overrides(settings: Settings, **changes) -> dict:
+    """All of `settings` as make_app keyword arguments, with `changes` applied."""
+    return {**{f.name: getattr(settings, f.name) for f in fields(settings)}, **changes}
+
+
+@pytest.fixture
+def job_app(make_app, job_settings):
+    return make_app(**overrides(job_settings))
+
+
+def add_seller(app, name="Test shop", token=WB_TOKEN) -> int:
+    from chatcenter.models import Seller
+
+    with app.extensions["chatcenter"].db.session() as session:
+        seller = Seller(name=name, wb_token=token)
+        session.add(seller)
+        session.flush()
+        return seller.id
+
+
+def run_jobs(app, queues=("sync", "analysis", "default")) -> None:
+    """Run every queued job (retries included) in this process, as a worker would."""
+    from rq import Queue, SimpleWorker
+
+    redis = app.extensions["chatcenter"].redis
+    worker = SimpleWorker([Queue(q, connection=redis) for q in queues], connection=redis)
+    worker.work(burst=True, with_scheduler=False, max_jobs=100)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment a separate process needs to run with exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "DEEPSEEK_", "WB_"))}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, tuple):
+            value = ",".join(map(str, value))
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f.name.upper()] = str(value)
+    return env
+
+
+def run_worker_process(settings: Settings, *queues: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`python worker.py --burst`: the real worker, forking a work-horse per job."""
+    from chatcenter.config import PROJECT_ROOT
+
+    return subprocess.run([sys.executable, "worker.py", "--burst", *queues], cwd=PROJECT_ROOT,
+                          env=settings_env(settings), capture_output=True, text=True, timeout=timeout)

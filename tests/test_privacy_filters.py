@@ -236,7 +236,13 @@ def test_registered_secret_masked_inside_strings_everywhere():
     frame_vars(event)["settings"] = f"Settings(deepseek={opaque!r})"
     out = before_send(event, {})
     assert_clean(out, opaque)
-    assert out["extra"]["cfg"][0]["x"] == f"prefix{FILTERED}suffix"
+    assert out["extra"]["cfg"][0]["x"] == FILTERED  # the whole token around it goes
+
+
+def test_registered_fragment_of_a_longer_token_masks_the_token():
+    register_secret("fragment9876543210")
+    out = before_send(error_event(message="key sk-00fragment9876543210zz1, chat 42"), {})
+    assert out["message"] == f"key {FILTERED}, chat 42"
 
 
 def test_short_and_empty_values_are_not_registered():
@@ -498,7 +504,8 @@ def test_breadcrumb_internal_error_keeps_category_only(monkeypatch):
 def test_useful_fields_survive():
     event = error_event(extra={"rq-job": {"job_id": "analysis-42", "func": "jobs.analysis.analyze_chat_with_ai",
                                           "description": "jobs.analysis.analyze_chat_with_ai(42)"}},
-                        tags={"component": "worker", "status_code": "502"})
+                        tags={"component": "worker", "status_code": "502"},
+                        release="chatcenter@2026.11.rc")  # would look like an e-mail to the walk
     out = before_send(event, {})
     exc = out["exception"]["values"][0]
     frame = exc["stacktrace"]["frames"][0]
@@ -509,7 +516,8 @@ def test_useful_fields_survive():
     assert out["transaction"] == "/api/chats/<int:chat_id>"
     assert out["extra"]["rq-job"]["description"] == "jobs.analysis.analyze_chat_with_ai"
     assert out["tags"] == {"component": "worker", "status_code": "502"}
-    for key in ("event_id", "timestamp", "release", "environment", "server_name", "sdk"):
+    assert out["release"] == "chatcenter@2026.11.rc"
+    for key in ("event_id", "timestamp", "environment", "server_name", "sdk"):
         assert out[key] == event[key]
 
 

@@ -1,0 +1,196 @@
+"""The WB sync job against the local WB stub, on real Redis and SQLite/PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from rq.job import Job
+from sqlalchemy import func, select
+
+from chatcenter.models import Chat, Message, Seller, SyncState
+from chatcenter.queues import enqueue_sync, sync_job_id
+from jobs.sync import sync_seller_chats
+from tests.conftest import add_seller, overrides, run_jobs
+
+
+def seed_wb(stub, chats=3, messages_per_chat=3):
+    """Chats with alternating buyer/seller messages; the last one is the buyer's."""
+    made = []
+    for n in range(chats):
+        chat = stub.add_chat(client_name=f"Покупатель {n}", text="")
+        for m in range(messages_per_chat):
+            sender = "client" if (messages_per_chat - m) % 2 == 1 else "seller"
+            stub.add_event(chat["chatID"], text=f"сообщение {n}.{m}", sender=sender, is_new_chat=(m == 0))
+        made.append(chat)
+    return made
+
+
+def rows(app):
+    with app.extensions["chatcenter"].db.session() as session:
+        chats = sorted((c.wb_chat_id, c.client_name, c.reply_sign, c.awaiting_reply)
+                       for c in session.scalars(select(Chat)))
+        messages = sorted((m.wb_event_id, m.sender, m.text, m.sent_at) for m in session.scalars(select(Message)))
+    return chats, messages
+
+
+def seller_row(app, seller_id):
+    with app.extensions["chatcenter"].db.session() as session:
+        return session.get(Seller, seller_id)
+
+
+def test_sync_adds_exactly_the_stubs_chats_and_messages(job_app, wb_stub):
+    seed_wb(wb_stub, chats=3, messages_per_chat=3)  # 9 events over 3 pages of 3
+    seller_id = add_seller(job_app)
+
+    result = sync_seller_chats(seller_id)
+
+    assert (result["chats_added"], result["messages_added"]) == (3, 9)
+    chats, messages = rows(job_app)
+    assert {c[0] for c in chats} == {c["chatID"] for c in wb_stub.chats}
+    assert {m[0] for m in messages} == {e["eventID"] for e in wb_stub.events}
+    assert all(awaiting for *_, awaiting in chats)  # the buyer spoke last everywhere
+    seller = seller_row(job_app, seller_id)
+    assert seller.sync_state == SyncState.OK and seller.last_synced_at is not None
+    assert seller.events_cursor == wb_stub.events[-1]["addTimestamp"]
+
+
+def test_second_run_adds_nothing_and_reads_from_the_cursor(job_app, wb_stub):
+    seed_wb(wb_stub)
+    seller_id = add_seller(job_app)
+    sync_seller_chats(seller_id)
+    before = rows(job_app)
+    wb_stub.reset()
+
+    again = sync_seller_chats(seller_id)
+
+    assert (again["chats_added"], again["messages_added"]) == (0, 0)
+    assert rows(job_app) == before
+    event_calls = [r for r in wb_stub.requests if r.path.endswith("/events")]
+    assert event_calls[0].query.get("next") == str(wb_stub.events[-1]["addTimestamp"])
+
+
+def test_new_events_after_a_sync_are_added_once(job_app, wb_stub):
+    chats = seed_wb(wb_stub, chats=1, messages_per_chat=2)
+    seller_id = add_seller(job_app)
+    sync_seller_chats(seller_id)
+    wb_stub.add_event(chats[0]["chatID"], text="ещё вопрос", sender="client")
+
+    result = sync_seller_chats(seller_id)
+
+    assert result["messages_added"] == 1
+    assert len(rows(job_app)[1]) == 3
+
+
+def test_a_run_cut_off_midway_ends_with_the_same_rows_as_an_uncut_run(job_app, make_app, job_settings, wb_stub,
+                                                                    tmp_path, redis_client):
+    seed_wb(wb_stub, chats=4, messages_per_chat=3)  # 12 events, 4 pages
+    seller_id = add_seller(job_app)
+    wb_stub.fail_after_pages(2)
+
+    with pytest.raises(Exception):
+        sync_seller_chats(seller_id)
+    assert len(rows(job_app)[1]) == 6  # two whole pages kept, with the cursor past them
+    assert seller_row(job_app, seller_id).sync_state == SyncState.ERROR
+
+    wb_stub.fail_after_pages(None)
+    sync_seller_chats(seller_id)
+    cut_then_resumed = rows(job_app)
+
+    # An uncut run on a fresh database of the same kind.
+    if job_settings.database_url.startswith("sqlite"):
+        fresh = make_app(**overrides(job_settings, database_url=f"sqlite:///{tmp_path / 'fresh.db'}"))
+    else:
+        with job_app.extensions["chatcenter"].db.session() as session:
+            for model in (Message, Chat, Seller):
+                session.query(model).delete()
+        fresh = job_app
+    redis_client.delete(f"chatcenter:wb-rate:{seller_id}")  # the fresh seller may reuse the id
+    sync_seller_chats(add_seller(fresh))
+    assert rows(fresh) == cut_then_resumed
+    assert len(cut_then_resumed[1]) == 12
+
+
+def test_sync_enqueues_one_analysis_per_chat_with_a_new_buyer_message(job_app, wb_stub, redis_client):
+    chats = seed_wb(wb_stub, chats=2, messages_per_chat=1)
+    quiet = wb_stub.add_chat(text="")
+    wb_stub.add_event(quiet["chatID"], text="Спасибо, ждём вас снова", sender="seller", is_new_chat=True)
+    seller_id = add_seller(job_app)
+
+    result = sync_seller_chats(seller_id)
+
+    assert result["analyses_enqueued"] == 2
+    with job_app.extensions["chatcenter"].db.session() as session:
+        buyer_chat_ids = set(session.scalars(select(Chat.id).where(Chat.wb_chat_id.in_([c["chatID"] for c in chats]))))
+    queued = Job.fetch_many([f"analyze-chat-{i}" for i in buyer_chat_ids], connection=redis_client)
+    assert all(job is not None and job.args == (job_id,) for job, job_id in zip(queued, sorted(buyer_chat_ids)))
+
+
+def test_unauthorised_token_marks_the_seller_and_stops_retrying(job_app, wb_stub, redis_client):
+    seller_id = add_seller(job_app, token="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3cm9uZyJ9.d3JvbmctdG9rZW4tc2lnbmF0dXJl")
+    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+
+    run_jobs(job_app)
+
+    seller = seller_row(job_app, seller_id)
+    assert seller.sync_state == SyncState.AUTH_ERROR
+    assert "401" in seller.last_error
+    job = Job.fetch(sync_job_id(seller_id), connection=redis_client)
+    assert job.is_failed
+    assert len([r for r in wb_stub.requests if r.path.endswith("/chats")]) == 1  # no retry
+
+
+def test_rate_limited_answer_is_waited_out(job_app, wb_stub):
+    seed_wb(wb_stub, chats=1, messages_per_chat=1)
+    seller_id = add_seller(job_app)
+    wb_stub.fail_next(429, headers={"X-Ratelimit-Retry": "1", "X-Ratelimit-Reset": "1", "X-Ratelimit-Limit": "10"},
+                      path="/api/v1/seller/chats")
+
+    result = sync_seller_chats(seller_id)
+
+    assert result["messages_added"] == 1
+    assert seller_row(job_app, seller_id).sync_state == SyncState.OK
+
+
+def test_server_error_is_retried_by_the_worker_and_then_succeeds(job_app, wb_stub, redis_client):
+    seed_wb(wb_stub, chats=1, messages_per_chat=2)
+    seller_id = add_seller(job_app)
+    wb_stub.fail_next(500, path="/api/v1/seller/chats")
+    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+
+    run_jobs(job_app, queues=("sync",))
+
+    job = Job.fetch(sync_job_id(seller_id), connection=redis_client)
+    assert job.is_finished
+    assert job.return_value()["messages_added"] == 2
+    assert seller_row(job_app, seller_id).sync_state == SyncState.OK
+
+
+def test_second_request_while_queued_is_a_noop_that_says_so(job_app, redis_client):
+    seller_id = add_seller(job_app)
+    runtime = job_app.extensions["chatcenter"]
+    first = enqueue_sync(runtime, seller_id)
+    second = enqueue_sync(runtime, seller_id)
+
+    assert first.created and not second.created
+    assert "already queued or running" in second.message
+    assert redis_client.llen("rq:queue:sync") == 1
+
+
+def test_a_sync_running_elsewhere_makes_another_do_nothing(job_app, wb_stub, redis_client):
+    seller_id = add_seller(job_app)
+    held = redis_client.lock(f"chatcenter:sync-running:{seller_id}", timeout=30)
+    assert held.acquire(blocking=False)
+    try:
+        result = sync_seller_chats(seller_id)
+    finally:
+        held.release()
+    assert result["skipped"] == "another sync of this seller is running"
+    assert wb_stub.requests == []
+
+
+def test_job_arguments_are_ids_only(job_app, redis_client):
+    seller_id = add_seller(job_app)
+    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+    job = Job.fetch(sync_job_id(seller_id), connection=redis_client)
+    assert job.args == (seller_id,) and job.kwargs == {}
+    assert job.description == "sync_seller_chats"
+    raw = b"".join(v if isinstance(v, bytes) else b"" for v in redis_client.hgetall(job.key).values())
+    assert b"eyJ" not in raw

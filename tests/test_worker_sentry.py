@@ -1,0 +1,99 @@
+"""The real worker process (`python worker.py`) reporting to the local Sentry receiver."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from rq.job import Job
+
+from chatcenter.queues import enqueue_sync, sync_job_id
+from tests.conftest import WB_TOKEN, add_seller, overrides, run_worker_process
+
+
+@pytest.fixture
+def worker_settings(job_settings, sentry_receiver):
+    sentry_receiver.clear()
+    return replace(job_settings, sentry_dsn=sentry_receiver.dsn, sentry_release="chatcenter@test", debug=True)
+
+
+def test_worker_logs_its_sentry_line(worker_settings):
+    result = run_worker_process(worker_settings, "default")
+    assert result.returncode == 0, result.stderr
+    assert "Sentry initialized for RQ jobs (env: test)" in result.stderr
+
+
+def test_failing_job_with_retries_reports_once_without_arguments(make_app, worker_settings, wb_stub,
+                                                                  sentry_receiver, redis_client):
+    app = make_app(**overrides(worker_settings))
+    seller_id = add_seller(app)
+    wb_stub.fail_next(500, count=100)  # WB keeps failing: every attempt fails
+    enqueue_sync(app.extensions["chatcenter"], seller_id)
+
+    result = run_worker_process(worker_settings, "sync")
+
+    assert result.returncode == 0, result.stderr
+    job = Job.fetch(sync_job_id(seller_id), connection=redis_client)
+    assert job.is_failed
+    chats_calls = [r for r in wb_stub.requests if r.path.endswith("/chats")]
+    assert len(chats_calls) == 3  # the first attempt and two retries
+    events = sentry_receiver.wait_for("event", 1)
+    assert len(events) == 1
+    event = events[0]
+    assert event["tags"]["component"] == "worker"
+    assert event["exception"]["values"][-1]["type"] == "WBUnavailable"
+    rq_job = event["extra"]["rq-job"]
+    assert rq_job["job_id"] == sync_job_id(seller_id)
+    assert rq_job["func"] == "jobs.sync.sync_seller_chats"
+    assert rq_job["description"] == "jobs.sync.sync_seller_chats"
+    assert "args" not in rq_job or rq_job["args"] in ("[Filtered]", None)
+    assert "kwargs" not in rq_job or rq_job["kwargs"] in ("[Filtered]", None)
+    assert all(WB_TOKEN.encode() not in body and b"eyJhbGci" not in body for body in sentry_receiver.raw_bodies)
+
+
+def test_unauthorised_sync_reports_once_and_is_not_retried(make_app, worker_settings, sentry_receiver):
+    app = make_app(**overrides(worker_settings))
+    seller_id = add_seller(app, token="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3cm9uZyJ9.d3JvbmctdG9rZW4tc2lnbmF0dXJl")
+    enqueue_sync(app.extensions["chatcenter"], seller_id)
+
+    result = run_worker_process(worker_settings, "sync")
+
+    assert result.returncode == 0, result.stderr
+    events = sentry_receiver.wait_for("event", 1)
+    assert [e["exception"]["values"][-1]["type"] for e in events] == ["WBAuthError"]
+    assert b"d3JvbmctdG9rZW4tc2lnbmF0dXJl" not in b"".join(sentry_receiver.raw_bodies)
+
+
+def test_worker_test_route_enqueues_a_job_whose_error_reaches_sentry_in_the_request_trace(
+        make_app, worker_settings, sentry_receiver, redis_client):
+    traced = replace(worker_settings, sentry_traces_sample_rate=1.0)
+    app = make_app(**overrides(traced))
+
+    response = app.test_client().post("/api/health/sentry-test/worker")
+
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["status"] == "enqueued"
+    import sentry_sdk
+
+    sentry_sdk.flush(timeout=5)
+    web_transactions = sentry_receiver.wait_for("transaction", 1)
+    web_trace = [t for t in web_transactions if t["transaction"] == "/api/health/sentry-test/worker"][0]
+    web_trace_id = web_trace["contexts"]["trace"]["trace_id"]
+
+    result = run_worker_process(traced, "default")
+
+    assert result.returncode == 0, result.stderr
+    events = sentry_receiver.wait_for("event", 1)
+    assert len(events) == 1
+    event = events[0]
+    assert event["exception"]["values"][-1]["type"] == "WorkerSentryTestError"
+    assert event["extra"]["rq-job"]["job_id"] == body["job_id"]
+    assert event["tags"]["component"] == "worker"
+    assert event["contexts"]["trace"]["trace_id"] == web_trace_id
+
+
+def test_worker_test_route_is_404_without_debug_and_disabled_without_dsn(make_app):
+    assert make_app(debug=False).test_client().post("/api/health/sentry-test/worker").status_code == 404
+    response = make_app(debug=True).test_client().post("/api/health/sentry-test/worker")
+    assert response.get_json() == {"status": "sentry_disabled",
+                                   "message": "Sentry is not configured (SENTRY_DSN is empty)"}
