@@ -1,0 +1,186 @@
+"""analyze_chat_with_ai against the local DeepSeek stub, run by real workers."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from rq.job import Job
+from sqlalchemy import select
+
+from chatcenter.models import Analysis, Chat
+from chatcenter.queues import analysis_job_id, enqueue_analysis, enqueue_sync
+from jobs.analysis import analyze_chat_with_ai
+from jobs.sync import sync_seller_chats
+from tests.conftest import add_seller, overrides, run_jobs, run_worker_process
+from tests.stubs import deepseek_stub as ds
+
+BUYER = "Евдокия Канарейкина"
+COMPLAINT = "Заказ опаздывает на неделю, верните деньги!"
+
+
+def synced_chat(app, wb_stub) -> int:
+    """One chat with a buyer message, synced into the database; returns the chat id."""
+    chat = wb_stub.add_chat(client_name=BUYER, text="")
+    wb_stub.add_event(chat["chatID"], text="Здравствуйте", sender="seller", is_new_chat=True)
+    wb_stub.add_event(chat["chatID"], text=COMPLAINT, sender="client")
+    sync_seller_chats(add_seller(app))
+    with app.extensions["chatcenter"].db.session() as session:
+        return session.scalars(select(Chat.id)).one()
+
+
+def analyses(app) -> list[Analysis]:
+    with app.extensions["chatcenter"].db.session() as session:
+        return session.scalars(select(Analysis).order_by(Analysis.id)).all()
+
+
+def test_good_answer_is_stored_with_model_usage_and_covered_message(job_app, wb_stub, deepseek_stub):
+    chat_id = synced_chat(job_app, wb_stub)
+
+    result = analyze_chat_with_ai(chat_id)
+
+    [stored] = analyses(job_app)
+    assert (stored.sentiment, stored.category, stored.urgency) == ("negative", "delivery", "high")
+    assert stored.summary == ds.DEFAULT_CONTENT["summary"]
+    assert stored.suggested_reply == ds.DEFAULT_CONTENT["suggested_reply"]
+    assert (stored.model, stored.prompt_tokens, stored.completion_tokens) == ("deepseek-v4-flash", 120, 45)
+    assert result["analysis"]["id"] == stored.id
+    with job_app.extensions["chatcenter"].db.session() as session:
+        newest = max(session.get(Chat, chat_id).messages, key=lambda m: m.sent_at)
+    assert stored.last_message_id == newest.id
+
+
+def test_request_carries_key_model_json_mode_and_the_chat_but_not_the_buyers_name(job_app, wb_stub, deepseek_stub):
+    chat_id = synced_chat(job_app, wb_stub)
+    analyze_chat_with_ai(chat_id)
+
+    [request] = deepseek_stub.requests
+    assert request.headers["Authorization"] == f"Bearer {deepseek_stub.api_key}"
+    body = request.body
+    assert body["model"] == "deepseek-v4-flash"
+    assert body["response_format"] == {"type": "json_object"}
+    assert body["thinking"] == {"type": "disabled"}
+    assert body["stream"] is False
+    prompt = "\n".join(m["content"] for m in body["messages"])
+    assert "json" in prompt and COMPLAINT in prompt
+    assert prompt.index("Здравствуйте") < prompt.index(COMPLAINT)  # oldest first
+    assert BUYER not in prompt
+
+
+def test_reanalysing_without_a_new_message_is_a_noop(job_app, wb_stub, deepseek_stub):
+    chat_id = synced_chat(job_app, wb_stub)
+    analyze_chat_with_ai(chat_id)
+
+    again = analyze_chat_with_ai(chat_id)
+
+    assert again["skipped"] == "no new message since the last analysis"
+    assert len(deepseek_stub.requests) == 1 and len(analyses(job_app)) == 1
+
+
+def test_a_new_buyer_message_gets_a_new_analysis(job_app, wb_stub, deepseek_stub):
+    chat_id = synced_chat(job_app, wb_stub)
+    analyze_chat_with_ai(chat_id)
+    wb_stub.add_event(wb_stub.chats[0]["chatID"], text="Ответьте, пожалуйста", sender="client")
+    sync_seller_chats(1)
+
+    analyze_chat_with_ai(chat_id)
+
+    assert len(analyses(job_app)) == 2
+
+
+@pytest.mark.parametrize("fault", [
+    ds.blank_content, ds.invalid_json_content, ds.wrong_enum,
+    lambda: ds.error(429), lambda: ds.error(500), lambda: ds.error(503),
+    lambda: ds.ok({**ds.DEFAULT_CONTENT, "summary": "x" * 501}),
+    lambda: ds.ok({k: v for k, v in ds.DEFAULT_CONTENT.items() if k != "urgency"}),
+], ids=["blank", "invalid-json", "wrong-enum", "429", "500", "503", "overlong-summary", "missing-field"])
+def test_transient_faults_are_retried_and_end_stored(job_app, wb_stub, deepseek_stub, redis_client, fault):
+    chat_id = synced_chat(job_app, wb_stub)
+    redis_client.delete("rq:queue:analysis")  # the sync's own enqueue: this test enqueues itself
+    redis_client.delete(f"rq:job:{analysis_job_id(chat_id)}")
+    deepseek_stub.script(fault())
+    enqueue_analysis(job_app.extensions["chatcenter"], chat_id)
+
+    run_jobs(job_app, queues=("analysis",))
+
+    assert len(deepseek_stub.requests) == 2  # the fault, then the retry
+    [stored] = analyses(job_app)
+    assert stored.sentiment == "negative"
+    assert Job.fetch(analysis_job_id(chat_id), connection=redis_client).is_finished
+
+
+def test_slow_answer_with_keepalive_lines_is_read(job_app, wb_stub, deepseek_stub):
+    chat_id = synced_chat(job_app, wb_stub)
+    deepseek_stub.script(ds.slow_blank_lines(1.0))
+    analyze_chat_with_ai(chat_id)
+    assert len(analyses(job_app)) == 1
+
+
+@pytest.mark.parametrize("status, words", [(401, "API key"), (402, "balance")])
+def test_bad_key_and_no_balance_fail_at_once(job_app, wb_stub, deepseek_stub, redis_client, status, words):
+    chat_id = synced_chat(job_app, wb_stub)
+    redis_client.delete("rq:queue:analysis")
+    redis_client.delete(f"rq:job:{analysis_job_id(chat_id)}")
+    deepseek_stub.script(ds.error(status), ds.error(status), ds.error(status))
+    enqueue_analysis(job_app.extensions["chatcenter"], chat_id)
+
+    run_jobs(job_app, queues=("analysis",))
+
+    job = Job.fetch(analysis_job_id(chat_id), connection=redis_client)
+    assert job.is_failed
+    assert len(deepseek_stub.requests) == 1  # no retry
+    assert f"({status})" in job.latest_result().exc_string and words in job.latest_result().exc_string
+    assert analyses(job_app) == []
+
+
+def test_without_a_key_analysis_fails_at_once_without_calling_deepseek(make_app, job_settings, wb_stub,
+                                                                       deepseek_stub, redis_client):
+    app = make_app(**overrides(job_settings, deepseek_api_key=""))
+    chat_id = synced_chat(app, wb_stub)
+
+    run_jobs(app, queues=("analysis",))
+
+    job = Job.fetch(analysis_job_id(chat_id), connection=redis_client)
+    assert job.is_failed
+    assert "DEEPSEEK_API_KEY is not set" in job.latest_result().exc_string
+    assert deepseek_stub.requests == []
+
+
+def test_worker_says_at_start_that_the_key_is_missing(job_settings):
+    result = run_worker_process(replace(job_settings, deepseek_api_key=""), "analysis")
+    assert result.returncode == 0, result.stderr
+    assert "DEEPSEEK_API_KEY is empty: analysis jobs will fail until it is set" in result.stderr
+
+
+def test_failed_analysis_reports_once_to_sentry_without_chat_text(make_app, job_settings, wb_stub,
+                                                                  deepseek_stub, sentry_receiver):
+    sentry_receiver.clear()
+    settings = replace(job_settings, sentry_dsn=sentry_receiver.dsn)
+    app = make_app(**overrides(settings))
+    synced_chat(app, wb_stub)  # enqueues the analysis
+    deepseek_stub.script(ds.error(503), ds.error(503), ds.error(503))  # every attempt fails
+
+    result = run_worker_process(settings, "analysis")
+
+    assert result.returncode == 0, result.stderr
+    assert len(deepseek_stub.requests) == 3
+    events = sentry_receiver.wait_for("event", 1)
+    assert len(events) == 1
+    assert events[0]["exception"]["values"][-1]["type"] == "DeepSeekTransientError"
+    raw = b"".join(sentry_receiver.raw_bodies)
+    for secret in (COMPLAINT, BUYER, deepseek_stub.api_key):
+        assert secret.encode() not in raw
+        assert secret.encode("unicode_escape") not in raw
+
+
+def test_new_buyer_message_leads_to_a_stored_analysis_without_anyone_asking(job_app, job_settings, wb_stub,
+                                                                            deepseek_stub):
+    chat = wb_stub.add_chat(client_name=BUYER, text="")
+    wb_stub.add_event(chat["chatID"], text=COMPLAINT, sender="client", is_new_chat=True)
+    seller_id = add_seller(job_app)
+    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+
+    result = run_worker_process(job_settings)  # all queues: sync, then the analysis it enqueued
+
+    assert result.returncode == 0, result.stderr
+    [stored] = analyses(job_app)
+    assert stored.category == "delivery"
