@@ -1,0 +1,131 @@
+"""The real processes: a worker killed mid-sync, a worker stopped by SIGTERM, and web +
+worker + cron together turning a new seller into stored chats within one cron round."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sqlalchemy import func, select
+
+from chatcenter.config import PROJECT_ROOT
+from chatcenter.models import Message, Seller, SyncState
+from chatcenter.queues import enqueue_sync
+from jobs.sync import sync_seller_chats
+from tests.conftest import add_seller, settings_env
+from tests.test_sync import rows, seed_wb
+
+
+def start(settings, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=settings_env(settings),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group, like a systemd unit
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def message_count(app) -> int:
+    with app.extensions["chatcenter"].db.session() as session:
+        return session.scalar(select(func.count()).select_from(Message))
+
+
+def children(pid: int) -> list[int]:
+    """Child pids of `pid` (the RQ work-horse runs in a process group of its own)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def kill_hard(process: subprocess.Popen) -> None:
+    """SIGKILL the worker and its work-horse, as an OOM kill or a power cut would."""
+    for pid in children(process.pid) + [process.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.communicate(timeout=30)
+
+
+def stop(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 30) -> str:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    output, _ = process.communicate(timeout=timeout)
+    return output
+
+
+def test_worker_killed_mid_sync_loses_nothing_and_a_rerun_completes(job_app, job_settings, wb_stub, redis_client):
+    seed_wb(wb_stub, chats=4, messages_per_chat=3)  # 12 events, 4 pages of 3
+    seller_id = add_seller(job_app)
+    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+    # Pages 1-2 answer at once, page 3 hangs: the worker is killed while waiting for it.
+    original_events = wb_stub._events
+
+    def slow_third_page(query, headers, raw):
+        if wb_stub._pages_served >= 2:
+            time.sleep(5)
+        return original_events(query, headers, raw)
+
+    wb_stub._events = slow_third_page
+    worker = start(job_settings, "worker.py", "sync")
+    try:
+        assert wait_until(lambda: message_count(job_app) == 6), "the first two pages never arrived"
+        time.sleep(0.3)
+    finally:
+        kill_hard(worker)  # worker and work-horse, no chance to clean up
+    assert message_count(job_app) == 6
+    wb_stub._events = original_events
+
+    redis_client.delete(f"chatcenter:sync-running:{seller_id}")  # as if the lease ran out
+    sync_seller_chats(seller_id)
+
+    chats, messages = rows(job_app)
+    assert {m[0] for m in messages} == {e["eventID"] for e in wb_stub.events}
+    assert len(messages) == 12 and len(chats) == 4
+
+
+def test_sigterm_lets_the_running_job_finish_then_stops(job_app, job_settings, wb_stub):
+    seed_wb(wb_stub, chats=1, messages_per_chat=2)
+    seller_id = add_seller(job_app)
+    wb_stub.delay_next(2.0, path="/api/v1/seller/chats")
+    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+    worker = start(job_settings, "worker.py", "sync")
+    assert wait_until(lambda: any(r.path.endswith("/chats") for r in wb_stub.requests))
+
+    worker.send_signal(signal.SIGTERM)  # to the main process only, as systemd's KillMode=mixed
+    output, _ = worker.communicate(timeout=30)
+
+    assert worker.returncode == 0, output
+    assert message_count(job_app) == 2, output
+    with job_app.extensions["chatcenter"].db.session() as session:
+        assert session.get(Seller, seller_id).sync_state == SyncState.OK
+
+
+def test_a_new_seller_is_synced_within_one_cron_round(job_app, job_settings, wb_stub):
+    seed_wb(wb_stub, chats=2, messages_per_chat=2)
+    result = job_app.test_cli_runner().invoke(args=["sellers", "add", "New shop"],
+                                              input=next(iter(wb_stub.valid_tokens)) + "\n")
+    assert result.exit_code == 0, result.output
+    worker = start(job_settings, "worker.py")
+    cron = start(job_settings, "-m", "jobs.cron")
+    try:
+        synced = wait_until(lambda: message_count(job_app) == 4, timeout=30)
+    finally:
+        outputs = stop(cron) + stop(worker)
+    assert synced, outputs
+    assert len(rows(job_app)[0]) == 2
