@@ -319,6 +319,11 @@ class _Walker:
     def mask(self, value: str, ip: bool = False, inline: bool = True) -> str:
         if len(value) < MIN_VALUE_LENGTH:
             return value
+        if len(value) > _MEMO_MAX_LEN:
+            return self.mask_uncached(value, ip, inline)
+        return _memo_mask(self.registered, value, ip, inline)
+
+    def mask_uncached(self, value: str, ip: bool, inline: bool) -> str:
         if self.registered is not None:
             value = _mask_registered(self.registered, value)
         if "?" in value:
@@ -351,6 +356,16 @@ class _Walker:
         if "=" in stripped and not any(c.isspace() for c in stripped):  # form-encoded
             return self.query(stripped)
         return self.mask(body, ip=True)
+
+
+_MEMO_MAX_LEN = 512
+
+
+@functools.lru_cache(maxsize=8192)
+def _memo_mask(registered: re.Pattern | None, value: str, ip: bool, inline: bool) -> str:
+    # Most strings of an event (modules, paths, routes, span ops, SQL) recur in every
+    # event; the regex passes over them were most of a transaction's filtering time.
+    return _Walker(registered).mask_uncached(value, ip, inline)
 
 
 def _scrub_tree(event: dict) -> dict:
