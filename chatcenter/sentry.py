@@ -51,6 +51,9 @@ def init_sentry(settings: Settings, component: str) -> bool:
         traces_sample_rate=settings.sentry_traces_sample_rate,
         integrations=_integrations(component),
         include_local_variables=True,
+        # No sentry-trace/baggage headers on calls to WB and DeepSeek: our trace ids,
+        # release and DSN key are none of their business. (RQ jobs still continue traces.)
+        trace_propagation_targets=[],
         before_send=privacy.before_send,
         before_send_transaction=privacy.before_send_transaction,
         before_breadcrumb=privacy.before_breadcrumb,

@@ -23,6 +23,7 @@ class AnalysisRejected(Exception):
 
 
 def analyze_chat_with_ai(chat_id: int) -> dict:
+    privacy.clear_personal()
     runtime = current()
     settings = runtime.settings
     if not settings.deepseek_api_key:
@@ -63,6 +64,11 @@ def _analyze(runtime, chat_id: int) -> dict:
             log.info("chat %s: no new message since analysis %s; nothing to do", chat_id, latest.id)
             return {"chat_id": chat_id, "skipped": "no new message since the last analysis",
                     "analysis": latest.as_dict()}
+        # DeepSeek may quote the prompt back in an error message (and the raw answer is
+        # a frame variable): the texts sent and the buyer's name get masked wherever.
+        privacy.register_personal(chat.client_name)
+        for message in history:
+            privacy.register_personal(message.text)
         prompt = build_messages(history, chat.good_card)
         newest_id = history[0].id
 

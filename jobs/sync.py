@@ -48,6 +48,9 @@ def _set_state(db, seller_id: int, state: str, error: str | None = None, synced:
 
 
 def sync_seller_chats(seller_id: int) -> dict:
+    # Buyer names and texts are not registered here: they stay in structured locals under
+    # their own keys (clientName, text), which the filter masks by name.
+    privacy.clear_personal()
     runtime = current()
     db, redis = runtime.db, runtime.redis
     with seller_lock(redis, seller_id) as lock:

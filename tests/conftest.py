@@ -41,6 +41,10 @@ def _sentry_off_after_test():
 
         sentry_sdk.get_client().close(timeout=0)
         sentry_sdk.init(dsn=None)
+        # Scopes outlive clients: a user or tag set by one test must not reach the next.
+        for scope in (sentry_sdk.get_current_scope(), sentry_sdk.get_isolation_scope(),
+                      sentry_sdk.get_global_scope()):
+            scope.clear()
 
 
 @pytest.fixture

@@ -627,3 +627,37 @@ def test_real_sdk_error_event_transaction_and_check_in():
     assert transaction["spans"][0]["op"] == "http.client"
     assert by_type["check_in"]["monitor_slug"] == "sync-all-sellers"
     assert by_type["check_in"]["status"] == "ok"
+
+
+# ------------------------------------------ shapes found by the end-to-end leak test
+
+def test_escaped_non_ascii_is_decoded_before_registered_values_are_matched():
+    register_personal(CHAT_TEXT)
+    body = json.dumps({"error": {"detail": f"flagged: {CHAT_TEXT}"}}, ensure_ascii=False).encode()
+    ascii_body = json.dumps({"error": {"detail": f"flagged: {CHAT_TEXT}"}}).encode()  # \uXXXX
+    event = error_event()
+    frame_vars(event).update(raw=repr(body), ascii_raw=repr(ascii_body), text_of_repr=repr(str(body)))
+    frame_vars(event)["cut"] = repr(CHAT_TEXT.encode()[:5])  # ends inside a character
+    out = frame_vars(before_send(event, {}))
+    assert_clean(out, CHAT_TEXT, "\\xd0\\x92\\xd0\\xb5", "\\u0412\\u0435")
+    assert out["raw"] == f"b'{{\"error\": {{\"detail\": \"flagged: {FILTERED}\"}}}}'"
+    assert out["cut"] == repr(CHAT_TEXT.encode()[:5])  # no text: left as it was
+
+
+def test_generic_personal_keys_in_dict_reprs_and_json_text():
+    # Sentry turns a dict nested deeper than 5 into its repr; JSON bodies arrive as text.
+    nested = repr({"clientName": BUYER, "message": {"text": CHAT_TEXT}, "chat_id": 42})
+    out = before_send(error_event(extra={"deep": nested, "body": json.dumps({"summary": "s-1234"})}), {})
+    assert_clean(out, BUYER, CHAT_TEXT, "s-1234")
+    assert "'chat_id': 42" in out["extra"]["deep"]
+
+
+def test_wsgi_environ_names_in_frame_variables():
+    event = error_event()
+    frame_vars(event)["environ"] = {
+        "HTTP_X_FORWARDED_FOR": "'198.51.100.7, 10.0.0.1'", "HTTP_X_REAL_IP": "'198.51.100.7'",
+        "QUERY_STRING": "'q=ivan.petrov%40example.ru&page=2'", "PATH_INFO": "'/api/chats'"}
+    out = frame_vars(before_send(event, {}))["environ"]
+    assert out["HTTP_X_FORWARDED_FOR"] == out["HTTP_X_REAL_IP"] == FILTERED
+    assert out["QUERY_STRING"] == f"'q={FILTERED}&page=2'"
+    assert out["PATH_INFO"] == "'/api/chats'"

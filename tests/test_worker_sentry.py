@@ -92,6 +92,23 @@ def test_worker_test_route_enqueues_a_job_whose_error_reaches_sentry_in_the_requ
     assert event["contexts"]["trace"]["trace_id"] == web_trace_id
 
 
+def test_calls_to_wb_carry_no_sentry_trace_headers(make_app, worker_settings, wb_stub):
+    app = make_app(**overrides(replace(worker_settings, sentry_traces_sample_rate=1.0)))
+    seller_id = add_seller(app)
+
+    import sentry_sdk
+
+    from jobs.sync import sync_seller_chats
+
+    with sentry_sdk.start_transaction(op="queue.task.rq", name="jobs.sync.sync_seller_chats"):
+        sync_seller_chats(seller_id)
+
+    assert wb_stub.requests
+    for request in wb_stub.requests:
+        names = {name.lower() for name in request.headers}
+        assert not names & {"sentry-trace", "baggage", "traceparent"}
+
+
 def test_worker_test_route_is_404_without_debug_and_disabled_without_dsn(make_app):
     assert make_app(debug=False).test_client().post("/api/health/sentry-test/worker").status_code == 404
     response = make_app(debug=True).test_client().post("/api/health/sentry-test/worker")
