@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := chatcenter
+# The Procfile's bare `gunicorn` and `python` must be the virtual environment's.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: run test deps redis db-upgrade bench clean
 
@@ -23,7 +25,7 @@ db-upgrade: deps
 	$(BIN)/flask db upgrade
 
 run: redis db-upgrade
-	$(BIN)/honcho start -f Procfile
+	$(BIN)/honcho start -f Procfile --port 8000
 
 test: redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

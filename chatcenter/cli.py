@@ -8,8 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from chatcenter import migrate
 from chatcenter.models import Chat, Seller, SyncState
+from chatcenter.sentry_check import sentry_check_command
 
 
 def _runtime():
@@ -23,6 +23,8 @@ def db_group():
 
 @db_group.command("upgrade", help="Create the schema on a new database or upgrade an existing one.")
 def db_upgrade():
+    from chatcenter import migrate  # Alembic is heavy: loaded only for this command
+
     migrate.upgrade(_runtime().db.engine)
     click.echo("database schema is up to date")
 
@@ -129,5 +131,5 @@ def analyze_command(chat_id: int, now: bool):
 
 
 def register_commands(app: Flask) -> None:
-    for command in (db_group, sellers_group, sync_command, analyze_command):
+    for command in (db_group, sellers_group, sync_command, analyze_command, sentry_check_command):
         app.cli.add_command(command)

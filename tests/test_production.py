@@ -1,0 +1,352 @@
+"""Production setup: gunicorn.conf.py, ProxyFix, and a real nginx in front of a real gunicorn."""
+import os
+import pwd
+import re
+import runpy
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from dotenv import dotenv_values
+from flask import request
+
+from chatcenter.config import PROJECT_ROOT, Settings
+from tests.sentry_receiver import PUBLIC_KEY
+
+CONF = PROJECT_ROOT / "gunicorn.conf.py"
+NGINX_SITE = PROJECT_ROOT / "deploy" / "nginx" / "chatcenter.conf"
+GUNICORN_VARS = ("WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT",
+                 "GUNICORN_KEEPALIVE", "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER",
+                 "GUNICORN_BIND", "PORT", "GUNICORN_ACCESSLOG", "GUNICORN_CONTROL_SOCKET", "GUNICORN_LOGLEVEL")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_env(tmp_path, **changes) -> dict:
+    """A clean environment for a child process: no Sentry, gunicorn or proxy settings leak in."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SENTRY_", "DEEPSEEK_", "WB_")) and k not in GUNICORN_VARS + ("PROXY_COUNT",)}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'web.db'}", REDIS_URL="redis://127.0.0.1:6379/13",
+               SENTRY_DSN="", DEBUG="false")
+    env.update({k: str(v) for k, v in changes.items()})
+    return env
+
+
+def gunicorn(*args, env, **kwargs):
+    return subprocess.run([sys.executable, "-m", "gunicorn", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, **kwargs)
+
+
+# ------------------------------------------------------------------------ gunicorn.conf.py
+
+
+def test_gunicorn_config_loads_with_the_app(tmp_path):
+    result = gunicorn("--check-config", "-c", "gunicorn.conf.py", "wsgi:app", env=process_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
+def _printed_config(output: str) -> dict:
+    pairs = (re.match(r"^(\w+)\s+= (.*)$", line) for line in output.splitlines())
+    return {m.group(1): m.group(2) for m in pairs if m}
+
+
+def test_gunicorn_takes_its_values_from_the_environment(tmp_path):
+    env = process_env(tmp_path, WEB_CONCURRENCY=3, GUNICORN_THREADS=6, GUNICORN_TIMEOUT=45,
+                      GUNICORN_GRACEFUL_TIMEOUT=20, GUNICORN_MAX_REQUESTS=500, GUNICORN_MAX_REQUESTS_JITTER=50,
+                      PORT=9123)
+    result = gunicorn("--print-config", "-c", "gunicorn.conf.py", "wsgi:app", env=env)
+    assert result.returncode == 0, result.stderr
+    config = _printed_config(result.stdout)
+    assert config["bind"] == "['127.0.0.1:9123']"  # PORT moves the port, not the address
+    assert (config["workers"], config["threads"], config["worker_class"]) == ("3", "6", "gthread")
+    assert (config["timeout"], config["graceful_timeout"]) == ("45", "20")
+    assert (config["max_requests"], config["max_requests_jitter"]) == ("500", "50")
+    assert config["forwarded_allow_ips"] == "[]"  # only ProxyFix trusts proxy headers
+    assert config["control_socket_disable"] == "True"
+    assert config["preload_app"] == "False"
+    assert "request_id=%({x-request-id}o)s" in config["access_log_format"]
+    assert "%(q)s" not in config["access_log_format"] and "%(r)s" not in config["access_log_format"]
+
+
+@pytest.fixture
+def load_conf(monkeypatch):
+    """Evaluate gunicorn.conf.py in this process with only the given variables set."""
+    local = dotenv_values(PROJECT_ROOT / ".env") if (PROJECT_ROOT / ".env").is_file() else {}
+    if any(name in local for name in GUNICORN_VARS):
+        pytest.skip("the project's .env sets gunicorn variables; defaults cannot be checked here")
+
+    def load(**env):
+        for name in GUNICORN_VARS:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        return runpy.run_path(str(CONF))
+
+    return load
+
+
+def test_defaults_are_loopback_and_bounded(load_conf):
+    conf = load_conf()
+    assert conf["bind"] == ["127.0.0.1:8000"]
+    assert 1 <= conf["workers"] <= 8 and conf["threads"] == 4
+    assert (conf["timeout"], conf["graceful_timeout"]) == (30, 30)
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (1000, 100)
+    assert conf["graceful_timeout"] > conf["SENTRY_FLUSH_SECONDS"]
+
+
+def test_port_keeps_loopback_and_gunicorn_bind_overrides(load_conf):
+    assert load_conf(PORT=5000)["bind"] == ["127.0.0.1:5000"]
+    assert load_conf(PORT=5000, GUNICORN_BIND="0.0.0.0:8080, unix:/run/cc.sock")["bind"] == [
+        "0.0.0.0:8080", "unix:/run/cc.sock"]
+
+
+@pytest.mark.parametrize("name, value", [("GUNICORN_TIMEOUT", "abc"), ("GUNICORN_THREADS", "0"),
+                                         ("PORT", "-1"), ("GUNICORN_MAX_REQUESTS", "-5")])
+def test_a_bad_value_stops_gunicorn_with_one_line(load_conf, name, value):
+    with pytest.raises(SystemExit) as exc:
+        load_conf(**{name: value})
+    assert str(exc.value) == f"gunicorn.conf.py: {name} must be a whole number >= {0 if 'MAX' in name else 1}, got {value!r}"
+
+
+def test_worker_exit_leaves_sentry_sdk_unimported_when_sentry_is_off(tmp_path):
+    code = ("import runpy, sys\n"
+            f"conf = runpy.run_path({str(CONF)!r})\n"
+            "conf['worker_exit'](None, None)\n"
+            "print('sentry_sdk' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=process_env(tmp_path),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def _exit_after_worker_exit(tmp_path, dsn: str) -> tuple[subprocess.CompletedProcess, float]:
+    # os._exit skips sentry-sdk's own atexit flush: only worker_exit can deliver the event.
+    code = ("import os, runpy, time, sentry_sdk\n"
+            f"sentry_sdk.init(dsn={dsn!r})\n"
+            "sentry_sdk.capture_message('queued when the worker exits')\n"
+            f"conf = runpy.run_path({str(CONF)!r})\n"
+            "start = time.monotonic()\n"
+            "conf['worker_exit'](None, None)\n"
+            "print(round(time.monotonic() - start, 2), flush=True)\n"
+            "os._exit(0)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=process_env(tmp_path),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result, float(result.stdout.strip())
+
+
+def test_worker_exit_flushes_sentry(tmp_path, sentry_receiver):
+    sentry_receiver.clear()
+    _exit_after_worker_exit(tmp_path, sentry_receiver.dsn)
+    events = sentry_receiver.wait_for("event", 1, timeout=5)
+    assert [e["message"] for e in events] == ["queued when the worker exits"]
+
+
+def test_worker_exit_is_bounded_when_sentry_hangs(tmp_path):
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        dsn = f"http://{PUBLIC_KEY}@127.0.0.1:{silent.getsockname()[1]}/1"
+        _, seconds = _exit_after_worker_exit(tmp_path, dsn)
+    assert seconds < 3.5  # SENTRY_FLUSH_SECONDS (2 s) and some slack
+
+
+# ------------------------------------------------------------------------------- ProxyFix
+
+
+@pytest.fixture
+def seen_app(make_app):
+    def build(proxy_count: int):
+        app = make_app(proxy_count=proxy_count)
+
+        @app.get("/_test/seen")
+        def seen():
+            return {"remote_addr": request.remote_addr, "scheme": request.scheme, "host": request.host}
+
+        return app
+
+    return build
+
+
+FORWARDED = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7", "X-Forwarded-Proto": "https",
+             "X-Forwarded-Host": "chat.example.com"}
+
+
+def test_one_proxy_is_trusted_with_proxy_count_1(seen_app):
+    client = seen_app(1).test_client()
+    seen = client.get("/_test/seen", headers=FORWARDED, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json()
+    # The last X-Forwarded-For entry is the one our proxy added; the earlier one is the client's.
+    assert seen == {"remote_addr": "203.0.113.7", "scheme": "https", "host": "chat.example.com"}
+
+
+def test_forwarded_headers_are_ignored_with_proxy_count_0(seen_app):
+    client = seen_app(0).test_client()
+    seen = client.get("/_test/seen", headers=FORWARDED, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json()
+    assert seen == {"remote_addr": "127.0.0.1", "scheme": "http", "host": "localhost"}
+
+
+def test_proxy_count_comes_from_the_environment():
+    assert Settings.from_env({}, env_file=None).proxy_count == 0
+    assert Settings.from_env({"PROXY_COUNT": "1"}, env_file=None).proxy_count == 1
+
+
+# -------------------------------------------------------------- nginx in front of gunicorn
+
+
+def _nginx_binary() -> str | None:
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited with {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{what} did not listen on {port} within {timeout} s")
+
+
+def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def nginx_config(tmp: Path, nginx_port: int, gunicorn_port: int) -> Path:
+    """The sample site from deploy/, moved onto loopback ports and into tmp."""
+    site = NGINX_SITE.read_text()
+    for old, new in (("server 127.0.0.1:8000;", f"server 127.0.0.1:{gunicorn_port};"),
+                     ("listen 80;", f"listen 127.0.0.1:{nginx_port};"),
+                     ("listen [::]:80;", ""),
+                     ("/var/log/nginx/", f"{tmp}/")):
+        assert old in site, old
+        site = site.replace(old, new)
+    (tmp / "chatcenter.conf").write_text(site)
+    temp_paths = "\n".join(f"    {kind}_temp_path {tmp}/{kind};"
+                           for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    # As root, nginx would switch its workers to "nobody", who cannot enter pytest's tmp.
+    user = f"user {pwd.getpwuid(0).pw_name};\n" if os.geteuid() == 0 else ""
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log warn;\n"
+        f"events {{ worker_connections 64; }}\n"
+        f"http {{\n{temp_paths}\n    access_log {tmp}/access.log;\n    include {tmp}/chatcenter.conf;\n}}\n")
+    return conf
+
+
+@pytest.fixture
+def nginx_and_gunicorn(tmp_path, redis_url, sentry_receiver):
+    nginx = _nginx_binary()
+    if nginx is None:
+        if os.environ.get("CI"):  # CI must run it: .ci/run installs nginx
+            pytest.fail("nginx is not installed although .ci/run should have installed it")
+        pytest.skip("nginx is not installed (apt-get install nginx; .ci/run does it in CI)")
+    sentry_receiver.clear()
+    g_port, n_port = free_port(), free_port()
+    env = process_env(tmp_path, GUNICORN_BIND=f"127.0.0.1:{g_port}", WEB_CONCURRENCY=1, GUNICORN_THREADS=2,
+                      PROXY_COUNT=1, SENTRY_DSN=sentry_receiver.dsn, SENTRY_ENVIRONMENT="production",
+                      SENTRY_TRACES_SAMPLE_RATE=0, DEBUG="true")
+    access, errors = tmp_path / "gunicorn.out", tmp_path / "gunicorn.err"
+    with access.open("w") as out, errors.open("w") as err:
+        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                               cwd=PROJECT_ROOT, env=env, stdout=out, stderr=err)
+    conf = nginx_config(tmp_path, n_port, g_port)
+    front = subprocess.Popen([nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(g_port, web, "gunicorn")
+        wait_for_port(n_port, front, "nginx")
+        yield {"url": f"http://127.0.0.1:{n_port}", "access": access, "errors": errors, "tmp": tmp_path}
+    finally:
+        stop(front, signal.SIGQUIT)  # nginx: graceful stop
+        stop(web)
+
+
+def access_lines(path: Path, count: int, timeout: float = 5.0) -> list[str]:
+    """gunicorn writes the access line just after the answer: wait for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in path.read_text().splitlines() if line.startswith("request_id=")]
+        if len(lines) >= count or time.monotonic() >= deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def wait_for_text(path: Path, needle: str, timeout: float = 5.0) -> str:
+    """nginx, too, logs a request just after answering it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text() if path.exists() else ""
+        if needle in text or time.monotonic() >= deadline:
+            return text
+        time.sleep(0.05)
+
+
+def test_health_through_nginx_with_request_ids_in_gunicorns_access_log(nginx_and_gunicorn, sentry_receiver):
+    url = nginx_and_gunicorn["url"]
+    live = requests.get(f"{url}/api/health?token=do-not-log-me", headers={"X-Request-ID": "ops-check-0001"},
+                        timeout=10)
+    assert live.status_code == 200 and live.json() == {"status": "ok"}, live.text
+    assert live.headers["X-Request-ID"] == "ops-check-0001"  # passed through nginx both ways
+
+    ready = requests.get(f"{url}/api/health/ready", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["sentry"] == {"enabled": True, "environment": "production"}
+    generated = ready.headers["X-Request-ID"]  # nginx's $request_id, as no client sent one
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+
+    lines = access_lines(nginx_and_gunicorn["access"], 2)
+    assert len(lines) == 2, nginx_and_gunicorn["access"].read_text()
+    assert re.fullmatch(r"request_id=ops-check-0001 method=GET path=/api/health route=/api/health "
+                        r"status=200 duration_ms=\d+", lines[0])
+    assert re.fullmatch(rf"request_id={generated} method=GET path=/api/health/ready route=/api/health/ready "
+                        r"status=200 duration_ms=\d+", lines[1])
+    assert "do-not-log-me" not in nginx_and_gunicorn["access"].read_text()
+    # nginx's own log carries the same id.
+    nginx_log = wait_for_text(nginx_and_gunicorn["tmp"] / "chatcenter.access.log", f"request_id={generated}")
+    assert f"request_id={generated}" in nginx_log, nginx_log
+
+    # A client's odd id is replaced by nginx already, with the same rule as the app's.
+    odd = requests.get(f"{url}/api/health", headers={"X-Request-ID": 'two words"'}, timeout=10)
+    replaced = odd.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", replaced)
+    assert f"request_id={replaced}" in wait_for_text(nginx_and_gunicorn["tmp"] / "chatcenter.access.log",
+                                                     f"request_id={replaced}")
+    assert access_lines(nginx_and_gunicorn["access"], 3)[-1].startswith(f"request_id={replaced} ")
+
+    # The journal line operators grep for, once per gunicorn worker.
+    errors = nginx_and_gunicorn["errors"].read_text()
+    assert "Sentry initialized for environment: production" in errors, errors
+
+
+def test_an_error_behind_nginx_reaches_sentry_with_the_request_id(nginx_and_gunicorn, sentry_receiver):
+    response = requests.get(f"{nginx_and_gunicorn['url']}/api/health/sentry-test",
+                            headers={"X-Request-ID": "incident-42-abc"}, timeout=10)
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "incident-42-abc"
+    (event,) = sentry_receiver.wait_for("event", 1, timeout=10)
+    assert event["tags"]["request_id"] == "incident-42-abc"
+    assert event["tags"]["component"] == "web"
+    # sentry-sdk reads the URL before ProxyFix runs: it shows the Host nginx passed on.
+    assert event["request"]["url"].endswith("/api/health/sentry-test")
+    lines = access_lines(nginx_and_gunicorn["access"], 1)
+    assert lines and lines[-1].startswith("request_id=incident-42-abc method=GET path=/api/health/sentry-test ")
+    assert " status=500 " in lines[-1]
