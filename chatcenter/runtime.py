@@ -5,7 +5,6 @@ current() so they get the same resources without a second Sentry initialisation.
 """
 from __future__ import annotations
 
-import threading
 from functools import cached_property
 
 from redis import Redis
@@ -21,7 +20,6 @@ REDIS_SOCKET_TIMEOUT = 5.0
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._lock = threading.Lock()
 
     @cached_property
     def db(self) -> Database:

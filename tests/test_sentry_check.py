@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from redis import Redis
 
 from chatcenter.config import PROJECT_ROOT
 from tests.sentry_receiver import PUBLIC_KEY

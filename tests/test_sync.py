@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from rq.job import Job
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from chatcenter.models import Chat, Message, Seller, SyncState
 from chatcenter.queues import enqueue_sync, sync_job_id
