@@ -56,7 +56,7 @@ def enqueue_unique(redis: Redis, queue_name: str, func: str, job_id: str, *args,
         except NoSuchJobError:
             status = None
         if status in PENDING:
-            log.info("job %s already %s; not enqueued again", job_id, status)
+            log.info("job %s already %s; not enqueued again", job_id, status.value)
             return Enqueued(job_id, created=False)
         queue(redis, queue_name).enqueue(
             func, *args, job_id=job_id, job_timeout=timeout, retry=retry,
