@@ -2,7 +2,7 @@
 
 Everything an operator tunes comes from the environment (systemd's EnvironmentFile,
 honcho, or the project's .env; the real environment wins), so one file serves every
-machine. See docs/production.md for the variables and their defaults.
+machine. See the README's Production section for the variables and their defaults.
 """
 import os
 import sys

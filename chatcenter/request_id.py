@@ -1,13 +1,12 @@
 """One id per request: taken from X-Request-ID when sane, generated otherwise.
 
-The id goes on flask.g, on the response, into log records (RequestIdFilter), into the
+The id goes on flask.g, on the response, into log records (request_log.LogContextFilter), into the
 WSGI environ for gunicorn's access line, and onto Sentry events as the `request_id` tag.
 nginx sets the header (its own $request_id unless the client sent one), so one id
 follows a request through nginx's log, gunicorn's access log, app logs and Sentry.
 """
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import uuid
@@ -36,15 +35,6 @@ def current_request_id() -> str:
     if has_request_context():
         return g.get("request_id", NO_ID)
     return NO_ID
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds `request_id` to every record, so a format can use %(request_id)s."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = current_request_id()
-        return True
 
 
 def _assign() -> None:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from flask import Flask, request
 
-from chatcenter.request_id import RequestIdFilter
+from chatcenter.request_id import current_request_id
 
 ROUTE_KEY = "chatcenter.route"
 PATH_KEY = "chatcenter.path"
@@ -46,10 +46,12 @@ def init_app(app: Flask) -> None:
 # ----------------------------------------------------------- job id and request id on records
 
 
-class JobIdFilter(logging.Filter):
-    """Adds `job_id` (the RQ job running in this process, or "-") to every record."""
+class LogContextFilter(logging.Filter):
+    """Adds `request_id` and `job_id` ("-" when none) to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
         if not hasattr(record, "job_id"):
             record.job_id = _current_job_id()
         return True
@@ -91,6 +93,5 @@ def install_log_context(logger: logging.Logger | None = None) -> None:
     for handler in logger.handlers:
         if type(handler) is not logging.StreamHandler or isinstance(handler.formatter, ContextFormatter):
             continue
-        handler.addFilter(RequestIdFilter())
-        handler.addFilter(JobIdFilter())
+        handler.addFilter(LogContextFilter())
         handler.setFormatter(ContextFormatter(handler.formatter))

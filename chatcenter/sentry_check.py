@@ -249,5 +249,5 @@ def sentry_check_command(timeout: float) -> None:
     if here.accepted and worker.accepted:
         click.echo("OK: Sentry accepted both test events; look for 'chatcenter sentry-check' among the issues.")
         return
-    click.echo("FAILED: see the lines above; docs/production.md has a troubleshooting section.", err=True)
+    click.echo("FAILED: see the lines above; the README's Production section has a troubleshooting table.", err=True)
     click.get_current_context().exit(1)

@@ -10,8 +10,8 @@ import pytest
 from flask import g
 
 from chatcenter.config import PROJECT_ROOT
-from chatcenter.request_id import HEADER, RequestIdFilter
-from chatcenter.request_log import ContextFormatter, JobIdFilter, install_log_context
+from chatcenter.request_id import HEADER
+from chatcenter.request_log import ContextFormatter, LogContextFilter, install_log_context
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
@@ -64,7 +64,7 @@ def test_error_answers_carry_the_id_too(client, path, method, status):
 def test_log_records_carry_the_request_id(id_app):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(RequestIdFilter())
+    handler.addFilter(LogContextFilter())
     handler.setFormatter(logging.Formatter("%(message)s request_id=%(request_id)s"))
     logger = logging.getLogger("chatcenter.test")
     logger.addHandler(handler)
@@ -110,7 +110,7 @@ def test_lines_logged_inside_a_job_carry_the_job_id(redis_client):
 
 def test_job_id_filter_outside_a_job_gives_a_dash():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
-    assert JobIdFilter().filter(record) and record.job_id == "-"
+    assert LogContextFilter().filter(record) and record.job_id == "-"
 
 
 def test_the_id_is_a_sentry_tag_on_the_request_error(sentry_app, sentry_receiver):
