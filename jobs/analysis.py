@@ -11,6 +11,7 @@ from chatcenter.deepseek import DeepSeekClient, DeepSeekError
 from chatcenter.models import Analysis, Chat, Message
 from chatcenter.runtime import current
 from jobs.failures import PermanentJobError, no_more_retries
+from jobs.leases import exclusive_run
 
 log = logging.getLogger("jobs.analysis")
 
@@ -31,17 +32,11 @@ def analyze_chat_with_ai(chat_id: int) -> dict:
         raise PermanentJobError("DEEPSEEK_API_KEY is not set: chat analysis is off until it is configured")
     privacy.register_secret(settings.deepseek_api_key)
 
-    lock = runtime.redis.lock(f"chatcenter:analysis-running:{chat_id}", timeout=LOCK_LEASE)
-    if not lock.acquire(blocking=False):
-        log.info("chat %s: another analysis is running; this one does nothing", chat_id)
-        return {"chat_id": chat_id, "skipped": "another analysis of this chat is running"}
-    try:
+    with exclusive_run(runtime.redis, f"analyze-chat-{chat_id}", LOCK_LEASE) as lease:
+        if lease is None:
+            log.info("chat %s: another analysis is running; this one does nothing", chat_id)
+            return {"chat_id": chat_id, "skipped": "another analysis of this chat is running"}
         return _analyze(runtime, chat_id)
-    finally:
-        try:
-            lock.release()
-        except Exception:
-            log.warning("analysis lock of chat %s had expired", chat_id)
 
 
 def _analyze(runtime, chat_id: int) -> dict:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 
 from chatcenter import privacy
 from chatcenter.chat_store import store_chat_list, store_events
@@ -12,6 +11,7 @@ from chatcenter.ratelimit import RedisRateLimiter
 from chatcenter.runtime import current
 from chatcenter.wb import WBAuthError, WBClient, WBError
 from jobs.failures import PermanentJobError, no_more_retries
+from jobs.leases import exclusive_run
 
 log = logging.getLogger("jobs.sync")
 
@@ -22,20 +22,6 @@ MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say 
 def wb_rate_limiter(redis, seller_id: int) -> RedisRateLimiter:
     # WB allows 10 requests per 10 s per seller, across all our processes.
     return RedisRateLimiter(redis, f"chatcenter:wb-rate:{seller_id}", limit=10, period=10.0)
-
-
-@contextmanager
-def seller_lock(redis, seller_id: int):
-    lock = redis.lock(f"chatcenter:sync-running:{seller_id}", timeout=LOCK_LEASE)
-    acquired = lock.acquire(blocking=False)
-    try:
-        yield lock if acquired else None
-    finally:
-        if acquired:
-            try:
-                lock.release()
-            except Exception:  # lease already expired: nothing to release
-                log.warning("sync lock of seller %s had expired", seller_id)
 
 
 def _set_state(db, seller_id: int, state: str, error: str | None = None, synced: bool = False) -> None:
@@ -53,7 +39,7 @@ def sync_seller_chats(seller_id: int) -> dict:
     privacy.clear_personal()
     runtime = current()
     db, redis = runtime.db, runtime.redis
-    with seller_lock(redis, seller_id) as lock:
+    with exclusive_run(redis, f"sync-seller-{seller_id}", LOCK_LEASE) as lock:
         if lock is None:
             log.info("seller %s: another sync is running; this one does nothing", seller_id)
             return {"seller_id": seller_id, "skipped": "another sync of this seller is running"}

@@ -91,7 +91,7 @@ def test_worker_killed_mid_sync_loses_nothing_and_a_rerun_completes(job_app, job
     assert message_count(job_app) == 6
     wb_stub._events = original_events
 
-    redis_client.delete(f"chatcenter:sync-running:{seller_id}")  # as if the lease ran out
+    redis_client.delete(f"chatcenter:running:sync-seller-{seller_id}")  # as if the lease ran out
     sync_seller_chats(seller_id)
 
     chats, messages = rows(job_app)

@@ -176,7 +176,7 @@ def test_second_request_while_queued_is_a_noop_that_says_so(job_app, redis_clien
 
 def test_a_sync_running_elsewhere_makes_another_do_nothing(job_app, wb_stub, redis_client):
     seller_id = add_seller(job_app)
-    held = redis_client.lock(f"chatcenter:sync-running:{seller_id}", timeout=30)
+    held = redis_client.lock(f"chatcenter:running:sync-seller-{seller_id}", timeout=30)
     assert held.acquire(blocking=False)
     try:
         result = sync_seller_chats(seller_id)
