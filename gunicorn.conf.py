@@ -8,10 +8,15 @@ import os
 import sys
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 _HERE = Path(__file__).resolve().parent
-_ENV = {**{k: v for k, v in dotenv_values(_HERE / ".env").items() if v is not None}, **os.environ}
+sys.path.insert(0, str(_HERE))
+
+from chatcenter.config import load_settings_or_exit, read_env  # noqa: E402
+
+_ENV = read_env()
+# The app's own settings are checked here, in the master, before any worker is forked: a
+# bad value stops gunicorn with its one line instead of restarting workers forever.
+load_settings_or_exit()
 
 # Upper bound on flushing Sentry when a worker exits, below graceful_timeout's margin.
 SENTRY_FLUSH_SECONDS = 2.0
@@ -86,6 +91,8 @@ access_log_format = (
 
 def worker_exit(server, worker):
     """Send what Sentry still queues before the worker goes (max_requests, HUP, stop)."""
-    sdk = sys.modules.get("sentry_sdk")  # never import it: with Sentry off it stays unloaded
-    if sdk is not None and sdk.get_client().is_active():
+    from chatcenter.observability.sentry import active_sdk
+
+    sdk = active_sdk()
+    if sdk is not None:
         sdk.flush(timeout=SENTRY_FLUSH_SECONDS)

@@ -1,18 +1,18 @@
-"""RQ worker: `python worker.py [QUEUE ...]` (default: sync analysis default).
+"""The RQ worker: `python worker.py [QUEUE ...]` (default: sync analysis reply default).
 
-Sentry is initialised here, once, before the worker forks work-horses, so every job
-inherits it; jobs reach the database and Redis through chatcenter.runtime.
+The app (settings, Sentry, database, Redis) is built here once, before the worker forks
+work-horses, and its context stays pushed, so every job reaches the same resources
+through chatcenter.runtime. Job rules (one run per subject, permanent errors end
+retries) come with RuledWorker.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 
-from chatcenter import configure_logging
-from chatcenter.config import load_settings_or_exit
-from chatcenter.queues import QUEUE_NAMES
-from chatcenter.runtime import Runtime, install
-from chatcenter.sentry import init_sentry
+from chatcenter import create_app, runtime
+from chatcenter.job_rules import RuledSimpleWorker, RuledWorker
+from chatcenter.queues import QUEUE_NAMES, queue
 
 log = logging.getLogger("chatcenter.worker")
 
@@ -25,32 +25,24 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build_worker(runtime: Runtime, queue_names, simple: bool = False):
-    from rq import Queue, SimpleWorker, Worker
-
-    queues = [Queue(name, connection=runtime.redis) for name in queue_names]
-    worker_class = SimpleWorker if simple else Worker
-    return worker_class(queues, connection=runtime.redis)
-
-
-def warn_about_configuration(settings) -> None:
-    if not settings.deepseek_api_key:
-        log.warning("DEEPSEEK_API_KEY is empty: analysis jobs will fail until it is set")
+def build_worker(resources: runtime.Runtime, queue_names, simple: bool = False):
+    worker_class = RuledSimpleWorker if simple else RuledWorker
+    return worker_class([queue(resources.redis, name) for name in queue_names], connection=resources.redis)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    configure_logging()
-    settings = load_settings_or_exit()
     unknown = set(args.queues) - set(QUEUE_NAMES)
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUE_NAMES)}")
-    init_sentry(settings, "worker")
-    warn_about_configuration(settings)
-    runtime = install(Runtime(settings))
-    worker = build_worker(runtime, args.queues, simple=args.simple)
-    # SIGTERM: RQ finishes the current job, then exits (warm shutdown).
-    worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
+    app = create_app(component="worker")
+    with app.app_context():
+        resources = runtime.get()
+        if not resources.settings.analysis_enabled:
+            log.warning("analysis is off: DEEPSEEK_API_KEY is empty, so no chat is analysed")
+        worker = build_worker(resources, args.queues, simple=args.simple)
+        # SIGTERM: RQ finishes the current job, then exits (warm shutdown).
+        worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from dotenv import dotenv_values
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
+# Every Redis key and queue of this project starts with this, so a Redis shared with
+# another application (or another RQ project) never mixes their data with ours.
+REDIS_PREFIX = "chatcenter:"
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -38,15 +41,24 @@ class Settings:
     deepseek_api_base_url: str = "https://api.deepseek.com"
     deepseek_api_key: str = field(default="", repr=False)
     deepseek_model: str = "deepseek-v4-flash"
-    sync_interval_minutes: int = 5
+    # Seconds between two polls of one seller's WB event feed.
+    sync_interval_seconds: int = 10
     max_content_length: int = 1024 * 1024
     proxy_count: int = 0
     # Seconds before each retry of a job that failed for a transient reason.
     job_retry_delays: tuple[int, ...] = (15, 60, 180)
 
+    # One-line notices for the process log at start (deprecated variables and the like).
+    notices: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
     @property
     def sentry_enabled(self) -> bool:
         return bool(self.sentry_dsn)
+
+    @property
+    def analysis_enabled(self) -> bool:
+        """Without a DeepSeek key, analysis is off: nothing is enqueued, nothing fails."""
+        return bool(self.deepseek_api_key)
 
     @classmethod
     def from_env(
@@ -55,21 +67,36 @@ class Settings:
         env_file: Path | str | None = DEFAULT_ENV_FILE,
     ) -> "Settings":
         """Build settings from `.env` overlaid by the real environment (which wins)."""
-        values: dict[str, str] = {}
-        if env_file is not None and Path(env_file).is_file():
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
-        return cls.from_mapping(values)
+        return cls.from_mapping(read_env(environ, env_file))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> "Settings":
-        parsed = {}
+        parsed: dict = {}
+        notices: list[str] = []
         for f in fields(cls):
             raw = values.get(f.name.upper())
-            if raw is None:
+            if raw is None or f.name == "notices":
                 continue
             parsed[f.name] = _PARSERS.get(f.name, _non_empty)(f.name.upper(), raw.strip())
-        return cls(**parsed)
+        minutes = values.get("SYNC_INTERVAL_MINUTES")
+        if minutes is not None:
+            if "sync_interval_seconds" in parsed:
+                notices.append("SYNC_INTERVAL_MINUTES is ignored: SYNC_INTERVAL_SECONDS is set")
+            else:
+                parsed["sync_interval_seconds"] = 60 * _int_between(1, 60)("SYNC_INTERVAL_MINUTES", minutes.strip())
+                notices.append("SYNC_INTERVAL_MINUTES is deprecated: set SYNC_INTERVAL_SECONDS="
+                               f"{parsed['sync_interval_seconds']} instead")
+        return cls(**parsed, notices=tuple(notices))
+
+
+def read_env(environ: Mapping[str, str] | None = None,
+             env_file: Path | str | None = DEFAULT_ENV_FILE) -> dict[str, str]:
+    """`.env` overlaid by the real environment (which wins); shared with gunicorn.conf.py."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -99,6 +126,19 @@ def _positive_int(name: str, raw: str) -> int:
     if number < 1:
         raise ConfigError(f"{name} must be at least 1, got {raw!r}")
     return number
+
+
+def _int_between(low: int, high: int):
+    def parse(name: str, raw: str) -> int:
+        try:
+            number = int(raw)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+        return number
+
+    return parse
 
 
 def _non_negative_int(name: str, raw: str) -> int:
@@ -178,7 +218,7 @@ _PARSERS = {
     "wb_api_base_url": _parse_url(("http", "https")),
     "deepseek_api_base_url": _parse_url(("http", "https")),
     "deepseek_api_key": _any,
-    "sync_interval_minutes": _positive_int,
+    "sync_interval_seconds": _int_between(1, 3600),
     "max_content_length": _positive_int,
     "proxy_count": _non_negative_int,
     "job_retry_delays": _delays,

@@ -1,6 +1,8 @@
 """Database engine and sessions, shared by the web app, the worker and the CLI."""
 from __future__ import annotations
 
+import os
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -33,10 +35,20 @@ def make_engine(url: str, **kwargs) -> Engine:
         connect_args.setdefault("connect_timeout", 3)
     elif backend == "sqlite":
         connect_args.setdefault("timeout", 5)  # seconds to wait on a locked database
-    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    # hide_parameters: SQLAlchemy's error text would otherwise carry the bound values
+    # (buyers' messages, tokens) into logs, RQ's failure records and Sentry.
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                           connect_args=connect_args, **kwargs)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    _ENGINES.add(engine)
     return engine
+
+
+# A forked child (RQ's work-horse) must not reuse its parent's pooled connections: the
+# two processes would talk over one socket. The child starts with fresh pools.
+_ENGINES: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [e.dispose(close=False) for e in list(_ENGINES)])
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

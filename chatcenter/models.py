@@ -1,11 +1,17 @@
-"""Tables: sellers, their chats and messages, and the AI analyses of chats."""
+"""Tables: sellers, their chats and messages, the AI analyses of chats, operators' replies,
+and the credentials of the people who use the service (API keys, inbox operators).
+
+A chat carries a few values copied from its newest message and latest analysis (what
+the inbox sorts and filters by), kept current by the code that writes those rows, so
+listing chats never has to search the messages or analyses tables.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-    TypeDecorator, UniqueConstraint,
+    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String,
+    Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -59,6 +65,10 @@ class Seller(Base):
     sync_state: Mapped[str] = mapped_column(String(20), default=SyncState.IDLE)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the chat list was last read from WB (it is refreshed now and then, not every poll).
+    chats_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # WB events that could not be stored even after cleaning, skipped so the feed moves on.
+    set_aside_events: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     chats: Mapped[list["Chat"]] = relationship(back_populates="seller")
@@ -67,9 +77,21 @@ class Seller(Base):
         return f"<Seller id={self.id} name={self.name!r} state={self.sync_state}>"
 
 
+# The inbox answers high urgency first; a chat not analysed yet counts as medium.
+PRIORITIES = {"high": 0, "medium": 1, "low": 2}
+DEFAULT_PRIORITY = 1
+
+
 class Chat(Base):
     __tablename__ = "chats"
-    __table_args__ = (UniqueConstraint("seller_id", "wb_chat_id", name="uq_chats_seller_wb_chat"),)
+    __table_args__ = (
+        UniqueConstraint("seller_id", "wb_chat_id", name="uq_chats_seller_wb_chat"),
+        # Newest activity first (the API's order), overall and per seller.
+        Index("ix_chats_activity", "last_message_at", "id"),
+        Index("ix_chats_seller_activity", "seller_id", "last_message_at", "id"),
+        # The inbox: awaiting a reply first, by urgency, then the longest wait.
+        Index("ix_chats_queue", "awaiting_reply", "priority", "waiting_since", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), index=True)
@@ -77,8 +99,22 @@ class Chat(Base):
     reply_sign: Mapped[str | None] = mapped_column(String(255), nullable=True)
     client_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     good_card: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The newest activity: the newest message's time, or when the chat was first seen.
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The newest stored message (no foreign key: chats and messages would refer to each other).
+    last_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     awaiting_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the oldest buyer message still without an answer arrived; None when answered.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A buyer message newer than the latest analysis: the chat is due for one. Durable, so
+    # an analysis lost between commit and enqueue is caught up by the next sync.
+    analysis_due: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Copied from the latest analysis (None before the first), for filters and order.
+    latest_analysis_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sentiment: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=DEFAULT_PRIORITY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     seller: Mapped[Seller] = relationship(back_populates="chats")
@@ -90,11 +126,17 @@ class Chat(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_chat_sent", "chat_id", "sent_at"),)
+    __table_args__ = (
+        Index("ix_messages_chat_sent", "chat_id", "sent_at"),
+        # WB event ids are unique within a chat; the same WB shop added as two sellers
+        # has two copies of each chat, and each copy keeps all of its messages.
+        UniqueConstraint("chat_id", "wb_event_id", name="uq_messages_chat_event"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
-    wb_event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    # A reply we sent is stored as "reply:<reply id>" until WB's feed reports its event id.
+    wb_event_id: Mapped[str] = mapped_column(String(100))
     sender: Mapped[str] = mapped_column(String(20))  # client, seller, wb
     text: Mapped[str] = mapped_column(Text, default="")
     attachments: Mapped[dict | None] = mapped_column(JSON, nullable=True)
@@ -108,9 +150,10 @@ class Message(Base):
 
 class Analysis(Base):
     __tablename__ = "analyses"
+    __table_args__ = (Index("ix_analyses_chat", "chat_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
     # The newest message the analysis covers: re-analysing with nothing newer is a no-op.
     last_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     sentiment: Mapped[str] = mapped_column(String(20))
@@ -138,3 +181,67 @@ class Analysis(Base):
             "completion_tokens": self.completion_tokens,
             "created_at": self.created_at.isoformat(),
         }
+
+
+class ReplyState:
+    QUEUED = "queued"
+    SENDING = "sending"  # handed to WB; if the run dies now, WB may or may not have it
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Reply(Base):
+    """An operator's answer to a buyer: sent to WB by a job, at most once."""
+
+    __tablename__ = "replies"
+    __table_args__ = (
+        # The same Idempotency-Key from the same requester names the same reply.
+        UniqueConstraint("requested_by", "idempotency_key", name="uq_replies_idempotency"),
+        Index("ix_replies_chat", "chat_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default=ReplyState.QUEUED)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # public reason
+    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # once stored
+    requested_by: Mapped[str] = mapped_column(String(50))  # "api-key:3", "operator:5"
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def __repr__(self) -> str:  # no text
+        return f"<Reply id={self.id} chat_id={self.chat_id} state={self.state}>"
+
+
+class ApiKey(Base):
+    """A key for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def __repr__(self) -> str:  # no hash
+        return f"<ApiKey id={self.id}>"
+
+
+class Operator(Base):
+    """A person who signs in to the inbox; the password is stored as a scrypt hash."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def __repr__(self) -> str:  # no e-mail
+        return f"<Operator id={self.id} active={self.active}>"

@@ -1,7 +1,7 @@
-"""RQ queues and the enqueue helpers: stable ids, timeouts, retries, one job per subject.
+"""RQ queues and enqueueing: prefixed names, stable job ids, one pending job per subject.
 
-Job arguments are ids only (never tokens or texts): RQ stores them in Redis and puts them
-into its job description.
+Job arguments are ids only (never tokens or texts): RQ stores them in Redis and shows
+them in its job description.
 """
 from __future__ import annotations
 
@@ -9,18 +9,39 @@ import logging
 from dataclasses import dataclass
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.job import Job, JobStatus
 from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from chatcenter.config import REDIS_PREFIX
+from chatcenter.leases import is_held
 
 log = logging.getLogger("chatcenter.queues")
 
-SYNC, ANALYSIS, DEFAULT = "sync", "analysis", "default"
-QUEUE_NAMES = (SYNC, ANALYSIS, DEFAULT)
+SYNC, ANALYSIS, REPLY, DEFAULT = "sync", "analysis", "reply", "default"
+QUEUE_NAMES = (SYNC, ANALYSIS, REPLY, DEFAULT)
 
 # States in which a job still has work ahead of it: asking again must not add a second one.
 PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
+
+class QueueUnavailable(Exception):
+    """Redis (the job queue) cannot be reached; the request can be made again later."""
+
+    transient = True
+
+    def __init__(self, cause: BaseException):
+        super().__init__(f"the job queue (Redis) is unavailable: {type(cause).__name__}; try again shortly")
+
+
+def queue_key(name: str) -> str:
+    """`sync` -> `chatcenter:sync`: our queues never mix with another app's on one Redis."""
+    return name if name.startswith(REDIS_PREFIX) else REDIS_PREFIX + name
+
+
+def queue(redis: Redis, name: str) -> Queue:
+    return Queue(queue_key(name), connection=redis)
 
 
 def transient_retry(delays: tuple[int, ...]) -> Retry | None:
@@ -40,46 +61,84 @@ class Enqueued:
         return f"job {self.job_id} is already queued or running; nothing new enqueued"
 
 
-def queue(redis: Redis, name: str) -> Queue:
-    return Queue(name, connection=redis)
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job: its function, queue, id format and limits."""
+
+    func: str
+    queue: str
+    id_prefix: str
+    timeout: int
+
+    def job_id(self, subject_id: int) -> str:
+        return f"{self.id_prefix}-{subject_id}"
+
+    def owns(self, job_id: str) -> bool:
+        rest = job_id.removeprefix(self.id_prefix + "-")
+        return rest != job_id and rest.isdigit()
 
 
-def enqueue_unique(redis: Redis, queue_name: str, func: str, job_id: str, *args,
-                   timeout: int = 600, retry: Retry | None = None) -> Enqueued:
-    """Enqueue `func(*args)` under `job_id` unless a job with that id is still pending.
+SYNC_JOB = JobKind("jobs.sync.sync_seller_chats", SYNC, "sync-seller", timeout=1800)
+ANALYSIS_JOB = JobKind("jobs.analysis.analyze_chat_with_ai", ANALYSIS, "analyze-chat", timeout=300)
+REPLY_JOB = JobKind("jobs.reply.send_reply", REPLY, "reply", timeout=120)
+JOB_KINDS = (SYNC_JOB, ANALYSIS_JOB, REPLY_JOB)
 
-    A short Redis lock makes the check-then-enqueue atomic across processes and machines.
+
+def kind_of(job_id: str) -> JobKind | None:
+    return next((kind for kind in JOB_KINDS if kind.owns(job_id)), None)
+
+
+def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[int, ...]) -> Enqueued:
+    """Enqueue `kind` for `subject_id` unless such a job is still pending.
+
+    A short Redis lock makes check-then-enqueue atomic across processes and machines.
+    A job left "started" by a worker that died (its lease expired) is not pending: it is
+    cleared and enqueued anew, so a crash costs a subject seconds, not RQ's ~10 minutes.
     """
-    with redis.lock(f"chatcenter:enqueue-lock:{job_id}", timeout=10, blocking_timeout=5):
-        try:
-            status = Job.fetch(job_id, connection=redis).get_status(refresh=False)
-        except NoSuchJobError:
-            status = None
-        if status in PENDING:
-            log.info("job %s already %s; not enqueued again", job_id, status.value)
-            return Enqueued(job_id, created=False)
-        queue(redis, queue_name).enqueue(
-            func, *args, job_id=job_id, job_timeout=timeout, retry=retry,
-            result_ttl=3600, failure_ttl=7 * 24 * 3600,
-            description=func.rsplit(".", 1)[-1],  # no arguments in RQ's description
-        )
-        log.info("enqueued %s as job %s", func, job_id)
-        return Enqueued(job_id, created=True)
+    job_id = kind.job_id(subject_id)
+    try:
+        with redis.lock(f"{REDIS_PREFIX}enqueue-lock:{job_id}", timeout=10, blocking_timeout=5):
+            status = _status(redis, job_id)
+            if status == JobStatus.STARTED and not is_held(redis, job_id):
+                log.warning("job %s was left started by a worker that is gone; enqueueing it anew", job_id)
+                _forget_dead_run(redis, kind, job_id)
+            elif status in PENDING:
+                log.info("job %s already %s; not enqueued again", job_id, status.value)
+                return Enqueued(job_id, created=False)
+            queue(redis, kind.queue).enqueue(
+                kind.func, subject_id, job_id=job_id, job_timeout=kind.timeout,
+                retry=transient_retry(retry_delays), result_ttl=3600, failure_ttl=7 * 24 * 3600,
+                description=kind.func,  # RQ's default is the call with its arguments
+            )
+    except RedisError as exc:
+        raise QueueUnavailable(exc) from None
+    log.info("enqueued %s as job %s", kind.func, job_id)
+    return Enqueued(job_id, created=True)
 
 
-def sync_job_id(seller_id: int) -> str:
-    return f"sync-seller-{seller_id}"
+def _status(redis: Redis, job_id: str) -> JobStatus | None:
+    try:
+        return Job.fetch(job_id, connection=redis).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
 
 
-def analysis_job_id(chat_id: int) -> str:
-    return f"analyze-chat-{chat_id}"
+def _forget_dead_run(redis: Redis, kind: JobKind, job_id: str) -> None:
+    # Its started-registry entries ("<job id>:<execution id>") must go too: RQ's cleanup
+    # would otherwise later take the new run of the same id for the abandoned one.
+    registry = queue(redis, kind.queue).started_job_registry
+    stale = [m for m in redis.zrange(registry.key, 0, -1) if m.decode().startswith(job_id + ":")]
+    if stale:
+        redis.zrem(registry.key, *stale)
 
 
-def enqueue_sync(runtime, seller_id: int) -> Enqueued:
-    return enqueue_unique(runtime.redis, SYNC, "jobs.sync.sync_seller_chats", sync_job_id(seller_id),
-                          seller_id, timeout=1800, retry=transient_retry(runtime.settings.job_retry_delays))
-
-
-def enqueue_analysis(runtime, chat_id: int) -> Enqueued:
-    return enqueue_unique(runtime.redis, ANALYSIS, "jobs.analysis.analyze_chat_with_ai", analysis_job_id(chat_id),
-                          chat_id, timeout=300, retry=transient_retry(runtime.settings.job_retry_delays))
+def fetch_job(redis: Redis, job_id: str) -> Job | None:
+    """One of this project's jobs by id, or None (unknown ids and other apps' jobs)."""
+    if kind_of(job_id) is None:
+        return None
+    try:
+        return Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return None
+    except RedisError as exc:
+        raise QueueUnavailable(exc) from None

@@ -1,20 +1,32 @@
-"""Per-process resources (settings, database, Redis) shared by web, worker and CLI.
+"""The resources of one process (settings, database, Redis), reached one way: the app.
 
-The web app builds one in create_app; the worker builds one at start. Jobs call
-current() so they get the same resources without a second Sentry initialisation.
+create_app builds a Runtime and keeps it in `app.extensions`; web requests, CLI commands
+and jobs (the worker runs them inside the app context it pushed once) all ask `get()`.
 """
 from __future__ import annotations
 
 from functools import cached_property
 
+from flask import current_app
 from redis import Redis
 
 from chatcenter.config import Settings
 from chatcenter.db import Database
 
+EXTENSION = "chatcenter"
 # Short socket timeouts: a Redis that is down or slow must not hang a request.
 REDIS_CONNECT_TIMEOUT = 2.0
 REDIS_SOCKET_TIMEOUT = 5.0
+
+
+def redis_client(url: str, timeout: float = REDIS_SOCKET_TIMEOUT) -> Redis:
+    """The one way this project opens Redis: bounded waits, dead connections noticed."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=min(REDIS_CONNECT_TIMEOUT, timeout),
+        socket_timeout=timeout,
+        health_check_interval=30,
+    )
 
 
 class Runtime:
@@ -27,12 +39,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> Redis:
-        return Redis.from_url(
-            self.settings.redis_url,
-            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-            socket_timeout=REDIS_SOCKET_TIMEOUT,
-            health_check_interval=30,
-        )
+        return redis_client(self.settings.redis_url)
 
     def close(self) -> None:
         if "db" in self.__dict__:
@@ -41,20 +48,6 @@ class Runtime:
             self.redis.close()
 
 
-_current: Runtime | None = None
-
-
-def install(runtime: Runtime) -> Runtime:
-    global _current
-    _current = runtime
-    return runtime
-
-
-def current() -> Runtime:
-    """The process's runtime; built from the environment on first use (worker, CLI)."""
-    global _current
-    if _current is None:
-        from chatcenter.config import load_settings_or_exit
-
-        _current = Runtime(load_settings_or_exit())
-    return _current
+def get() -> Runtime:
+    """The current app's runtime (inside a request, a CLI command or a job)."""
+    return current_app.extensions[EXTENSION]

@@ -7,24 +7,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
+import math
 
 from sqlalchemy import select
 
+from chatcenter import runtime
 from chatcenter.models import Seller, SyncState
-from chatcenter.queues import DEFAULT, enqueue_sync
-from chatcenter.runtime import current
+from chatcenter.observability.sentry import active_sdk
+from chatcenter.queues import DEFAULT, SYNC_JOB, enqueue, queue_key
 
 log = logging.getLogger("jobs.cron")
 
 MONITOR_SLUG = "chatcenter-sync-all-sellers"
 
 
-def _monitor(interval_minutes: int):
+def _monitor(interval_seconds: int):
     """A Sentry Crons monitor around the fan-out when Sentry is on; nothing otherwise."""
-    sdk = sys.modules.get("sentry_sdk")  # imported only when Sentry is configured
-    if sdk is None or not sdk.get_client().is_active():
+    sdk = active_sdk()
+    if sdk is None:
         return contextlib.nullcontext()
+    interval_minutes = max(1, math.ceil(interval_seconds / 60))  # Crons' smallest unit
     return sdk.monitor(
         monitor_slug=MONITOR_SLUG,
         monitor_config={
@@ -38,42 +40,41 @@ def _monitor(interval_minutes: int):
 
 def sync_all_sellers() -> dict:
     """Enqueue one sync per active seller whose token WB has not refused."""
-    runtime = current()
-    with _monitor(runtime.settings.sync_interval_minutes):
-        with runtime.db.session() as session:
+    resources = runtime.get()
+    settings = resources.settings
+    with _monitor(settings.sync_interval_seconds):
+        with resources.db.session() as session:
             seller_ids = session.scalars(
                 select(Seller.id).where(Seller.active.is_(True), Seller.sync_state != SyncState.AUTH_ERROR)
                 .order_by(Seller.id)
             ).all()
-        enqueued = [sid for sid in seller_ids if enqueue_sync(runtime, sid).created]
+        enqueued = [sid for sid in seller_ids
+                    if enqueue(resources.redis, SYNC_JOB, sid, settings.job_retry_delays).created]
     log.info("periodic sync: %d sellers due, %d syncs enqueued", len(seller_ids), len(enqueued))
     return {"sellers": len(seller_ids), "enqueued": len(enqueued)}
 
 
-def build_scheduler(runtime):
+def build_scheduler(resources):
     from rq.cron import CronScheduler
 
     # Imported by name: run as `python -m jobs.cron` this module is __main__, which a
     # worker could not import.
     from jobs.cron import sync_all_sellers as fan_out
 
-    scheduler = CronScheduler(connection=runtime.redis, name="chatcenter-cron")
-    scheduler.register(fan_out, queue_name=DEFAULT,
-                       interval=runtime.settings.sync_interval_minutes * 60,
+    scheduler = CronScheduler(connection=resources.redis, name="chatcenter-cron")
+    scheduler.register(fan_out, queue_name=queue_key(DEFAULT), interval=resources.settings.sync_interval_seconds,
                        job_timeout=300, result_ttl=3600)
     return scheduler
 
 
 def main() -> None:
-    from chatcenter import configure_logging
+    from chatcenter import create_app
 
-    from chatcenter.sentry import init_sentry
-
-    configure_logging()
-    runtime = current()
-    init_sentry(runtime.settings, "cron")  # errors of this process itself (e.g. Redis down)
-    log.info("cron: enqueueing the periodic sync every %d minutes", runtime.settings.sync_interval_minutes)
-    build_scheduler(runtime).start()
+    app = create_app(component="cron")  # Sentry for errors of this process itself
+    with app.app_context():
+        resources = runtime.get()
+        log.info("cron: enqueueing the periodic sync every %d seconds", resources.settings.sync_interval_seconds)
+        build_scheduler(resources).start()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def sentry_check(check_id: str) -> dict:
     Returns Sentry's answer (HTTP status or the reason there was none) as the job result,
     instead of raising, so the command can print it and no failed job is left behind.
     """
-    from chatcenter.sentry_check import send_test_event
+    from chatcenter.observability.sentry_check import send_test_event
 
     outcome = send_test_event("worker", check_id)
     log.info("sentry-check from the worker: %s", outcome.describe())

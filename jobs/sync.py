@@ -2,108 +2,121 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, dataclass
 
-from chatcenter import privacy
+from sqlalchemy import select
+
+from chatcenter import runtime
 from chatcenter.chat_store import store_chat_list, store_events
-from chatcenter.models import Seller, SyncState, utcnow
-from chatcenter.queues import enqueue_analysis
-from chatcenter.ratelimit import RedisRateLimiter
-from chatcenter.runtime import current
-from chatcenter.wb import WBAuthError, WBClient, WBError
-from jobs.failures import PermanentJobError, no_more_retries
-from jobs.leases import exclusive_run
+from chatcenter.clients.wb import WBAuthError, WBClient, WBError
+from chatcenter.failures import PermanentJobError
+from chatcenter.models import Chat, Seller, SyncState, utcnow
+from chatcenter.queues import ANALYSIS_JOB, enqueue
 
 log = logging.getLogger("jobs.sync")
 
-LOCK_LEASE = 120  # seconds; renewed every page, so a killed worker frees the seller soon
 MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say so
+_analysis_off_said = False
 
 
-def wb_rate_limiter(redis, seller_id: int) -> RedisRateLimiter:
-    # WB allows 10 requests per 10 s per seller, across all our processes.
-    return RedisRateLimiter(redis, f"chatcenter:wb-rate:{seller_id}", limit=10, period=10.0)
+@dataclass
+class SyncResult:
+    seller_id: int
+    chats_added: int = 0
+    messages_added: int = 0
+    pages: int = 0
+    analyses_enqueued: int = 0
 
-
-def _set_state(db, seller_id: int, state: str, error: str | None = None, synced: bool = False) -> None:
-    with db.session() as session:
-        seller = session.get(Seller, seller_id)
-        seller.sync_state = state
-        seller.last_error = error
-        if synced:
-            seller.last_synced_at = utcnow()
+    def describe(self) -> str:
+        return (f"{self.chats_added} chats and {self.messages_added} messages added in {self.pages} pages, "
+                f"{self.analyses_enqueued} analyses enqueued")
 
 
 def sync_seller_chats(seller_id: int) -> dict:
-    # Buyer names and texts are not registered here: they stay in structured locals under
-    # their own keys (clientName, text), which the filter masks by name.
-    privacy.clear_personal()
-    runtime = current()
-    db, redis = runtime.db, runtime.redis
-    with exclusive_run(redis, f"sync-seller-{seller_id}", LOCK_LEASE) as lock:
-        if lock is None:
-            log.info("seller %s: another sync is running; this one does nothing", seller_id)
-            return {"seller_id": seller_id, "skipped": "another sync of this seller is running"}
+    resources = runtime.get()
+    with resources.db.session() as session:
+        seller = session.get(Seller, seller_id)
+        if seller is None:
+            raise PermanentJobError(f"seller {seller_id} does not exist")
+        token, cursor, active = seller.wb_token, seller.events_cursor, seller.active
+        seller.sync_state = SyncState.RUNNING if active else SyncState.IDLE
+    if not active:
+        return {"seller_id": seller_id, "skipped": "seller is inactive"}
 
-        with db.session() as session:
-            seller = session.get(Seller, seller_id)
-            if seller is None:
-                no_more_retries()
-                raise PermanentJobError(f"seller {seller_id} does not exist")
-            token, cursor, active = seller.wb_token, seller.events_cursor, seller.active
-            seller.sync_state = SyncState.RUNNING
-        if not active:
-            _set_state(db, seller_id, SyncState.IDLE)
-            return {"seller_id": seller_id, "skipped": "seller is inactive"}
-        privacy.register_secret(token)
-
-        client = WBClient(runtime.settings.wb_api_base_url, token, limiter=wb_rate_limiter(redis, seller_id))
-        del token
-        totals = {"seller_id": seller_id, "chats_added": 0, "messages_added": 0, "analyses_enqueued": 0, "pages": 0}
-        try:
-            with client:
-                _sync(client, runtime, seller_id, cursor, lock, totals)
-        except WBAuthError as exc:
-            # A bad token will not get better by retrying: one failure, one Sentry event.
-            _set_state(db, seller_id, SyncState.AUTH_ERROR, str(exc))
-            no_more_retries()
-            log.warning("seller %s: WB refused the token; syncs paused until it changes", seller_id)
-            raise
-        except WBError as exc:
-            _set_state(db, seller_id, SyncState.ERROR, str(exc))
-            if not exc.transient:
-                no_more_retries()
-            raise
-        _set_state(db, seller_id, SyncState.OK, synced=True)
-    log.info("seller %s synced: %s chats and %s messages added in %s pages, %s analyses enqueued",
-             seller_id, totals["chats_added"], totals["messages_added"], totals["pages"],
-             totals["analyses_enqueued"])
-    return totals
+    result = SyncResult(seller_id)
+    try:
+        with WBClient.for_seller(resources.settings.wb_api_base_url, token, resources.redis, seller_id) as client:
+            _sync(client, resources, cursor, result)
+    except Exception as exc:
+        _finish(resources.db, seller_id, exc)
+        raise
+    _finish(resources.db, seller_id, None)
+    log.info("seller %s synced: %s", seller_id, result.describe())
+    return asdict(result)
 
 
-def _sync(client: WBClient, runtime, seller_id: int, cursor: int | None, lock, totals: dict) -> None:
-    db = runtime.db
+def _finish(db, seller_id: int, error: BaseException | None) -> None:
+    """The one place a run's outcome becomes the seller's state and public last error."""
+    if error is None:
+        state, message = SyncState.OK, None
+    elif isinstance(error, WBAuthError):
+        # A bad token will not get better by retrying: paused until `sellers set-token`.
+        state, message = SyncState.AUTH_ERROR, str(error)
+        log.warning("seller %s: WB refused the token; syncs paused until it changes", seller_id)
+    elif isinstance(error, (WBError, PermanentJobError)):
+        state, message = SyncState.ERROR, str(error)
+    else:  # not ours: its text may quote data, its class name is enough
+        state, message = SyncState.ERROR, f"internal error ({type(error).__name__}); see the worker log"
+    with db.session() as session:
+        seller = session.get(Seller, seller_id)
+        if seller is not None:
+            seller.sync_state, seller.last_error = state, message
+            if error is None:
+                seller.last_synced_at = utcnow()
+
+
+def _sync(client: WBClient, resources, cursor: int | None, result: SyncResult) -> None:
+    db, seller_id = resources.db, result.seller_id
     wb_chats = client.list_chats()
     with db.session() as session:
-        totals["chats_added"] += store_chat_list(session, seller_id, wb_chats)
+        result.chats_added += store_chat_list(session, seller_id, wb_chats)
+        session.get(Seller, seller_id).chats_refreshed_at = utcnow()
 
     for _ in range(MAX_PAGES):
         page = client.get_events(cursor)
         events = page.get("events") or []
         if not page.get("totalEvents") or not events:
-            return
+            break
         # The page's rows and the cursor past them commit together: a crash between
         # pages loses nothing and a re-run re-reads at most one page.
         with db.session() as session:
             stored = store_events(session, seller_id, events)
             session.get(Seller, seller_id).events_cursor = page["next"]
-        totals["pages"] += 1
-        totals["chats_added"] += stored.chats_added
-        totals["messages_added"] += stored.messages_added
-        for chat_id in sorted(stored.chats_with_new_buyer_messages):
-            if enqueue_analysis(runtime, chat_id).created:
-                totals["analyses_enqueued"] += 1
-        lock.extend(LOCK_LEASE, replace_ttl=True)
+        result.pages += 1
+        result.chats_added += stored.chats_added
+        result.messages_added += stored.messages_added
+        result.analyses_enqueued += enqueue_due_analyses(resources, seller_id)
         if page["next"] == cursor:
             raise WBError(f"WB events cursor did not advance past {cursor}")
         cursor = page["next"]
-    raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
+    else:
+        raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
+
+
+def enqueue_due_analyses(resources, seller_id: int) -> int:
+    """Enqueue an analysis for every chat of the seller that is due for one.
+
+    "Due" is stored with the messages, so analyses lost between a commit and this call
+    (Redis or the worker gone) are enqueued by the next sync instead.
+    """
+    global _analysis_off_said
+    if not resources.settings.analysis_enabled:
+        if not _analysis_off_said:
+            log.info("analysis is off (DEEPSEEK_API_KEY is empty): no analyses are enqueued")
+            _analysis_off_said = True
+        return 0
+    with resources.db.session() as session:
+        due = session.scalars(select(Chat.id).where(Chat.seller_id == seller_id, Chat.analysis_due.is_(True))
+                              .order_by(Chat.id)).all()
+    delays = resources.settings.job_retry_delays
+    return sum(enqueue(resources.redis, ANALYSIS_JOB, chat_id, delays).created for chat_id in due)

@@ -6,10 +6,9 @@ on both backends, each PostgreSQL test in a schema of its own.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import uuid
-from dataclasses import fields, replace
+from dataclasses import replace
 
 import pytest
 from redis import Redis
@@ -17,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from chatcenter import create_app
 from chatcenter.config import Settings
+from tests.helpers import WB_TOKEN, overrides
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -89,10 +89,9 @@ def make_app(settings):
     """Build an app with settings overrides; the schema is created for it."""
     apps = []
 
-    def make(**overrides):
-        app = create_app(replace(settings, **overrides))
-        runtime = app.extensions["chatcenter"]
-        _create_schema(runtime.db.engine)
+    def make(**changes):
+        app = create_app(replace(settings, **changes), component="web")
+        _create_schema(app.extensions["chatcenter"].db.engine)
         apps.append(app)
         return app
 
@@ -102,10 +101,8 @@ def make_app(settings):
 
 
 def _create_schema(engine) -> None:
-    try:
-        from chatcenter.models import Base
-    except ImportError:  # no tables yet
-        return
+    from chatcenter.models import Base
+
     Base.metadata.create_all(engine)
 
 
@@ -131,7 +128,7 @@ def sentry_app(make_app, sentry_receiver):
     return make_app(sentry_dsn=sentry_receiver.dsn, debug=True, sentry_release="chatcenter@test")
 
 
-# --- stubs and workers ------------------------------------------------------------------
+# --- stubs and job apps ----------------------------------------------------------------
 
 @pytest.fixture
 def wb_stub():
@@ -149,14 +146,6 @@ def deepseek_stub():
         yield stub
 
 
-# A WB token shaped like the real ones (a JWT), so privacy filters meet the real thing.
-WB_TOKEN = (
-    "eyJhbGciOiJFUzI1NiIsImtpZCI6IjIwMjUwNTIwdjEiLCJ0eXAiOiJKV1QifQ."
-    "eyJlbnQiOjEsImV4cCI6MTc5OTk5OTk5OSwiaWQiOiJ0ZXN0LXRva2VuIiwic2lkIjoiNDIifQ."
-    "c2lnbmF0dXJlLW9mLXRoZS10ZXN0LXRva2VuLW5vdC1yZWFs"
-)
-
-
 @pytest.fixture
 def job_settings(settings, wb_stub, deepseek_stub) -> Settings:
     """Settings for job tests: stubs for WB and DeepSeek, retries without waiting."""
@@ -164,51 +153,9 @@ def job_settings(settings, wb_stub, deepseek_stub) -> Settings:
                    deepseek_api_key=deepseek_stub.api_key, job_retry_delays=(0, 0))
 
 
-def overrides(settings: Settings, **changes) -> dict:
-    """All of `settings` as make_app keyword arguments, with `changes` applied."""
-    return {**{f.name: getattr(settings, f.name) for f in fields(settings)}, **changes}
-
-
 @pytest.fixture
 def job_app(make_app, job_settings):
-    return make_app(**overrides(job_settings))
-
-
-def add_seller(app, name="Test shop", token=WB_TOKEN) -> int:
-    from chatcenter.models import Seller
-
-    with app.extensions["chatcenter"].db.session() as session:
-        seller = Seller(name=name, wb_token=token)
-        session.add(seller)
-        session.flush()
-        return seller.id
-
-
-def run_jobs(app, queues=("sync", "analysis", "default")) -> None:
-    """Run every queued job (retries included) in this process, as a worker would."""
-    from rq import Queue, SimpleWorker
-
-    redis = app.extensions["chatcenter"].redis
-    worker = SimpleWorker([Queue(q, connection=redis) for q in queues], connection=redis)
-    worker.work(burst=True, with_scheduler=False, max_jobs=100)
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment a separate process needs to run with exactly these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "DEEPSEEK_", "WB_"))}
-    for f in fields(settings):
-        value = getattr(settings, f.name)
-        if isinstance(value, tuple):
-            value = ",".join(map(str, value))
-        elif isinstance(value, bool):
-            value = "true" if value else "false"
-        env[f.name.upper()] = str(value)
-    return env
-
-
-def run_worker_process(settings: Settings, *queues: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """`python worker.py --burst`: the real worker, forking a work-horse per job."""
-    from chatcenter.config import PROJECT_ROOT
-
-    return subprocess.run([sys.executable, "worker.py", "--burst", *queues], cwd=PROJECT_ROOT,
-                          env=settings_env(settings), capture_output=True, text=True, timeout=timeout)
+    """An app for job tests, its context pushed as the worker pushes it: jobs can be called."""
+    app = make_app(**overrides(job_settings))
+    with app.app_context():
+        yield app

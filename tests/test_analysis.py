@@ -7,11 +7,12 @@ import pytest
 from rq.job import Job
 from sqlalchemy import select
 
+from chatcenter.actions import AnalysisOff, request_analysis, request_sync
 from chatcenter.models import Analysis, Chat
-from chatcenter.queues import analysis_job_id, enqueue_analysis, enqueue_sync
+from chatcenter.queues import ANALYSIS_JOB, queue
 from jobs.analysis import analyze_chat_with_ai
 from jobs.sync import sync_seller_chats
-from tests.conftest import add_seller, overrides, run_jobs, run_worker_process
+from tests.helpers import add_seller, overrides, resources, run_jobs, run_worker_process
 from tests.stubs import deepseek_stub as ds
 
 BUYER = "Евдокия Канарейкина"
@@ -23,7 +24,8 @@ def synced_chat(app, wb_stub) -> int:
     chat = wb_stub.add_chat(client_name=BUYER, text="")
     wb_stub.add_event(chat["chatID"], text="Здравствуйте", sender="seller", is_new_chat=True)
     wb_stub.add_event(chat["chatID"], text=COMPLAINT, sender="client")
-    sync_seller_chats(add_seller(app))
+    with app.app_context():
+        sync_seller_chats(add_seller(app))
     with app.extensions["chatcenter"].db.session() as session:
         return session.scalars(select(Chat.id)).one()
 
@@ -95,17 +97,16 @@ def test_a_new_buyer_message_gets_a_new_analysis(job_app, wb_stub, deepseek_stub
 ], ids=["blank", "invalid-json", "wrong-enum", "429", "500", "503", "overlong-summary", "missing-field"])
 def test_transient_faults_are_retried_and_end_stored(job_app, wb_stub, deepseek_stub, redis_client, fault):
     chat_id = synced_chat(job_app, wb_stub)
-    redis_client.delete("rq:queue:analysis")  # the sync's own enqueue: this test enqueues itself
-    redis_client.delete(f"rq:job:{analysis_job_id(chat_id)}")
+    queue(redis_client, "analysis").empty()  # the sync's own enqueue: this test enqueues itself
     deepseek_stub.script(fault())
-    enqueue_analysis(job_app.extensions["chatcenter"], chat_id)
+    request_analysis(resources(job_app), chat_id)
 
     run_jobs(job_app, queues=("analysis",))
 
     assert len(deepseek_stub.requests) == 2  # the fault, then the retry
     [stored] = analyses(job_app)
     assert stored.sentiment == "negative"
-    assert Job.fetch(analysis_job_id(chat_id), connection=redis_client).is_finished
+    assert Job.fetch(ANALYSIS_JOB.job_id(chat_id), connection=redis_client).is_finished
 
 
 def test_slow_answer_with_keepalive_lines_is_read(job_app, wb_stub, deepseek_stub):
@@ -118,37 +119,37 @@ def test_slow_answer_with_keepalive_lines_is_read(job_app, wb_stub, deepseek_stu
 @pytest.mark.parametrize("status, words", [(401, "API key"), (402, "balance")])
 def test_bad_key_and_no_balance_fail_at_once(job_app, wb_stub, deepseek_stub, redis_client, status, words):
     chat_id = synced_chat(job_app, wb_stub)
-    redis_client.delete("rq:queue:analysis")
-    redis_client.delete(f"rq:job:{analysis_job_id(chat_id)}")
+    queue(redis_client, "analysis").empty()
     deepseek_stub.script(ds.error(status), ds.error(status), ds.error(status))
-    enqueue_analysis(job_app.extensions["chatcenter"], chat_id)
+    request_analysis(resources(job_app), chat_id)
 
     run_jobs(job_app, queues=("analysis",))
 
-    job = Job.fetch(analysis_job_id(chat_id), connection=redis_client)
+    job = Job.fetch(ANALYSIS_JOB.job_id(chat_id), connection=redis_client)
     assert job.is_failed
     assert len(deepseek_stub.requests) == 1  # no retry
     assert f"({status})" in job.latest_result().exc_string and words in job.latest_result().exc_string
     assert analyses(job_app) == []
 
 
-def test_without_a_key_analysis_fails_at_once_without_calling_deepseek(make_app, job_settings, wb_stub,
-                                                                       deepseek_stub, redis_client):
+def test_without_a_key_analysis_is_off_and_nothing_is_enqueued(make_app, job_settings, wb_stub,
+                                                               deepseek_stub, redis_client):
     app = make_app(**overrides(job_settings, deepseek_api_key=""))
     chat_id = synced_chat(app, wb_stub)
 
-    run_jobs(app, queues=("analysis",))
-
-    job = Job.fetch(analysis_job_id(chat_id), connection=redis_client)
-    assert job.is_failed
-    assert "DEEPSEEK_API_KEY is not set" in job.latest_result().exc_string
+    assert len(queue(redis_client, "analysis")) == 0
+    assert Job.exists(ANALYSIS_JOB.job_id(chat_id), connection=redis_client) is False
+    with pytest.raises(AnalysisOff, match="analysis is off: set DEEPSEEK_API_KEY"):
+        request_analysis(resources(app), chat_id)
     assert deepseek_stub.requests == []
+    with resources(app).db.session() as session:  # still due: analysed once a key is set
+        assert session.get(Chat, chat_id).analysis_due is True
 
 
-def test_worker_says_at_start_that_the_key_is_missing(job_settings):
+def test_worker_says_at_start_that_analysis_is_off(job_settings):
     result = run_worker_process(replace(job_settings, deepseek_api_key=""), "analysis")
     assert result.returncode == 0, result.stderr
-    assert "DEEPSEEK_API_KEY is empty: analysis jobs will fail until it is set" in result.stderr
+    assert "analysis is off: DEEPSEEK_API_KEY is empty, so no chat is analysed" in result.stderr
 
 
 def test_failed_analysis_reports_once_to_sentry_without_chat_text(make_app, job_settings, wb_stub,
@@ -177,7 +178,7 @@ def test_new_buyer_message_leads_to_a_stored_analysis_without_anyone_asking(job_
     chat = wb_stub.add_chat(client_name=BUYER, text="")
     wb_stub.add_event(chat["chatID"], text=COMPLAINT, sender="client", is_new_chat=True)
     seller_id = add_seller(job_app)
-    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+    request_sync(resources(job_app), seller_id)
 
     result = run_worker_process(job_settings)  # all queues: sync, then the analysis it enqueued
 

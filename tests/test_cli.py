@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from chatcenter import migrate
 from chatcenter.db import Database
 from chatcenter.models import Base, Seller, SyncState
-from tests.conftest import WB_TOKEN, add_seller
+from tests.helpers import WB_TOKEN, add_seller
 
 
 def test_db_upgrade_creates_the_schema_and_is_repeatable(tmp_path, settings):
@@ -83,7 +83,7 @@ def test_sync_now_prints_what_it_added(job_app, wb_stub):
     seller_id = add_seller(job_app)
     result = job_app.test_cli_runner().invoke(args=["sync", str(seller_id), "--now"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"seller {seller_id}: 1 chats and 2 messages added, 1 analyses enqueued"
+    assert result.output.strip() == f"seller {seller_id}: 1 chats and 2 messages added in 1 pages, 1 analyses enqueued"
 
 
 def test_unknown_ids_are_clear_errors(runner):

@@ -36,7 +36,9 @@ def test_debug_accepts_the_usual_spellings(raw, expected):
         ("SENTRY_TRACES_SAMPLE_RATE", "nan", "SENTRY_TRACES_SAMPLE_RATE must be a number between 0 and 1, got 'nan'"),
         ("SENTRY_ENVIRONMENT", "", "SENTRY_ENVIRONMENT must not be empty"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL starting with redis:// or rediss:// or unix://"),
-        ("SYNC_INTERVAL_MINUTES", "0", "SYNC_INTERVAL_MINUTES must be at least 1, got '0'"),
+        ("SYNC_INTERVAL_MINUTES", "0", "SYNC_INTERVAL_MINUTES must be a whole number from 1 to 60, got '0'"),
+        ("SYNC_INTERVAL_SECONDS", "0", "SYNC_INTERVAL_SECONDS must be a whole number from 1 to 3600, got '0'"),
+        ("SYNC_INTERVAL_SECONDS", "1e9", "SYNC_INTERVAL_SECONDS must be a whole number from 1 to 3600, got '1e9'"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_rule(name, value, message):
@@ -67,6 +69,16 @@ def test_valid_dsn_and_rate_are_kept():
     s = Settings.from_env({"SENTRY_DSN": dsn, "SENTRY_TRACES_SAMPLE_RATE": "0.5"}, env_file=None)
     assert s.sentry_enabled and s.sentry_dsn == dsn and s.sentry_traces_sample_rate == 0.5
     assert SECRET_KEY not in repr(s)
+
+
+def test_sync_interval_is_in_seconds_and_the_minutes_variable_still_works_with_a_notice():
+    assert Settings.from_env({}, env_file=None).sync_interval_seconds == 10
+    old = Settings.from_env({"SYNC_INTERVAL_MINUTES": "2"}, env_file=None)
+    assert old.sync_interval_seconds == 120
+    assert old.notices == ("SYNC_INTERVAL_MINUTES is deprecated: set SYNC_INTERVAL_SECONDS=120 instead",)
+    both = Settings.from_env({"SYNC_INTERVAL_MINUTES": "2", "SYNC_INTERVAL_SECONDS": "5"}, env_file=None)
+    assert both.sync_interval_seconds == 5
+    assert both.notices == ("SYNC_INTERVAL_MINUTES is ignored: SYNC_INTERVAL_SECONDS is set",)
 
 
 def test_env_file_is_read_and_the_real_environment_wins(tmp_path):

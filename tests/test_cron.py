@@ -6,12 +6,11 @@ import subprocess
 import sys
 import time
 
-from rq import Queue
-
 from chatcenter.config import PROJECT_ROOT
 from chatcenter.models import Seller, SyncState
+from chatcenter.queues import queue
 from jobs.cron import MONITOR_SLUG, build_scheduler, sync_all_sellers
-from tests.conftest import add_seller, overrides, settings_env
+from tests.helpers import add_seller, overrides, settings_env
 
 
 def test_fan_out_enqueues_one_sync_per_active_seller(job_app, redis_client):
@@ -23,7 +22,7 @@ def test_fan_out_enqueues_one_sync_per_active_seller(job_app, redis_client):
         session.get(Seller, paused).active = False
 
     assert sync_all_sellers() == {"sellers": 1, "enqueued": 1}
-    assert [job.args for job in Queue("sync", connection=redis_client).jobs] == [(active,)]
+    assert [job.args for job in queue(redis_client, "sync").jobs] == [(active,)]
     # The next round while that sync still waits adds nothing.
     assert sync_all_sellers() == {"sellers": 1, "enqueued": 0}
 
@@ -35,21 +34,23 @@ def test_fan_out_reports_to_a_sentry_crons_monitor(make_app, job_settings, sentr
     app = make_app(**overrides(job_settings, sentry_dsn=sentry_receiver.dsn))
     add_seller(app)
 
-    sync_all_sellers()
+    with app.app_context():
+        sync_all_sellers()
     sentry_sdk.flush(timeout=5)
 
     check_ins = sentry_receiver.wait_for("check_in", 2)
     assert [c["status"] for c in check_ins] == ["in_progress", "ok"]
     assert {c["monitor_slug"] for c in check_ins} == {MONITOR_SLUG}
-    assert check_ins[0]["monitor_config"]["schedule"] == {"type": "interval", "value": 5, "unit": "minute"}
+    # Rounds every 10 s; Crons' smallest unit is the minute.
+    assert check_ins[0]["monitor_config"]["schedule"] == {"type": "interval", "value": 1, "unit": "minute"}
 
 
 def test_scheduler_runs_the_fan_out_at_the_configured_interval(job_app):
     scheduler = build_scheduler(job_app.extensions["chatcenter"])
     [cron_job] = scheduler.get_jobs()
     assert cron_job.func is sync_all_sellers
-    assert cron_job.interval == 5 * 60
-    assert cron_job.queue_name == "default"
+    assert cron_job.interval == 10
+    assert cron_job.queue_name == "chatcenter:default"
 
 
 def test_cron_process_enqueues_a_round_at_start_and_stops_on_sigterm(job_app, job_settings, redis_client):
@@ -57,7 +58,7 @@ def test_cron_process_enqueues_a_round_at_start_and_stops_on_sigterm(job_app, jo
                                env=settings_env(job_settings), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
-        default = Queue("default", connection=redis_client)
+        default = queue(redis_client, "default")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not default.jobs:
             time.sleep(0.1)
@@ -66,4 +67,4 @@ def test_cron_process_enqueues_a_round_at_start_and_stops_on_sigterm(job_app, jo
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output
-    assert "every 5 minutes" in output
+    assert "every 10 seconds" in output

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from chatcenter.deepseek import (
+from chatcenter.clients.deepseek import (
     Completion,
     DeepSeekClient,
     DeepSeekConfigError,
@@ -37,18 +37,9 @@ def stub(server):
 
 
 @pytest.fixture
-def session():
-    # trust_env=False: a proxy from the environment must not intercept loopback calls.
-    s = requests.Session()
-    s.trust_env = False
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def make_client(stub, session):
+def make_client(stub):
     def make(**kwargs) -> DeepSeekClient:
-        opts = {"deadline": 2.0, "connect_timeout": 1.0, "read_timeout": 1.0, "session": session}
+        opts = {"deadline": 2.0, "connect_timeout": 1.0, "read_timeout": 1.0}
         opts.update(kwargs)
         api_key = opts.pop("api_key", stub.api_key)
         return DeepSeekClient(stub.url, api_key, MODEL, **opts)
@@ -290,11 +281,11 @@ def test_long_server_message_is_truncated(client, stub):
     assert len(str(info.value)) < 300
 
 
-def test_connection_refused_is_transient(session):
+def test_connection_refused_is_transient():
     probe = ds.DeepSeekStub().start()
     url = probe.url
     probe.stop()  # nothing listens there now
-    client = DeepSeekClient(url, "sk-x-123456789", MODEL, deadline=2, session=session)
+    client = DeepSeekClient(url, "sk-x-123456789", MODEL, deadline=2)
     with pytest.raises(DeepSeekTransientError, match="Could not reach DeepSeek"):
         client.complete_json(MESSAGES)
 

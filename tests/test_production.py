@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from flask import request
 
 from chatcenter.config import PROJECT_ROOT, Settings
+from tests.conftest import TEST_REDIS_URL
 from tests.sentry_receiver import PUBLIC_KEY
 
 CONF = PROJECT_ROOT / "gunicorn.conf.py"
@@ -36,7 +37,7 @@ def process_env(tmp_path, **changes) -> dict:
     """A clean environment for a child process: no Sentry, gunicorn or proxy settings leak in."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SENTRY_", "DEEPSEEK_", "WB_")) and k not in GUNICORN_VARS + ("PROXY_COUNT",)}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'web.db'}", REDIS_URL="redis://127.0.0.1:6379/13",
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'web.db'}", REDIS_URL=TEST_REDIS_URL,
                SENTRY_DSN="", DEBUG="false")
     env.update({k: str(v) for k, v in changes.items()})
     return env

@@ -1,4 +1,4 @@
-"""RedisRateLimiter against the real Redis (db 15, unique keys, never flushed)."""
+"""RedisRateLimiter against the real Redis (the test database, unique keys)."""
 import threading
 import time
 import uuid
@@ -6,20 +6,12 @@ import uuid
 import pytest
 import redis
 
-from chatcenter.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from chatcenter.clients.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
 
 
 @pytest.fixture
-def rds():
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip("Redis is not running at 127.0.0.1:6379")
-    yield client
-    client.close()
+def rds(redis_client):
+    return redis_client
 
 
 @pytest.fixture
@@ -52,9 +44,9 @@ def test_eleventh_waits_for_oldest_slot(rds, key):
     assert 0.3 <= waited < 1.5
 
 
-def test_shared_between_instances(rds, key):
+def test_shared_between_instances(rds, key, redis_url):
     a = RedisRateLimiter(rds, key, limit=10, period=1.0)
-    b = RedisRateLimiter(redis.Redis.from_url(REDIS_URL), key, limit=10, period=1.0)
+    b = RedisRateLimiter(redis.Redis.from_url(redis_url), key, limit=10, period=1.0)
     for _ in range(5):
         a.acquire(max_wait=0)
         b.acquire(max_wait=0)
@@ -66,11 +58,11 @@ def test_shared_between_instances(rds, key):
     RedisRateLimiter(rds, key + ":other", limit=10, period=1.0).acquire(max_wait=0)
 
 
-def test_atomic_under_concurrency(rds, key):
+def test_atomic_under_concurrency(rds, key, redis_url):
     granted, refused = [], []
 
     def worker():
-        lim = RedisRateLimiter(redis.Redis.from_url(REDIS_URL), key, limit=10, period=2.0)
+        lim = RedisRateLimiter(redis.Redis.from_url(redis_url), key, limit=10, period=2.0)
         for _ in range(5):
             try:
                 lim.acquire(max_wait=0)

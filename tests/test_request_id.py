@@ -10,8 +10,8 @@ import pytest
 from flask import g
 
 from chatcenter.config import PROJECT_ROOT
-from chatcenter.request_id import HEADER
-from chatcenter.request_log import ContextFormatter, LogContextFilter, install_log_context
+from chatcenter.web.request_id import HEADER
+from chatcenter.observability.logs import ContextFormatter, LogContextFilter, install_log_context
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 

@@ -36,7 +36,8 @@ def test_dsn_set_initialises_flask_integration_environment_release_and_rate(make
     client = sentry_sdk.get_client()
     assert client.is_active()
     assert client.options["environment"] == "staging"
-    assert client.options["traces_sample_rate"] == 0.25
+    sample = client.options["traces_sampler"]
+    assert sample({"wsgi_environ": {"PATH_INFO": "/api/chats"}}) == 0.25
     assert client.options["release"].startswith("chatcenter@0.1.0")
     assert client.options["release"] != "1.0.0"
     assert "flask" in client.integrations
@@ -108,11 +109,26 @@ def test_transactions_are_named_by_route_when_sampled(make_app, sentry_receiver)
 
     sentry_receiver.clear()
     app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=1.0)
-    assert app.test_client().get("/api/health").status_code == 200
+    app.add_url_rule("/api/things/<int:thing_id>", "thing", lambda thing_id: {"id": thing_id})
+    assert app.test_client().get("/api/things/7").status_code == 200
     sentry_sdk.flush(timeout=5)
     transactions = sentry_receiver.wait_for("transaction", 1)
-    assert [t["transaction"] for t in transactions] == ["/api/health"]
+    assert [t["transaction"] for t in transactions] == ["/api/things/<int:thing_id>"]
     assert transactions[0]["tags"]["component"] == "web"
+
+
+def test_health_probes_never_make_a_transaction(make_app, sentry_receiver):
+    import sentry_sdk
+
+    sentry_receiver.clear()
+    app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=1.0)
+    sampled_by_caller = {"sentry-trace": "771a43a4192642f0b136d5159a501700-b7ad6b7169203331-1"}
+    for path in ("/api/health", "/api/health/ready"):
+        assert app.test_client().get(path, headers=sampled_by_caller).status_code in (200, 503)
+    app.test_client().get("/api/health/nothing-here")  # a 404 is traced: it is not a probe
+    sentry_sdk.flush(timeout=5)
+    transactions = sentry_receiver.wait_for("transaction", 1)
+    assert [t["transaction"] for t in transactions] == ["generic WSGI request"]
 
 
 def test_sample_rate_zero_sends_no_transaction(make_app, sentry_receiver):

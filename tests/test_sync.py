@@ -5,30 +5,13 @@ import pytest
 from rq.job import Job
 from sqlalchemy import select
 
+from chatcenter.actions import request_sync
+from chatcenter.job_rules import run_now
+from chatcenter.leases import Lease
 from chatcenter.models import Chat, Message, Seller, SyncState
-from chatcenter.queues import enqueue_sync, sync_job_id
+from chatcenter.queues import SYNC_JOB, queue
 from jobs.sync import sync_seller_chats
-from tests.conftest import add_seller, overrides, run_jobs
-
-
-def seed_wb(stub, chats=3, messages_per_chat=3):
-    """Chats with alternating buyer/seller messages; the last one is the buyer's."""
-    made = []
-    for n in range(chats):
-        chat = stub.add_chat(client_name=f"Покупатель {n}", text="")
-        for m in range(messages_per_chat):
-            sender = "client" if (messages_per_chat - m) % 2 == 1 else "seller"
-            stub.add_event(chat["chatID"], text=f"сообщение {n}.{m}", sender=sender, is_new_chat=(m == 0))
-        made.append(chat)
-    return made
-
-
-def rows(app):
-    with app.extensions["chatcenter"].db.session() as session:
-        chats = sorted((c.wb_chat_id, c.client_name, c.reply_sign, c.awaiting_reply)
-                       for c in session.scalars(select(Chat)))
-        messages = sorted((m.wb_event_id, m.sender, m.text, m.sent_at) for m in session.scalars(select(Message)))
-    return chats, messages
+from tests.helpers import add_seller, overrides, resources, rows, run_jobs, seed_wb
 
 
 def seller_row(app, seller_id):
@@ -103,7 +86,8 @@ def test_a_run_cut_off_midway_ends_with_the_same_rows_as_an_uncut_run(job_app, m
                 session.query(model).delete()
         fresh = job_app
     redis_client.delete(f"chatcenter:wb-rate:{seller_id}")  # the fresh seller may reuse the id
-    sync_seller_chats(add_seller(fresh))
+    with fresh.app_context():
+        sync_seller_chats(add_seller(fresh))
     assert rows(fresh) == cut_then_resumed
     assert len(cut_then_resumed[1]) == 12
 
@@ -125,14 +109,14 @@ def test_sync_enqueues_one_analysis_per_chat_with_a_new_buyer_message(job_app, w
 
 def test_unauthorised_token_marks_the_seller_and_stops_retrying(job_app, wb_stub, redis_client):
     seller_id = add_seller(job_app, token="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3cm9uZyJ9.d3JvbmctdG9rZW4tc2lnbmF0dXJl")
-    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+    request_sync(resources(job_app), seller_id)
 
     run_jobs(job_app)
 
     seller = seller_row(job_app, seller_id)
     assert seller.sync_state == SyncState.AUTH_ERROR
     assert "401" in seller.last_error
-    job = Job.fetch(sync_job_id(seller_id), connection=redis_client)
+    job = Job.fetch(SYNC_JOB.job_id(seller_id), connection=redis_client)
     assert job.is_failed
     assert len([r for r in wb_stub.requests if r.path.endswith("/chats")]) == 1  # no retry
 
@@ -153,11 +137,11 @@ def test_server_error_is_retried_by_the_worker_and_then_succeeds(job_app, wb_stu
     seed_wb(wb_stub, chats=1, messages_per_chat=2)
     seller_id = add_seller(job_app)
     wb_stub.fail_next(500, path="/api/v1/seller/chats")
-    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
+    request_sync(resources(job_app), seller_id)
 
     run_jobs(job_app, queues=("sync",))
 
-    job = Job.fetch(sync_job_id(seller_id), connection=redis_client)
+    job = Job.fetch(SYNC_JOB.job_id(seller_id), connection=redis_client)
     assert job.is_finished
     assert job.return_value()["messages_added"] == 2
     assert seller_row(job_app, seller_id).sync_state == SyncState.OK
@@ -165,32 +149,33 @@ def test_server_error_is_retried_by_the_worker_and_then_succeeds(job_app, wb_stu
 
 def test_second_request_while_queued_is_a_noop_that_says_so(job_app, redis_client):
     seller_id = add_seller(job_app)
-    runtime = job_app.extensions["chatcenter"]
-    first = enqueue_sync(runtime, seller_id)
-    second = enqueue_sync(runtime, seller_id)
+    first = request_sync(resources(job_app), seller_id)
+    second = request_sync(resources(job_app), seller_id)
 
     assert first.created and not second.created
     assert "already queued or running" in second.message
-    assert redis_client.llen("rq:queue:sync") == 1
+    assert len(queue(redis_client, "sync")) == 1
+    assert redis_client.llen("rq:queue:chatcenter:sync") == 1  # named with the project's prefix
 
 
 def test_a_sync_running_elsewhere_makes_another_do_nothing(job_app, wb_stub, redis_client):
     seller_id = add_seller(job_app)
-    held = redis_client.lock(f"chatcenter:running:sync-seller-{seller_id}", timeout=30)
-    assert held.acquire(blocking=False)
+    job_id = SYNC_JOB.job_id(seller_id)
+    held = Lease(redis_client, job_id)
+    assert held.acquire()
     try:
-        result = sync_seller_chats(seller_id)
+        result = run_now(redis_client, job_id, sync_seller_chats, seller_id)
     finally:
         held.release()
-    assert result["skipped"] == "another sync of this seller is running"
+    assert result["skipped"] == f"another run of {job_id} is in progress"
     assert wb_stub.requests == []
 
 
 def test_job_arguments_are_ids_only(job_app, redis_client):
     seller_id = add_seller(job_app)
-    enqueue_sync(job_app.extensions["chatcenter"], seller_id)
-    job = Job.fetch(sync_job_id(seller_id), connection=redis_client)
+    request_sync(resources(job_app), seller_id)
+    job = Job.fetch(SYNC_JOB.job_id(seller_id), connection=redis_client)
     assert job.args == (seller_id,) and job.kwargs == {}
-    assert job.description == "sync_seller_chats"
+    assert job.description == "jobs.sync.sync_seller_chats"
     raw = b"".join(v if isinstance(v, bytes) else b"" for v in redis_client.hgetall(job.key).values())
     assert b"eyJ" not in raw

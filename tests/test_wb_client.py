@@ -3,11 +3,10 @@ import time
 import uuid
 
 import pytest
-import redis
 import requests
 
-from chatcenter.ratelimit import RedisRateLimiter
-from chatcenter.wb import (
+from chatcenter.clients.ratelimit import RedisRateLimiter
+from chatcenter.clients.wb import (
     WBAuthError,
     WBBadResponse,
     WBClient,
@@ -18,7 +17,6 @@ from chatcenter.wb import (
 from tests.stubs.wb_stub import WBStub
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.test-token-" + uuid.uuid4().hex
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +43,8 @@ def client(stub):
 
 
 @pytest.fixture
-def limiter():
-    rds = redis.Redis.from_url(REDIS_URL)
-    try:
-        rds.ping()
-    except redis.ConnectionError:
-        pytest.skip("Redis is not running at 127.0.0.1:6379")
-    key = f"test:wb:rl:{uuid.uuid4().hex}"
-    yield RedisRateLimiter(rds, key, limit=10, period=1.0)
-    for k in rds.scan_iter(match=f"{key}*"):
-        rds.delete(k)
-    rds.close()
+def limiter(redis_client):
+    return RedisRateLimiter(redis_client, f"test:wb:rl:{uuid.uuid4().hex}", limit=10, period=1.0)
 
 
 def assert_clean(exc, *secrets):
@@ -219,8 +208,8 @@ def test_local_limiter_budget_exhausted(stub, client, limiter):
     assert stub.requests == []  # nothing was sent
 
 
-def test_client_respects_limiter(stub, client):
-    rds = redis.Redis.from_url(REDIS_URL)
+def test_client_respects_limiter(stub, client, redis_client):
+    rds = redis_client
     key = f"test:wb:rl:{uuid.uuid4().hex}"
     client.limiter = RedisRateLimiter(rds, key, limit=3, period=0.5)
     client.max_rate_wait = 0.1

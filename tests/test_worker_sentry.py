@@ -6,8 +6,9 @@ from dataclasses import replace
 import pytest
 from rq.job import Job
 
-from chatcenter.queues import enqueue_sync, sync_job_id
-from tests.conftest import WB_TOKEN, add_seller, overrides, run_worker_process
+from chatcenter.actions import request_sync
+from chatcenter.queues import SYNC_JOB
+from tests.helpers import WB_TOKEN, add_seller, overrides, resources, run_worker_process
 
 
 @pytest.fixture
@@ -27,12 +28,12 @@ def test_failing_job_with_retries_reports_once_without_arguments(make_app, worke
     app = make_app(**overrides(worker_settings))
     seller_id = add_seller(app)
     wb_stub.fail_next(500, count=100)  # WB keeps failing: every attempt fails
-    enqueue_sync(app.extensions["chatcenter"], seller_id)
+    request_sync(resources(app), seller_id)
 
     result = run_worker_process(worker_settings, "sync")
 
     assert result.returncode == 0, result.stderr
-    job = Job.fetch(sync_job_id(seller_id), connection=redis_client)
+    job = Job.fetch(SYNC_JOB.job_id(seller_id), connection=redis_client)
     assert job.is_failed
     chats_calls = [r for r in wb_stub.requests if r.path.endswith("/chats")]
     assert len(chats_calls) == 3  # the first attempt and two retries
@@ -42,7 +43,7 @@ def test_failing_job_with_retries_reports_once_without_arguments(make_app, worke
     assert event["tags"]["component"] == "worker"
     assert event["exception"]["values"][-1]["type"] == "WBUnavailable"
     rq_job = event["extra"]["rq-job"]
-    assert rq_job["job_id"] == sync_job_id(seller_id)
+    assert rq_job["job_id"] == SYNC_JOB.job_id(seller_id)
     assert rq_job["func"] == "jobs.sync.sync_seller_chats"
     assert rq_job["description"] == "jobs.sync.sync_seller_chats"
     assert "args" not in rq_job or rq_job["args"] in ("[Filtered]", None)
@@ -53,7 +54,7 @@ def test_failing_job_with_retries_reports_once_without_arguments(make_app, worke
 def test_unauthorised_sync_reports_once_and_is_not_retried(make_app, worker_settings, sentry_receiver):
     app = make_app(**overrides(worker_settings))
     seller_id = add_seller(app, token="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3cm9uZyJ9.d3JvbmctdG9rZW4tc2lnbmF0dXJl")
-    enqueue_sync(app.extensions["chatcenter"], seller_id)
+    request_sync(resources(app), seller_id)
 
     result = run_worker_process(worker_settings, "sync")
 
@@ -100,7 +101,7 @@ def test_calls_to_wb_carry_no_sentry_trace_headers(make_app, worker_settings, wb
 
     from jobs.sync import sync_seller_chats
 
-    with sentry_sdk.start_transaction(op="queue.task.rq", name="jobs.sync.sync_seller_chats"):
+    with app.app_context(), sentry_sdk.start_transaction(op="queue.task.rq", name="jobs.sync.sync_seller_chats"):
         sync_seller_chats(seller_id)
 
     assert wb_stub.requests

@@ -11,16 +11,13 @@ Nothing here imports sentry_sdk unless the process already has it (Sentry on).
 """
 from __future__ import annotations
 
-import sys
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlsplit
 
-import click
-from flask import current_app
-from flask.cli import with_appcontext
+from chatcenter.observability.sentry import active_sdk
+from chatcenter.queues import DEFAULT, queue
 
 CHECK_JOB = "jobs.diagnostics.sentry_check"
 SEND_TIMEOUT = 10.0  # seconds for one HTTP round trip to Sentry (sentry-sdk's own is 30)
@@ -142,8 +139,8 @@ def _raise_test_error(where: str, check_id: str) -> None:
 
 def send_test_event(where: str, check_id: str) -> Outcome:
     """Capture one test error with this process's Sentry client; return Sentry's answer."""
-    sdk = sys.modules.get("sentry_sdk")
-    if sdk is None or not sdk.get_client().is_active():
+    sdk = active_sdk()
+    if sdk is None:
         return Outcome(error=f"Sentry is off in the {where} (SENTRY_DSN is empty there)")
     client = sdk.get_client()
     outcome = Outcome(environment=client.options.get("environment"), release=client.options.get("release"))
@@ -176,12 +173,10 @@ def send_test_event(where: str, check_id: str) -> Outcome:
 # ------------------------------------------------------------------------- worker side
 
 
-def check_through_worker(redis, check_id: str, pickup_timeout: float, queue_name: str = "default") -> Outcome:
+def check_through_worker(redis, check_id: str, pickup_timeout: float) -> Outcome:
     """Enqueue the check job and wait, bounded, for a worker to run it."""
-    from rq import Queue
-
     try:
-        job = Queue(queue_name, connection=redis).enqueue(
+        job = queue(redis, DEFAULT).enqueue(
             CHECK_JOB, check_id, job_id=f"sentry-check-{check_id}", description="sentry_check",
             job_timeout=int(FLUSH_TIMEOUT * 2), ttl=max(1, int(pickup_timeout) + 5),
             result_ttl=600, failure_ttl=24 * 3600)
@@ -189,7 +184,7 @@ def check_through_worker(redis, check_id: str, pickup_timeout: float, queue_name
         return Outcome(error=f"could not enqueue the test job: Redis error {type(exc).__name__}")
 
     try:
-        return _wait_for(job, pickup_timeout, queue_name)
+        return _wait_for(job, pickup_timeout, DEFAULT)
     except Exception as exc:  # Redis went away while waiting
         return Outcome(error=f"lost Redis while waiting for the test job: {type(exc).__name__}")
 
@@ -218,36 +213,3 @@ def _wait_for(job, pickup_timeout: float, queue_name: str) -> Outcome:
         last = (result.exc_string or "").strip().splitlines()[-1:] if result else []
         return Outcome(error=f"the test job failed in the worker: {last[0][:200] if last else 'no details'}")
     return Outcome(error=f"the test job did not finish in time (status: {status})")
-
-
-# ----------------------------------------------------------------------------- command
-
-
-@click.command("sentry-check", help="Send a test error to Sentry from here and from a worker job; "
-                                    "say whether Sentry accepted each. Exit 1 if either was not accepted.")
-@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.5),
-              help="seconds to wait for a worker to pick up the test job")
-@with_appcontext
-def sentry_check_command(timeout: float) -> None:
-    runtime = current_app.extensions["chatcenter"]
-    settings = runtime.settings
-    if not settings.sentry_enabled:
-        click.echo("Sentry is off: SENTRY_DSN is empty, so nothing is sent (no check needed).")
-        return
-    check_id = uuid.uuid4().hex
-    click.echo(f"Sentry server: {server_of(settings.sentry_dsn)}, environment: {settings.sentry_environment}")
-    click.echo(f"check id: {check_id} (the events carry the tag sentry_check={check_id})")
-
-    here = send_test_event("command line", check_id)
-    click.echo(f"command line: {here.describe()}")
-    worker = check_through_worker(runtime.redis, check_id, timeout)
-    click.echo(f"worker: {worker.describe()}")
-    if worker.environment and worker.environment != here.environment:
-        click.echo(f"note: the worker reports environment {worker.environment!r}, "
-                   f"this process {here.environment!r}: do they read the same .env?")
-
-    if here.accepted and worker.accepted:
-        click.echo("OK: Sentry accepted both test events; look for 'chatcenter sentry-check' among the issues.")
-        return
-    click.echo("FAILED: see the lines above; the README's Production section has a troubleshooting table.", err=True)
-    click.get_current_context().exit(1)

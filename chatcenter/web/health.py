@@ -1,10 +1,12 @@
 """Liveness, readiness and the Sentry test routes."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify
-from redis import Redis
+from flask import Blueprint, abort, jsonify
+from redis.exceptions import RedisError
 
-from chatcenter.errors import PublicError
+from chatcenter import runtime
+from chatcenter.queues import DEFAULT, QueueUnavailable, queue
+from chatcenter.web.errors import PublicError
 
 bp = Blueprint("health", __name__, url_prefix="/api/health")
 
@@ -35,8 +37,7 @@ def _check(probe) -> dict:
 
 
 def _ping_redis() -> None:
-    url = current_app.extensions["chatcenter"].settings.redis_url
-    client = Redis.from_url(url, socket_connect_timeout=READY_TIMEOUT, socket_timeout=READY_TIMEOUT)
+    client = runtime.redis_client(runtime.get().settings.redis_url, timeout=READY_TIMEOUT)
     try:
         client.ping()
     finally:
@@ -45,26 +46,27 @@ def _ping_redis() -> None:
 
 @bp.get("/ready")
 def readiness():
-    runtime = current_app.extensions["chatcenter"]
-    checks = {"database": _check(runtime.db.ping), "redis": _check(_ping_redis)}
+    resources = runtime.get()
+    checks = {"database": _check(resources.db.ping), "redis": _check(_ping_redis)}
     ready = all(check["ok"] for check in checks.values())
+    settings = resources.settings
     body = {
         "status": "ready" if ready else "unavailable",
         "checks": checks,
-        "sentry": {"enabled": runtime.settings.sentry_enabled, "environment": runtime.settings.sentry_environment},
+        "sentry": {"enabled": settings.sentry_enabled, "environment": settings.sentry_environment},
     }
     return jsonify(body), 200 if ready else 503
 
 
 def _require_debug() -> None:
-    if not current_app.extensions["chatcenter"].settings.debug:
+    if not runtime.get().settings.debug:
         abort(404)  # the route does not exist in production
 
 
 @bp.get("/sentry-test")
 def sentry_test():
     _require_debug()
-    if not current_app.extensions["chatcenter"].settings.sentry_enabled:
+    if not runtime.get().settings.sentry_enabled:
         return jsonify(SENTRY_DISABLED)
     raise SentryTestError("Sentry test error - this is intentional for testing error tracking")
 
@@ -72,11 +74,13 @@ def sentry_test():
 @bp.post("/sentry-test/worker")
 def sentry_test_worker():
     _require_debug()
-    runtime = current_app.extensions["chatcenter"]
-    if not runtime.settings.sentry_enabled:
+    resources = runtime.get()
+    if not resources.settings.sentry_enabled:
         return jsonify(SENTRY_DISABLED)
-    from chatcenter.queues import DEFAULT, queue
-
-    job = queue(runtime.redis, DEFAULT).enqueue(
-        "jobs.diagnostics.raise_test_error", description="raise_test_error", failure_ttl=24 * 3600)
+    try:
+        job = queue(resources.redis, DEFAULT).enqueue(
+            "jobs.diagnostics.raise_test_error", description="jobs.diagnostics.raise_test_error",
+            failure_ttl=24 * 3600)
+    except RedisError as exc:
+        raise QueueUnavailable(exc) from None
     return jsonify(status="enqueued", job_id=job.id), 202

@@ -1,6 +1,6 @@
 """One id per request: taken from X-Request-ID when sane, generated otherwise.
 
-The id goes on flask.g, on the response, into log records (request_log.LogContextFilter), into the
+The id goes on flask.g, on the response, into log records (observability.logs), into the
 WSGI environ for gunicorn's access line, and onto Sentry events as the `request_id` tag.
 nginx sets the header (its own $request_id unless the client sent one), so one id
 follows a request through nginx's log, gunicorn's access log, app logs and Sentry.
@@ -8,14 +8,14 @@ follows a request through nginx's log, gunicorn's access log, app logs and Sentr
 from __future__ import annotations
 
 import re
-import sys
 import uuid
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, request
+
+from chatcenter.observability.sentry import active_sdk
 
 HEADER = "X-Request-ID"
 ENVIRON_KEY = "chatcenter.request_id"  # read by gunicorn's access log format
-NO_ID = "-"
 
 # Letters, digits and . _ - only, 8 to 128 characters: nginx's $request_id (32 hex) and
 # UUIDs pass; anything that could break a log line (spaces, quotes, newlines) does not.
@@ -30,13 +30,6 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def current_request_id() -> str:
-    """The id of the request being handled, or "-" outside a request."""
-    if has_request_context():
-        return g.get("request_id", NO_ID)
-    return NO_ID
-
-
 def _assign() -> None:
     incoming = request.headers.get(HEADER)
     request_id = incoming if is_sane(incoming) else new_request_id()
@@ -46,9 +39,8 @@ def _assign() -> None:
 
 
 def _tag_sentry(request_id: str) -> None:
-    # Only when the app already loaded sentry_sdk: with Sentry off it must stay unimported.
-    sdk = sys.modules.get("sentry_sdk")
-    if sdk is not None and sdk.get_client().is_active():
+    sdk = active_sdk()
+    if sdk is not None:
         sdk.get_isolation_scope().set_tag("request_id", request_id)  # the request's own scope
 
 

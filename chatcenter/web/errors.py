@@ -11,7 +11,10 @@ import logging
 from flask import Flask, Request, jsonify
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
+from chatcenter.queues import QueueUnavailable
+
 log = logging.getLogger("chatcenter.errors")
+QUEUE_RETRY_AFTER = 5  # seconds: Redis restarts are quick
 
 
 class PublicError(Exception):
@@ -52,7 +55,17 @@ def _internal_error(exc: InternalServerError):
     return error_response(500, "Internal server error")
 
 
+def _queue_unavailable(exc: QueueUnavailable):
+    # A fault of our own infrastructure, not of the request: 503 so clients retry; the
+    # readiness check and this log line tell operators (no Sentry event per request).
+    log.warning("%s", exc)
+    response = error_response(503, "The job queue is unavailable; try again in a few seconds")
+    response.headers["Retry-After"] = str(QUEUE_RETRY_AFTER)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     app.request_class = JSONRequest
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(QueueUnavailable, _queue_unavailable)

@@ -1,49 +1,32 @@
-"""Log lines a log shipper can parse, with the request id or job id that produced them.
+"""Logging for every process: one plain line per record on stderr, with the request id
+or job id that produced it.
 
-Per request: gunicorn writes one access line (format in gunicorn.conf.py) in logfmt,
-key=value pairs separated by spaces, no value containing a space or a quote:
-
-    request_id=4f1c... method=GET path=/api/chats/7 route=/api/chats/<int:chat_id> status=200 duration_ms=12
-
-The app contributes what gunicorn cannot know: the matched route and a path that is safe
-to print (percent-encoded), through the WSGI environ. Query strings, headers and bodies
-are never logged: they can carry tokens and buyers' data.
-
-Per job: RQ's own lines carry the job id ("default: Job OK (<id>)"). Any other record
-logged while a job or request runs gets ` job_id=<id>` / ` request_id=<id>` appended
-by install_log_context(), which configure_logging() calls in every process.
+RQ's own lines carry the job id ("chatcenter:sync: Job OK (<id>)"). Any other record logged
+while a job or request runs gets ` job_id=<id>` / ` request_id=<id>` appended.
 """
 from __future__ import annotations
 
 import logging
 import sys
-from urllib.parse import quote
 
-from flask import Flask, request
+from flask import g, has_request_context
 
-from chatcenter.request_id import current_request_id
-
-ROUTE_KEY = "chatcenter.route"
-PATH_KEY = "chatcenter.path"
 NO_VALUE = "-"
 
 
-# ------------------------------------------------------------------ per request (access)
+def current_request_id() -> str:
+    """The id of the request being handled (web.request_id puts it on g), or "-"."""
+    return g.get("request_id", NO_VALUE) if has_request_context() else NO_VALUE
 
 
-def _annotate_environ(response):
-    rule = request.url_rule
-    request.environ[ROUTE_KEY] = rule.rule if rule is not None else NO_VALUE
-    # Percent-encode so a path with spaces or quotes cannot break the key=value line.
-    request.environ[PATH_KEY] = quote(request.path, safe="/-._~!$&()*+,;=:@") or "/"
-    return response
-
-
-def init_app(app: Flask) -> None:
-    app.after_request(_annotate_environ)
-
-
-# ----------------------------------------------------------- job id and request id on records
+def configure_logging(level: int = logging.INFO) -> None:
+    """Plain lines on stderr, unless the host (gunicorn, pytest) set logging up already."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("chatcenter").setLevel(level)
+    install_log_context()
 
 
 class LogContextFilter(logging.Filter):

@@ -10,10 +10,12 @@ object the model wrote, or raises a `DeepSeekError`:
   that; a retry usually succeeds).
 - plain `DeepSeekError` (transient=False): the answer was refused by the content filter.
 
-Error messages never contain the API key or the texts that were sent.
+Error messages never contain the API key or the texts that were sent: a server message
+that quotes the prompt back has the quoted part masked.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import socket
 import time
@@ -26,21 +28,28 @@ _MAX_SERVER_MESSAGE = 200
 _CHUNK = 64 * 1024
 
 
+_ECHO_MIN = 12  # a run this long shared with the prompt is the prompt quoted back
+_ECHO_SCAN = 2000  # characters of a server message searched for such runs
+
+
 class DeepSeekError(Exception):
-    def __init__(self, message: str, *, status: int | None = None, transient: bool = False):
+    """The answer was refused (content filter). `transient` tells a job whether to retry."""
+
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
         self.status = status
-        self.transient = transient
 
 
 class DeepSeekConfigError(DeepSeekError):
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message, status=status, transient=False)
+    """Missing or rejected key, no balance, a request the server refuses: an operator must act."""
 
 
 class DeepSeekTransientError(DeepSeekError):
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message, status=status, transient=True)
+    """Rate limits, 5xx, network trouble, the deadline, a blank or malformed answer."""
+
+    transient = True
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,6 @@ class DeepSeekClient:
         deadline: float = 60.0,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
-        session: requests.Session | None = None,
     ):
         if deadline <= 0 or connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("deadline and timeouts must be positive")
@@ -91,16 +99,15 @@ class DeepSeekClient:
         self.deadline = deadline
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._own_session = session is None
-        self.session = session or requests.Session()
+        self.session = requests.Session()
+        self._sent: list[str] = []  # the texts of the request in flight, to mask if echoed
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
         return f"DeepSeekClient(base_url={self.base_url!r}, model={self.model!r}, api_key={key})"
 
     def close(self) -> None:
-        if self._own_session:
-            self.session.close()
+        self.session.close()
 
     def __enter__(self) -> DeepSeekClient:
         return self
@@ -120,6 +127,7 @@ class DeepSeekClient:
         if not isinstance(messages, list) or not messages:
             # No message texts in the error: they are buyers' words.
             raise ValueError("messages must be a non-empty list")
+        self._sent = [m["content"] for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)]
         body = {
             "model": self.model,
             "messages": messages,
@@ -228,7 +236,8 @@ class DeepSeekClient:
         return self._clean(message if isinstance(message, str) else str(message))
 
     def _clean(self, text: str) -> str:
-        """One line, at most ~200 chars, the key masked should anyone echo it."""
+        """One line, at most ~200 chars, the key and any quoted prompt text masked."""
+        text = _mask_echo(text[:_ECHO_SCAN], self._sent)
         text = " ".join(text.split())
         if self._api_key:
             text = text.replace(self._api_key, "***")
@@ -288,6 +297,16 @@ class DeepSeekClient:
             completion_tokens=_int(usage.get("completion_tokens")),
             total_tokens=_int(usage.get("total_tokens")),
         )
+
+
+def _mask_echo(text: str, sent: list[str]) -> str:
+    """`text` with every long run it shares with one of the `sent` texts masked."""
+    for original in sent:
+        matcher = difflib.SequenceMatcher(None, text, original, autojunk=False)
+        runs = [b for b in matcher.get_matching_blocks() if b.size >= _ECHO_MIN]
+        for block in reversed(runs):  # from the end, so earlier offsets stay valid
+            text = text[:block.a] + "[Filtered]" + text[block.a + block.size:]
+    return text
 
 
 def _int(value) -> int:

@@ -9,7 +9,8 @@ import time
 
 import requests
 
-from chatcenter.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
+from chatcenter.clients.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
+from chatcenter.config import REDIS_PREFIX
 
 CHATS_PATH = "/api/v1/seller/chats"
 EVENTS_PATH = "/api/v1/seller/events"
@@ -17,12 +18,24 @@ MESSAGE_PATH = "/api/v1/seller/message"
 
 REPLY_SIGN_MAX = 255
 MESSAGE_MAX = 1000
+# WB's rule: 10 requests per 10 s per seller, whichever process or machine sends them.
+RATE_LIMIT, RATE_PERIOD = 10, 10.0
 
 # A 429 without usable headers still needs a pause; the cap on attempts guards
 # against a server that keeps answering "retry in 0 s".
 _DEFAULT_RETRY_SECONDS = 1.0
 _MAX_429_RETRIES = 5
 _DETAIL_MAX = 300
+
+
+def token_problem(token: str) -> str | None:
+    """Why `token` cannot be a WB token, or None. (requests would echo a bad header value
+    in its exception, so such a token never gets near a request.)"""
+    if not token:
+        return "the WB token is empty"
+    if any(ord(c) < 33 or ord(c) == 127 for c in token):
+        return "the WB token contains spaces or control characters"
+    return None
 
 
 class WBError(Exception):
@@ -60,20 +73,6 @@ class WBBadResponse(WBError):
     """A malformed or unexpected answer, or a 4xx that retrying will not fix."""
 
 
-class _TokenAuth(requests.auth.AuthBase):
-    # The token lives only in this object (with a blind repr), not in a headers
-    # dict in our frames: Sentry sends frame locals of failing code.
-    def __init__(self, token: str):
-        self._token = token
-
-    def __call__(self, r):
-        r.headers["Authorization"] = self._token  # raw token, no "Bearer"
-        return r
-
-    def __repr__(self) -> str:
-        return "<WB token>"
-
-
 class WBClient:
     def __init__(
         self,
@@ -84,18 +83,22 @@ class WBClient:
         connect_timeout: float = 3.05,
         read_timeout: float = 20.0,
         max_rate_wait: float = 30.0,
-        session: requests.Session | None = None,
     ):
-        self._auth = _TokenAuth((token or "").strip())
-        del token  # keep the secret out of this frame's locals (Sentry sends them)
-        # requests echoes a bad header value in its exception: refuse it here, unechoed.
-        if not self._auth._token or any(ord(c) < 32 or ord(c) == 127 for c in self._auth._token):
-            raise ValueError("WB token is empty or contains control characters")
+        self._token = (token or "").strip()
+        problem = token_problem(self._token)
+        if problem:
+            raise ValueError(problem)
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter
         self.timeout = (connect_timeout, read_timeout)
         self.max_rate_wait = max_rate_wait
-        self.session = session or requests.Session()
+        self.session = requests.Session()
+
+    @classmethod
+    def for_seller(cls, base_url: str, token: str, redis, seller_id: int, **options) -> "WBClient":
+        """A client that keeps to WB's per-seller limit together with every other process."""
+        limiter = RedisRateLimiter(redis, f"{REDIS_PREFIX}wb-rate:{seller_id}", limit=RATE_LIMIT, period=RATE_PERIOD)
+        return cls(base_url, token, limiter=limiter, **options)
 
     def __repr__(self) -> str:
         return f"WBClient(base_url={self.base_url!r})"
@@ -203,7 +206,7 @@ class WBClient:
                 self.base_url + path,
                 params=params,
                 files=files,
-                auth=self._auth,
+                headers={"Authorization": self._token},  # the raw token, no "Bearer"
                 timeout=self.timeout,
                 # A redirect could carry the token to another host; WB has no reason to redirect.
                 allow_redirects=False,
@@ -213,8 +216,6 @@ class WBClient:
             msg = f"WB API {method} {path}: {kind} timeout"
         except requests.RequestException as exc:
             msg = f"WB API {method} {path}: connection failed ({type(exc).__name__})"
-        # `from None`: the requests/urllib3 frames below hold the Authorization header
-        # in their locals, and Sentry would send them with a chained exception.
         raise WBUnavailable(msg) from None
 
     def _decode(self, resp: requests.Response, what: str) -> dict:
@@ -254,7 +255,7 @@ class WBClient:
 
     def _scrub(self, text: str) -> str:
         # WB details are short server texts, but never let one echo the token.
-        text = text.replace(self._auth._token, "[token]")
+        text = text.replace(self._token, "[token]")
         return text if len(text) <= _DETAIL_MAX else text[:_DETAIL_MAX] + "..."
 
 

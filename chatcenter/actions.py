@@ -1,0 +1,129 @@
+"""What operators ask for (sync a seller, analyse a chat, send a reply), for the API, the
+inbox pages and the CLI alike: checked, recorded and handed to a job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from chatcenter.failures import PermanentJobError
+from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
+from chatcenter.queues import ANALYSIS_JOB, REPLY_JOB, SYNC_JOB, Enqueued, QueueUnavailable, enqueue
+from chatcenter.runtime import Runtime
+
+REPLY_MAX = 1000  # WB's limit for one message
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+IDEMPOTENCY_KEY_MAX = 200
+
+
+class NotFound(LookupError):
+    transient = False
+
+
+class InvalidInput(ValueError):
+    """Bad input; the message names the field."""
+
+    transient = False
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class AnalysisOff(PermanentJobError):
+    def __init__(self):
+        super().__init__("analysis is off: set DEEPSEEK_API_KEY to enable it")
+
+
+class IdempotencyConflict(ValueError):
+    transient = False
+
+    def __init__(self):
+        super().__init__("Idempotency-Key was already used for a different reply")
+
+
+def _require(session, model, row_id: int, what: str):
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{what} {row_id} does not exist")
+    return row
+
+
+def request_sync(resources: Runtime, seller_id: int) -> Enqueued:
+    with resources.db.session() as session:
+        _require(session, Seller, seller_id, "seller")
+    return enqueue(resources.redis, SYNC_JOB, seller_id, resources.settings.job_retry_delays)
+
+
+def request_analysis(resources: Runtime, chat_id: int) -> Enqueued:
+    if not resources.settings.analysis_enabled:
+        raise AnalysisOff()
+    with resources.db.session() as session:
+        _require(session, Chat, chat_id, "chat")
+    return enqueue(resources.redis, ANALYSIS_JOB, chat_id, resources.settings.job_retry_delays)
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    reply_id: int
+    job_id: str
+    state: str
+    created: bool  # False: the Idempotency-Key named an earlier request
+
+
+def clean_reply_text(text) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput("text", "must be a string")
+    text = text.strip()
+    if not 1 <= len(text) <= REPLY_MAX:
+        raise InvalidInput("text", f"must be 1 to {REPLY_MAX} characters after trimming, got {len(text)}")
+    return text
+
+
+def request_reply(resources: Runtime, chat_id: int, text, requested_by: str,
+                  idempotency_key: str | None = None) -> ReplyRequest:
+    """Record the reply and enqueue its sending; the same key within 24 h is the same reply."""
+    text = clean_reply_text(text)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
+        raise InvalidInput("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+    with resources.db.session() as session:
+        _require(session, Chat, chat_id, "chat")
+        earlier = _earlier_reply(session, requested_by, idempotency_key)
+        if earlier is not None:
+            if (earlier.chat_id, earlier.text) != (chat_id, text):
+                raise IdempotencyConflict()
+            reply_id, state, created = earlier.id, earlier.state, False
+        else:
+            reply = Reply(chat_id=chat_id, text=text, state=ReplyState.QUEUED, requested_by=requested_by,
+                          idempotency_key=idempotency_key)
+            session.add(reply)
+            try:
+                session.flush()
+            except IntegrityError:  # the same key, at the same moment, from another request
+                session.rollback()
+                return request_reply(resources, chat_id, text, requested_by, idempotency_key)
+            reply_id, state, created = reply.id, reply.state, True
+    job_id = REPLY_JOB.job_id(reply_id)
+    if state == ReplyState.QUEUED:
+        try:
+            enqueue(resources.redis, REPLY_JOB, reply_id, resources.settings.job_retry_delays)
+        except QueueUnavailable:
+            if created:  # nothing half-done: the request can simply be made again
+                with resources.db.session() as session:
+                    session.delete(session.get(Reply, reply_id))
+            raise
+    return ReplyRequest(reply_id, job_id, state, created)
+
+
+def _earlier_reply(session, requested_by: str, key: str | None) -> Reply | None:
+    if key is None:
+        return None
+    # A key older than the window is free again: the old reply lets go of it.
+    session.execute(update(Reply).where(
+        Reply.requested_by == requested_by, Reply.idempotency_key == key,
+        Reply.created_at < utcnow() - IDEMPOTENCY_WINDOW).values(idempotency_key=None))
+    return session.scalars(select(Reply).where(Reply.requested_by == requested_by,
+                                               Reply.idempotency_key == key)).first()

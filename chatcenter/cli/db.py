@@ -1,0 +1,22 @@
+"""`flask db upgrade`."""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from chatcenter import runtime
+from chatcenter.cli.failures import one_line_errors
+
+
+@click.group("db", cls=AppGroup, help="Database schema.")
+def db_group():
+    pass
+
+
+@db_group.command("upgrade", help="Create the schema on a new database or upgrade an existing one.")
+@one_line_errors
+def db_upgrade():
+    from chatcenter import migrate  # Alembic is heavy: loaded only for this command
+
+    migrate.upgrade(runtime.get().db.engine)
+    click.echo("database schema is up to date")

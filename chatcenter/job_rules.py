@@ -1,0 +1,72 @@
+"""The rules every job runs under, applied here once rather than inside each job.
+
+1. Buyer values a previous job registered for masking are forgotten.
+2. One run per job id at a time (a lease named after the id, kept by a heartbeat):
+   a second run finds it held and does nothing, saying so in its result.
+3. An exception marked permanent (`transient = False`) ends the job's retries, so a bad
+   token or a missing row fails at once and Sentry hears of it once.
+
+The worker applies them through RuledWorker; `flask ... --now` through run_now().
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from rq import SimpleWorker, Worker
+from rq.job import Job
+
+from chatcenter.leases import exclusive
+from chatcenter.observability import scrubber
+
+log = logging.getLogger("chatcenter.jobs")
+
+
+def skipped(job_id: str) -> dict:
+    return {"skipped": f"another run of {job_id} is in progress"}
+
+
+def run_ruled(redis, job_id: str, call: Callable[[], Any]) -> Any:
+    scrubber.clear_personal()
+    with exclusive(redis, job_id) as lease:
+        if lease is None:
+            log.info("%s: another run holds it; this one does nothing", job_id)
+            return skipped(job_id)
+        return call()
+
+
+def run_now(redis, job_id: str, func: Callable, *args) -> Any:
+    """Run a job function in this process under the same rules as in a worker."""
+    return run_ruled(redis, job_id, lambda: func(*args))
+
+
+class RuledJob(Job):
+    def perform(self) -> Any:
+        return run_ruled(self.connection, self.id, super().perform)
+
+
+def is_permanent(exc: BaseException | None) -> bool:
+    # Only exceptions that say so: an unexpected error (a bug, a database hiccup) may
+    # well pass on the next attempt.
+    return exc is not None and getattr(exc, "transient", None) is False
+
+
+class JobRules:
+    """Mixed into an RQ worker class: its jobs run under the rules above."""
+
+    job_class = RuledJob
+
+    def handle_exception(self, job: Job, *exc_info):
+        # Before the base method: sentry-sdk's RqIntegration decides there whether this
+        # is the final failure (no retries left) and the one to report.
+        if is_permanent(exc_info[1]):
+            job.retries_left = 0
+        return super().handle_exception(job, *exc_info)
+
+
+class RuledWorker(JobRules, Worker):
+    """Forks a work-horse per job (production)."""
+
+
+class RuledSimpleWorker(JobRules, SimpleWorker):
+    """Runs jobs in its own process (`worker.py --simple`, tests)."""

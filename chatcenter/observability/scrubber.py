@@ -1,0 +1,250 @@
+"""Keep secrets and buyers' personal data out of everything sent to Sentry.
+
+Three layers, each doing what it does best:
+- what is never collected: frame variables are off (`include_local_variables=False`),
+  request bodies are not read (`max_request_body_size="never"`);
+- keys: sentry-sdk's own EventScrubber with this project's denylist, recursive
+  (`event_scrubber()`, passed to sentry_sdk.init);
+- what passes anyway, filtered here before anything leaves the process (`before_send`,
+  `before_send_transaction`, `before_breadcrumb`): a request keeps its method, path, the
+  names of its query parameters and a few harmless headers; a user keeps its id; an RQ job
+  its id and function, not its arguments; frame variables are dropped whatever the SDK was
+  told; and every string is masked for value patterns (bearer credentials, JWTs, API keys,
+  e-mails, phones, `secret=value`) and for values registered at run time: secrets for the
+  process (DeepSeek key, DSN key, WB tokens), buyers' values for the current request or job.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import logging
+import re
+import threading
+from typing import Any, Callable
+
+__all__ = ["FILTERED", "before_send", "before_send_transaction", "before_breadcrumb",
+           "event_scrubber", "mask", "register_secret", "register_personal", "clear_personal"]
+
+FILTERED = "[Filtered]"
+MIN_VALUE_LENGTH = 4  # shorter registered values would mask half of every event
+MAX_PERSONAL_VALUES = 2000
+
+log = logging.getLogger(__name__)
+
+# Keys whose values EventScrubber replaces anywhere in request, extra, user, breadcrumb,
+# span and frame data (exact names, any case), on top of sentry-sdk's own list.
+PROJECT_DENYLIST = [
+    "wb_token", "wbtoken", "deepseek_api_key", "api_token", "access_token", "refresh_token",
+    "key", "dsn", "sentry_dsn", "password_hash", "key_hash", "x-api-key", "x_api_key",
+    "client_name", "clientname", "buyer_name", "email", "e_mail", "phone", "reply_sign",
+    "replysign", "text", "message_text", "summary", "suggested_reply", "messages", "prompt",
+]
+SAFE_HEADERS = frozenset({"accept", "accept-encoding", "accept-language", "content-length",
+                          "content-type", "host", "user-agent"})
+KEPT_JOB_FIELDS = ("job_id", "func", "enqueued_at", "started_at", "ended_at")
+TIMING_FIELDS = ("op", "trace_id", "span_id", "parent_span_id", "start_timestamp", "timestamp")
+
+
+def event_scrubber():
+    from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
+
+    return EventScrubber(denylist=DEFAULT_DENYLIST + PROJECT_DENYLIST, recursive=True,
+                         pii_denylist=DEFAULT_PII_DENYLIST + ["ip", "client_ip"])
+
+
+# ------------------------------------------------------------------ registered values
+
+_secrets: frozenset[str] = frozenset()
+_secrets_lock = threading.Lock()
+_personal: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("personal", default=frozenset())
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` wherever it appears, in this process, from now on."""
+    global _secrets
+    if value and len(value) >= MIN_VALUE_LENGTH and value not in _secrets:
+        with _secrets_lock:
+            _secrets = _secrets | {value}
+
+
+def register_personal(value: str | None) -> None:
+    """Mask a buyer's value in whatever the current request or job sends."""
+    values = _personal.get()
+    if value and len(value) >= MIN_VALUE_LENGTH and value not in values and len(values) < MAX_PERSONAL_VALUES:
+        _personal.set(values | {value})
+
+
+def clear_personal() -> None:
+    _personal.set(frozenset())
+
+
+@functools.lru_cache(maxsize=64)
+def _registered_pattern(personal: frozenset[str], secrets: frozenset[str]) -> re.Pattern | None:
+    values = sorted(personal | secrets, key=len, reverse=True)
+    if not values:
+        return None
+    # The whole word around a match goes: no fragment of a longer token is left behind.
+    return re.compile(r"[\w-]*(?:" + "|".join(map(re.escape, values)) + r")[\w-]*")
+
+
+# ----------------------------------------------------------------------- value patterns
+
+_VALUE_RE = re.compile(
+    r"""
+      (?P<scheme>(?i:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+          # keep the scheme word
+    | (?<![\w-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*    # JWT (WB tokens)
+    | (?<![\w-])sk-[A-Za-z0-9_-]{16,}                               # OpenAI-style keys
+    | (?P<url>://)[^/\s:@'"]*:[^/\s@'"]*(?=@)                       # user:pass@ in URLs
+    | [\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}                     # e-mail
+    | (?<![\w+.-])(?:\+7|8)[ -]?\(?\d{3}\)?[ -]?\d{3}[ -]?\d{2}[ -]?\d{2}(?![\w-])  # RU phone
+    | (?<![\w+.-])\+\d{1,3}[ -]?\(?\d{1,4}\)?(?:[ -]?\d){6,10}(?![\w-])          # intl phone
+    """,
+    re.VERBOSE,
+)
+# `password=...`, `"token": "..."`, `client_name='...'` inside text (reprs, logs, URLs).
+_INLINE_RE = re.compile(
+    r"""(?ix)
+    ( (?:password|passwd|secret|token|api[_-]?key|auth|cookie|session|csrf|dsn|credential
+        |client[_-]?name|buyer[_-]?name|reply[_-]?sign|e[_-]?mail|phone)[\w.-]*["']?\s*[=:]\s*
+      (?!(?i:bearer|basic)\s) )  # "Authorization: Bearer x": the pattern above keeps the word
+    ( \[Filtered\] | "(?:[^"\\]|\\.)*" | '(?:[^'\\]|\\.)*' | [^\s&,;)\]}'"]+ )
+    """
+)
+
+
+def _value_repl(match: re.Match) -> str:
+    return (match.group("scheme") or match.group("url") or "") + FILTERED
+
+
+def mask(text: str) -> str:
+    """`text` with every secret and registered buyer value replaced by [Filtered]."""
+    registered = _registered_pattern(_personal.get(), _secrets)
+    if registered is not None:
+        text = registered.sub(FILTERED, text)
+    text = _VALUE_RE.sub(_value_repl, text)
+    return _INLINE_RE.sub(lambda m: m.group(1) + FILTERED, text)
+
+
+def _masked(node: Any) -> Any:
+    """A copy-free walk: strings masked in place in every dict and list."""
+    if isinstance(node, str):
+        return mask(node)
+    if isinstance(node, dict):
+        for key, value in node.items():
+            node[key] = _masked(value)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            node[i] = _masked(value)
+    return node
+
+
+# ------------------------------------------------------------------------ event filters
+
+def _frames(event: dict):
+    for container in (event.get("exception"), event.get("threads")):
+        for value in (container or {}).get("values") or []:
+            yield from ((value.get("stacktrace") or {}).get("frames") or [])
+
+
+def _no_frame_variables(event: dict) -> None:
+    for frame in _frames(event):
+        frame.pop("vars", None)
+
+
+def _request_outline(event: dict) -> None:
+    request = event.get("request")
+    if not isinstance(request, dict):
+        return
+    query = request.get("query_string")
+    if isinstance(query, list):  # some integrations send pairs
+        query = "&".join(f"{k}={v}" for k, v in query)
+    names = [pair.split("=", 1)[0] for pair in (query or "").split("&") if pair]
+    event["request"] = {
+        "method": request.get("method"),
+        "url": str(request.get("url") or "").split("?", 1)[0],
+        "query_string": "&".join(f"{name}={FILTERED}" for name in names),
+        "headers": {k: v for k, v in (request.get("headers") or {}).items() if k.lower() in SAFE_HEADERS},
+    }
+
+
+def _user_id_only(event: dict) -> None:
+    user = event.get("user")
+    if isinstance(user, dict):
+        if user.get("id") is None:
+            event.pop("user")
+        else:
+            event["user"] = {"id": user["id"]}
+
+
+def _job_without_arguments(event: dict) -> None:
+    job = (event.get("extra") or {}).get("rq-job")
+    if isinstance(job, dict):
+        kept = {k: job[k] for k in KEPT_JOB_FIELDS if k in job}
+        kept["description"] = job.get("func")  # RQ's description is the call with its arguments
+        event["extra"]["rq-job"] = kept
+
+
+# Sentry's own fields: names and versions that could look like an e-mail (chatcenter@1.2.rc).
+STRUCTURE = frozenset({"event_id", "timestamp", "start_timestamp", "level", "platform", "release", "dist",
+                       "environment", "server_name", "sdk", "type", "modules"})
+
+
+def _masked_payload(event: dict) -> None:
+    for key, value in event.items():
+        if key not in STRUCTURE:
+            event[key] = _masked(value)
+
+
+EVENT_FILTERS: tuple[Callable[[dict], None], ...] = (
+    _no_frame_variables, _request_outline, _user_id_only, _job_without_arguments, _masked_payload,
+)
+
+
+def _filtered(event: dict) -> dict | None:
+    try:
+        for event_filter in EVENT_FILTERS:
+            event_filter(event)
+        return event
+    except Exception as exc:  # never send what could not be filtered
+        log.warning("privacy filter failed (%s); sending a minimal event", type(exc).__name__)
+        return _minimal(event)
+
+
+def _minimal(event: dict) -> dict | None:
+    """What is safe without filtering: the exception types and where they were raised."""
+    try:
+        values = [{"type": v.get("type"), "value": FILTERED,
+                   "stacktrace": {"frames": [{k: f[k] for k in ("filename", "function", "lineno", "module", "in_app")
+                                              if k in f} for f in v.get("stacktrace", {}).get("frames", [])]}}
+                  for v in (event.get("exception") or {}).get("values", [])]
+    except Exception:
+        values = []
+    minimal = {k: event[k] for k in ("event_id", "timestamp", "level", "platform", "environment", "release",
+                                     "transaction", "type", "start_timestamp") if k in event}
+    minimal["tags"] = {"privacy_filter": "fallback"}
+    if event.get("type") == "transaction":  # timing only
+        trace = (event.get("contexts") or {}).get("trace") or {}
+        minimal["contexts"] = {"trace": {k: trace[k] for k in TIMING_FIELDS + ("status",) if k in trace}}
+        minimal["spans"] = [{k: s[k] for k in TIMING_FIELDS if k in s} for s in event.get("spans") or []]
+    if values:
+        minimal["exception"] = {"values": values}
+    elif event.get("type") != "transaction":
+        minimal["message"] = "event replaced: privacy filter failed"
+    return minimal
+
+
+def before_send(event: dict, hint: dict) -> dict | None:
+    if event.get("type") == "check_in":  # a cron check-in carries no data of ours
+        return event
+    return _filtered(event)
+
+
+def before_send_transaction(event: dict, hint: dict) -> dict | None:
+    return _filtered(event)
+
+
+def before_breadcrumb(crumb: dict, hint: dict) -> dict | None:
+    try:
+        return _masked(crumb)
+    except Exception:
+        return {k: crumb[k] for k in ("type", "category", "level", "timestamp") if k in crumb}

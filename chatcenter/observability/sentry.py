@@ -1,0 +1,93 @@
+"""The one place Sentry is set up, once per process, tagged with the process's component.
+
+With an empty SENTRY_DSN nothing happens and sentry_sdk is never imported, so a
+deployment without Sentry pays nothing for it. Code elsewhere asks `active_sdk()`.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from types import ModuleType
+from urllib.parse import urlsplit
+
+from chatcenter.config import Settings
+from chatcenter.observability.release import release_name
+
+log = logging.getLogger("chatcenter.sentry")
+
+COMPONENTS = ("web", "worker", "cron", "cli")
+PROBES = ("/api/health", "/api/health/ready")  # polled all day by load balancers and monitors
+_INIT_LINES = {
+    "web": "Sentry initialized for environment: {env}",
+    "worker": "Sentry initialized for RQ jobs (env: {env})",
+}
+
+
+def active_sdk() -> ModuleType | None:
+    """sentry_sdk when this process has a live client; None otherwise (never imports it)."""
+    sdk = sys.modules.get("sentry_sdk")
+    return sdk if sdk is not None and sdk.get_client().is_active() else None
+
+
+def _integrations(component: str) -> list:
+    # Imported here, not at module level: sentry_sdk must stay unloaded when Sentry is off.
+    from sentry_sdk.integrations.rq import RqIntegration
+
+    # Every component enqueues jobs: RqIntegration carries the enqueuer's trace into them.
+    if component == "web":
+        from sentry_sdk.integrations.flask import FlaskIntegration
+
+        return [FlaskIntegration(transaction_style="url"), RqIntegration()]
+    return [RqIntegration()]
+
+
+def _traces_sampler(rate: float):
+    def sample(context: dict) -> float:
+        # A job continues the trace of the request that enqueued it: same decision.
+        if "rq_job" in context and context.get("parent_sampled") is not None:
+            return float(context["parent_sampled"])
+        # Health probes poll all day: tracing them would only spend the quota. (A sampler
+        # also overrules a client's "sampled" sentry-trace header, which the rate would obey.)
+        environ = context.get("wsgi_environ") or {}
+        if environ.get("PATH_INFO", "").rstrip("/") in PROBES:
+            return 0.0
+        return rate
+
+    return sample
+
+
+def init_sentry(settings: Settings, component: str) -> bool:
+    """Initialise sentry-sdk for `component`; return whether Sentry is on."""
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown Sentry component {component!r}; expected one of {COMPONENTS}")
+    if not settings.sentry_enabled:
+        return False
+
+    import sentry_sdk
+
+    from chatcenter.observability import scrubber
+
+    scrubber.register_secret(urlsplit(settings.sentry_dsn).username)
+    scrubber.register_secret(settings.deepseek_api_key)
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        environment=settings.sentry_environment,
+        release=release_name(settings.sentry_release),
+        traces_sampler=_traces_sampler(settings.sentry_traces_sample_rate),
+        integrations=_integrations(component),
+        # A chat center holds buyers' messages: frame variables and request bodies are
+        # never collected (stack traces, tags with ids and breadcrumbs are).
+        include_local_variables=False,
+        max_request_body_size="never",
+        event_scrubber=scrubber.event_scrubber(),
+        # No sentry-trace/baggage headers on calls to WB and DeepSeek: our trace ids,
+        # release and DSN key are none of their business. (RQ jobs still continue traces.)
+        trace_propagation_targets=[],
+        before_send=scrubber.before_send,
+        before_send_transaction=scrubber.before_send_transaction,
+        before_breadcrumb=scrubber.before_breadcrumb,
+    )
+    sentry_sdk.get_global_scope().set_tag("component", component)
+    if component in _INIT_LINES:  # operators grep for these two; the CLI and cron stay quiet
+        log.info(_INIT_LINES[component].format(env=settings.sentry_environment))
+    return True
