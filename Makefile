@@ -31,7 +31,7 @@ test: redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: redis
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -12,14 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import ROOT, Table, median, report  # noqa: E402
 
 CONFIGS = {
     "sentry off (empty DSN)": None,
@@ -73,12 +71,12 @@ def main() -> None:
                 loaded[name] = result["sentry_loaded"]
     receiver.stop()
 
-    baseline = statistics.median(samples["sentry off (empty DSN)"])
-    print(f"{args.rounds} rounds x {args.requests} requests of GET /api/health, in-process WSGI; medians")
-    print(f"{'configuration':28} {'µs/request':>11} {'ratio':>7}  sentry_sdk imported")
+    baseline = median(samples["sentry off (empty DSN)"])
+    table = Table(f"{args.rounds} rounds x {args.requests} requests of GET /api/health, in-process WSGI; medians",
+                  ["configuration", "µs/request", "ratio", "sentry_sdk imported"])
     for name, values in samples.items():
-        median = statistics.median(values)
-        print(f"{name:28} {median:11.1f} {median / baseline:7.2f}  {loaded[name]}")
+        table.add(name, median(values), median(values) / baseline, loaded[name])
+    report("sentry_overhead", "python bench/sentry_overhead.py", [table])
 
 
 if __name__ == "__main__":
