@@ -13,6 +13,7 @@ HERE = Path(__file__).resolve().parent
 # name -> script; each prints its tables and exits non-zero only if it could not run.
 BENCHES = {
     "sentry_overhead": "sentry_overhead.py",
+    "worker_throughput": "worker_throughput.py",
 }
 
 

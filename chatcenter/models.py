@@ -89,8 +89,9 @@ class Chat(Base):
         # Newest activity first (the API's order), overall and per seller.
         Index("ix_chats_activity", "last_message_at", "id"),
         Index("ix_chats_seller_activity", "seller_id", "last_message_at", "id"),
-        # The inbox: awaiting a reply first, by urgency, then the longest wait.
+        # The inbox: awaiting a reply first, by urgency, then the longest wait; then the rest.
         Index("ix_chats_queue", "awaiting_reply", "priority", "waiting_since", "id"),
+        Index("ix_chats_awaiting_activity", "awaiting_reply", "last_message_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -127,7 +128,7 @@ class Chat(Base):
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
-        Index("ix_messages_chat_sent", "chat_id", "sent_at"),
+        Index("ix_messages_chat_sent", "chat_id", "sent_at", "id"),
         # WB event ids are unique within a chat; the same WB shop added as two sellers
         # has two copies of each chat, and each copy keeps all of its messages.
         UniqueConstraint("chat_id", "wb_event_id", name="uq_messages_chat_event"),

@@ -57,7 +57,7 @@ class ChatFilter:
         if self.seller_id is not None:
             found.append(Chat.seller_id == self.seller_id)
         if self.awaiting_reply is not None:
-            found.append(Chat.awaiting_reply.is_(self.awaiting_reply))
+            found.append(Chat.awaiting_reply == self.awaiting_reply)  # "= true" uses the index, "IS true" not
         for field in ("sentiment", "urgency", "category"):
             if getattr(self, field) is not None:
                 found.append(getattr(Chat, field) == getattr(self, field))
@@ -128,11 +128,11 @@ def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity"
     rows = []
     if segment == 0:  # queue order, first the chats awaiting a reply: high urgency, longest wait
         after = [tuple_(Chat.priority, Chat.waiting_since, Chat.id) > tuple_(*keys)] if keys else []
-        rows = _chat_rows(session, [*base, Chat.awaiting_reply.is_(True), *after],
+        rows = _chat_rows(session, [*base, Chat.awaiting_reply == True, *after],  # noqa: E712
                           [Chat.priority, Chat.waiting_since, Chat.id], limit + 1)
         segment, keys = 1, None  # then, on the same page if there is room, the rest
     if segment == 1 and len(rows) <= limit and not (order == "queue" and filters.awaiting_reply):
-        rest = [Chat.awaiting_reply.is_(False)] if order == "queue" else []
+        rest = [Chat.awaiting_reply == False] if order == "queue" else []  # noqa: E712
         after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys else []
         rows = [*rows, *_chat_rows(session, [*base, *rest, *after], [Chat.last_message_at.desc(), Chat.id.desc()],
                                    limit + 1 - len(rows))]

@@ -56,6 +56,19 @@ def _traces_sampler(rate: float):
     return sample
 
 
+def _per_job_costs_off(component: str) -> dict:
+    """What a forked work-horse would pay for on every job, for little in return."""
+    from sentry_sdk.integrations.redis import RedisIntegration
+
+    # RQ sends some thirty Redis commands per job: a breadcrumb (and span) each is noise.
+    options = {"disabled_integrations": [RedisIntegration()]}
+    if component == "worker":
+        # Each work-horse flushes before it exits: client reports would make that an HTTP
+        # request per job, and the backpressure monitor a thread start per job.
+        options.update(send_client_reports=False, enable_backpressure_handling=False)
+    return options
+
+
 def init_sentry(settings: Settings, component: str) -> bool:
     """Initialise sentry-sdk for `component`; return whether Sentry is on."""
     if component not in COMPONENTS:
@@ -86,6 +99,7 @@ def init_sentry(settings: Settings, component: str) -> bool:
         before_send=scrubber.before_send,
         before_send_transaction=scrubber.before_send_transaction,
         before_breadcrumb=scrubber.before_breadcrumb,
+        **_per_job_costs_off(component),
     )
     sentry_sdk.get_global_scope().set_tag("component", component)
     if component in _INIT_LINES:  # operators grep for these two; the CLI and cron stay quiet

@@ -45,12 +45,16 @@ def upgrade():
         batch.create_index("ix_chats_activity", ["last_message_at", "id"], unique=False)
         batch.create_index("ix_chats_seller_activity", ["seller_id", "last_message_at", "id"], unique=False)
         batch.create_index("ix_chats_queue", ["awaiting_reply", "priority", "waiting_since", "id"], unique=False)
+        batch.create_index("ix_chats_awaiting_activity", ["awaiting_reply", "last_message_at", "id"], unique=False)
 
     with op.batch_alter_table(
         "messages", naming_convention={"uq": "uq_%(table_name)s_%(column_0_name)s"}
     ) as batch:
         batch.drop_constraint(_messages_unique_name(), type_="unique")
         batch.create_unique_constraint("uq_messages_chat_event", ["chat_id", "wb_event_id"])
+        # A chat's messages newest first, ties by id: the index gives that order as it is.
+        batch.drop_index("ix_messages_chat_sent")
+        batch.create_index("ix_messages_chat_sent", ["chat_id", "sent_at", "id"], unique=False)
 
     with op.batch_alter_table("analyses") as batch:
         batch.drop_index("ix_analyses_chat_id")
@@ -147,11 +151,13 @@ def downgrade():
         batch.drop_index("ix_analyses_chat")
         batch.create_index("ix_analyses_chat_id", ["chat_id"], unique=False)
     with op.batch_alter_table("messages") as batch:
+        batch.drop_index("ix_messages_chat_sent")
+        batch.create_index("ix_messages_chat_sent", ["chat_id", "sent_at"], unique=False)
         batch.drop_constraint("uq_messages_chat_event", type_="unique")
         batch.create_unique_constraint(_messages_unique_name(), ["wb_event_id"])
     with op.batch_alter_table("chats") as batch:
         batch.alter_column("last_message_at", existing_type=UTC, nullable=True)
-        for index in ("ix_chats_queue", "ix_chats_seller_activity", "ix_chats_activity", "ix_chats_analysis_due"):
+        for index in ("ix_chats_awaiting_activity", "ix_chats_queue", "ix_chats_seller_activity", "ix_chats_activity", "ix_chats_analysis_due"):
             batch.drop_index(index)
         for column in ("priority", "urgency", "category", "sentiment", "latest_analysis_id", "analysis_due",
                        "waiting_since", "last_message_id"):

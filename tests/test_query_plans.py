@@ -1,0 +1,82 @@
+"""The inbox and API queries use indexes: no full scan of chats or messages, no sort of them.
+
+Run on a small database, where a scan or a sort would be the cheapest plan, so the planner is
+told to avoid them (PostgreSQL: enable_seqscan, enable_bitmapscan and enable_sort off); it
+still chooses one when no index fits the filter and the order, which is what this catches.
+bench/api.py measures the same queries on 100,000 chats and 1,000,000 messages.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import event
+
+from chatcenter.queries import ChatFilter, chat_detail, list_chats
+from tests.helpers import add_seller, resources
+from tests.test_queries import make_chat
+
+
+def _statements(engine, run) -> list[tuple[str, object]]:
+    seen = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return seen
+
+
+def _problems(conn, statement: str, parameters) -> list[str]:
+    """Full scans or sorts of chats/messages in the plan of `statement`."""
+    if conn.dialect.name == "postgresql":
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            conn.exec_driver_sql(f"SET {setting} = off")
+        [(plan,)] = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).fetchall()
+        plan = plan if isinstance(plan, list) else json.loads(plan)
+        found, todo = [], [plan[0]["Plan"]]
+        while todo:
+            node = todo.pop()
+            todo += node.get("Plans", [])
+            relation = node.get("Relation Name", "")
+            if node["Node Type"] == "Seq Scan" and relation in ("chats", "messages"):
+                found.append(f"sequential scan of {relation}")
+            if node["Node Type"] in ("Sort", "Incremental Sort"):
+                found.append(f"sort on {node.get('Sort Key')}")
+        return found
+    rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
+    details = [row[-1] for row in rows]
+    return [d for d in details if (d.startswith("SCAN chats") or d.startswith("SCAN messages")) and "INDEX" not in d
+            or "TEMP B-TREE" in d]
+
+
+QUERIES = {
+    "chats, newest activity": lambda s, seller: list_chats(s, ChatFilter(), limit=2),
+    "chats of one seller": lambda s, seller: list_chats(s, ChatFilter(seller_id=seller), limit=2),
+    "chats awaiting a reply": lambda s, seller: list_chats(s, ChatFilter(awaiting_reply=True), limit=2),
+    "inbox order, both parts": lambda s, seller: list_chats(s, ChatFilter(), order="queue", limit=50),
+    "chat with its messages": lambda s, seller: chat_detail(s, 1, limit=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_query_uses_indexes(app, name):
+    seller = add_seller(app)
+    for n in range(6):
+        make_chat(app, seller, n, buyer_at=n, seller_at=n + 1 if n % 2 else None, urgency="high" if n == 3 else None)
+    db = resources(app).db
+
+    def run():
+        with db.session() as session:
+            QUERIES[name](session, seller)
+
+    statements = _statements(db.engine, run)
+    assert statements, "the query ran no SELECT: nothing was checked"
+    with db.engine.connect() as conn:
+        problems = {statement: _problems(conn, statement, parameters) for statement, parameters in statements}
+    assert not any(problems.values()), json.dumps({k: v for k, v in problems.items() if v}, indent=1)
