@@ -92,6 +92,11 @@ class Chat(Base):
         # The inbox: awaiting a reply first, by urgency, then the longest wait; then the rest.
         Index("ix_chats_queue", "awaiting_reply", "priority", "waiting_since", "id"),
         Index("ix_chats_awaiting_activity", "awaiting_reply", "last_message_at", "id"),
+        # Filters by the latest analysis, newest activity first (selective filters would
+        # otherwise walk the whole activity index).
+        Index("ix_chats_sentiment_activity", "sentiment", "last_message_at", "id"),
+        Index("ix_chats_category_activity", "category", "last_message_at", "id"),
+        Index("ix_chats_urgency_activity", "urgency", "last_message_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

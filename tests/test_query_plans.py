@@ -59,6 +59,9 @@ QUERIES = {
     "chats, newest activity": lambda s, seller: list_chats(s, ChatFilter(), limit=2),
     "chats of one seller": lambda s, seller: list_chats(s, ChatFilter(seller_id=seller), limit=2),
     "chats awaiting a reply": lambda s, seller: list_chats(s, ChatFilter(awaiting_reply=True), limit=2),
+    "chats by sentiment": lambda s, seller: list_chats(s, ChatFilter(sentiment="negative"), limit=2),
+    "chats by category": lambda s, seller: list_chats(s, ChatFilter(category="delivery"), limit=2),
+    "chats by urgency": lambda s, seller: list_chats(s, ChatFilter(urgency="high"), limit=2),
     "inbox order, both parts": lambda s, seller: list_chats(s, ChatFilter(), order="queue", limit=50),
     "chat with its messages": lambda s, seller: chat_detail(s, 1, limit=2),
 }

@@ -46,6 +46,8 @@ def upgrade():
         batch.create_index("ix_chats_seller_activity", ["seller_id", "last_message_at", "id"], unique=False)
         batch.create_index("ix_chats_queue", ["awaiting_reply", "priority", "waiting_since", "id"], unique=False)
         batch.create_index("ix_chats_awaiting_activity", ["awaiting_reply", "last_message_at", "id"], unique=False)
+        for column in ("sentiment", "category", "urgency"):
+            batch.create_index(f"ix_chats_{column}_activity", [column, "last_message_at", "id"], unique=False)
 
     with op.batch_alter_table(
         "messages", naming_convention={"uq": "uq_%(table_name)s_%(column_0_name)s"}
@@ -157,7 +159,8 @@ def downgrade():
         batch.create_unique_constraint(_messages_unique_name(), ["wb_event_id"])
     with op.batch_alter_table("chats") as batch:
         batch.alter_column("last_message_at", existing_type=UTC, nullable=True)
-        for index in ("ix_chats_awaiting_activity", "ix_chats_queue", "ix_chats_seller_activity", "ix_chats_activity", "ix_chats_analysis_due"):
+        for index in ("ix_chats_urgency_activity", "ix_chats_category_activity", "ix_chats_sentiment_activity",
+                      "ix_chats_awaiting_activity", "ix_chats_queue", "ix_chats_seller_activity", "ix_chats_activity", "ix_chats_analysis_due"):
             batch.drop_index(index)
         for column in ("priority", "urgency", "category", "sentiment", "latest_analysis_id", "analysis_due",
                        "waiting_since", "last_message_id"):
