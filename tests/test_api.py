@@ -220,7 +220,7 @@ def test_a_reply_is_recorded_and_enqueued(app, api, redis_client):
     [reply] = reply_rows(app)
     assert response.get_json() == {"job_id": f"reply-{reply.id}", "reply_id": reply.id, "state": "queued"}
     assert response.headers["Location"] == f"/api/jobs/reply-{reply.id}"
-    assert (reply.text, reply.requested_by) == ("Здравствуйте! Уже отправили.", "api-key:1")
+    assert (reply.text, reply.requested_by) == ("Здравствуйте! Уже отправили.", "api-key-1")
     assert "Idempotent-Replayed" not in response.headers
     job = api.get(f"/api/jobs/reply-{reply.id}").get_json()
     assert job == {"id": f"reply-{reply.id}", "kind": "send_reply", "status": "queued"}  # no arguments
@@ -247,7 +247,7 @@ def test_idempotency_keys_belong_to_their_api_key(app, make_api):
     headers = {"Idempotency-Key": "same-key-0001"}
     assert one.post(f"/api/chats/{chat_id}/reply", json={"text": "a"}, headers=headers).status_code == 202
     assert two.post(f"/api/chats/{chat_id}/reply", json={"text": "b"}, headers=headers).status_code == 202
-    assert [r.requested_by for r in reply_rows(app)] == ["api-key:1", "api-key:2"]
+    assert [r.requested_by for r in reply_rows(app)] == ["api-key-1", "api-key-2"]
 
 
 def test_a_reply_to_an_unknown_chat_is_404(api):

@@ -1,7 +1,7 @@
 """`Authorization: Bearer <API key>` on every API route (the health routes are elsewhere).
 
 A refusal is 401 JSON with `WWW-Authenticate: Bearer` (RFC 6750). The key's id becomes
-the request's identity: `api-key:<id>` for replies and for Sentry's user context (never
+the request's identity: `api-key-<id>` for replies and for Sentry's user context (never
 the key or its name).
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from chatcenter.observability.sentry import active_sdk
 from chatcenter.web.errors import error_response
 
 REALM = "chatcenter"
+REQUESTER_PREFIX = "api-key-"
 USAGE = "send the header `Authorization: Bearer <API key>` (create one with `flask api-keys create NAME`)"
 
 
@@ -44,7 +45,9 @@ def require_api_key():
             key_id = key.id
     except api_keys.KeyRefused as refused:
         return unauthorized(f"the key {refused}", error="invalid_token")
-    g.requester = f"api-key:{key_id}"
+    # "api-key-3", not "api-key:3": the scrubber masks whatever follows "api-key:" in any
+    # text sent to Sentry, and the id is what makes the user context worth having.
+    g.requester = f"{REQUESTER_PREFIX}{key_id}"
     if sdk is not None:
         sdk.set_user({"id": g.requester})  # the scrubber keeps user.id only, anyway
     return None
