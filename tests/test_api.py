@@ -318,7 +318,9 @@ def test_bad_chat_parameters_are_400_naming_the_field(app, api, query, field):
 @pytest.mark.parametrize("url", ["/api/chats/abc", "/api/chats/-1", "/api/chats/0", "/api/chats/2147483648",
                                  "/api/chats/99999999999999999999999", "/api/sellers/0/sync",
                                  "/api/jobs/reply-99999999999999999999", "/api/jobs/rq:job:abc",
-                                 "/api/jobs/sync-seller-", "/api/jobs/" + "x" * 300])
+                                 "/api/jobs/sync-seller-", "/api/jobs/reply-²", "/api/jobs/reply-١٢",
+                                 "/api/jobs/reply-1%00", "/api/jobs/analyze-chat-" + "9" * 5000,
+                                 "/api/jobs/" + "x" * 300])
 def test_unknown_ids_are_404(api, url):
     response = api.open("POST" if url.endswith("sync") else "GET", url)
     assert response.status_code == 404

@@ -16,6 +16,7 @@ from chatcenter.models import ReplyState, SyncState
 from chatcenter.observability.release import __version__
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queries import JOB_STATES, MAX_LIMIT, ORDERS, PREVIEW_MAX
+from chatcenter.queues import JOB_KINDS
 from chatcenter.web.api.chats import CURSOR_MAX, DEFAULT_LIMIT
 from chatcenter.web.api.inputs import BODY_MAX, ID_MAX, query
 
@@ -54,6 +55,7 @@ def _error(description: str) -> dict:
 
 
 ID = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+JOB_ID_PATTERN = "^(?:%s)-[0-9]+$" % "|".join(kind.id_prefix for kind in JOB_KINDS)
 # The reply's text: 1 to REPLY_MAX characters once leading and trailing white space is
 # trimmed, no NUL. (A pattern says it exactly, so a fuzzer's "valid" text is valid.)
 REPLY_TEXT_PATTERN = (r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (REPLY_MAX - 2))
@@ -146,7 +148,7 @@ SCHEMAS = {
     }, additionalProperties=False),
     "Job": _object({
         "id": {"type": "string"},
-        "kind": {"enum": ["sync_seller_chats", "analyze_chat_with_ai", "send_reply"]},
+        "kind": {"enum": [kind.func.rsplit(".", 1)[-1] for kind in JOB_KINDS]},
         "status": {"enum": sorted(set(JOB_STATES.values()))},
         "result": {"description": "finished jobs: what the job returned"},
         "reason": {"type": "string", "description": "failed jobs: a short public reason"},
@@ -301,7 +303,8 @@ PATHS = {
         "description": "Only this service's jobs (sync-seller-N, analyze-chat-N, reply-N); finished jobs are "
                        "kept an hour, failed ones a week.",
         "tags": ["jobs"],
-        "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "parameters": [{"name": "job_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "pattern": JOB_ID_PATTERN}}],
         "responses": {"200": _json(_ref("Job"), "The job"), "400": _error("BadRequest"), **KEY_REQUIRED,
                       "404": _error("NotFound"), "503": _error("QueueUnavailable")},
     }},
