@@ -8,14 +8,12 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.exceptions import HTTPException
 
 from chatcenter import api_keys
-from chatcenter.web.api.openapi import document
 from tests.helpers import resources
 
 DOC_URI = "urn:chatcenter:openapi"
@@ -102,22 +100,3 @@ class ApiClient:
 def create_key(app, name: str = "tests") -> api_keys.CreatedKey:
     with resources(app).db.session() as session:
         return api_keys.create(session, name)
-
-
-@pytest.fixture(scope="session")
-def openapi_checker() -> OpenAPIChecker:
-    return OpenAPIChecker(document())
-
-
-@pytest.fixture
-def make_api(openapi_checker):
-    """make_api(app) -> an ApiClient with a fresh key for `app`."""
-    def make(app, name: str = "tests") -> ApiClient:
-        return ApiClient(app, create_key(app, name).key, openapi_checker)
-
-    return make
-
-
-@pytest.fixture
-def api(app, make_api) -> ApiClient:
-    return make_api(app)

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from chatcenter.models import ApiKey, Chat, Reply, utcnow
 from chatcenter.queries import ChatFilter
-from tests.api_client import api, create_key, make_api, openapi_checker  # noqa: F401 (fixtures)
 from tests.helpers import WB_TOKEN, add_seller, resources
 from tests.test_queries import make_chat
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from chatcenter.models import Message
 from chatcenter.web.api.openapi import document
-from tests.api_client import api, make_api, openapi_checker, openapi_path  # noqa: F401 (fixtures)
+from tests.api_client import openapi_path
 from tests.helpers import add_seller, overrides, resources, run_jobs, seed_wb
 from tests.stubs.wb_stub import MESSAGE_PATH
 

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from chatcenter.actions import request_sync
 from chatcenter.models import Chat, Message, Reply
-from tests.api_client import make_api, openapi_checker  # noqa: F401 (fixtures)
 from tests.helpers import add_seller, resources, run_jobs, run_worker_process, seed_wb, wait_until
 from tests.stubs.wb_stub import MESSAGE_PATH, problem
 
