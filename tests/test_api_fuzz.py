@@ -96,6 +96,7 @@ def test_schemathesis_finds_no_500_and_no_answer_outside_the_document(live_api, 
          "--warnings", "off"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    print(run.stdout[-700:])  # schemathesis's summary: `pytest -s tests/test_api_fuzz.py` shows it
 
     # It really exercised the API: every operation, hundreds of cases, all kinds of answers.
     events = [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
