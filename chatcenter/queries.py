@@ -22,8 +22,8 @@ from chatcenter.queues import fetch_job, kind_of
 
 PREVIEW_MAX = 200  # characters of the last message shown in a list
 MAX_LIMIT = 100
-ORDERS = ("activity", "queue")
-KEY_INT_MAX = 2**31 - 1  # ids and priorities are 32-bit integers (or smaller) in PostgreSQL  # newest activity first; the inbox's "what to answer first"
+ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
+KEY_INT_MAX = 2**31 - 1  # ids and priorities are 32-bit integers (or smaller) in PostgreSQL
 
 
 class BadQuery(ValueError):
