@@ -12,8 +12,9 @@ from typing import Any, Callable
 from flask import request
 
 from chatcenter.actions import InvalidInput
+from chatcenter.queries import KEY_INT_MAX
 
-ID_MAX = 2**31 - 1  # ids are 32-bit integers in PostgreSQL: a larger one cannot exist
+ID_MAX = KEY_INT_MAX  # ids are 32-bit integers in PostgreSQL: a larger one cannot exist
 BODY_MAX = 64 * 1024  # bytes: a reply is at most 1000 characters
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
