@@ -3,6 +3,7 @@ inbox pages and the CLI alike: checked, recorded and handed to a job.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,12 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
+from chatcenter.observability import scrubber
 from chatcenter.queues import ANALYSIS_JOB, REPLY_JOB, SYNC_JOB, Enqueued, QueueUnavailable, enqueue
 from chatcenter.runtime import Runtime
 
 REPLY_MAX = 1000  # WB's limit for one message
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 IDEMPOTENCY_KEY_MAX = 200
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 class NotFound(LookupError):
@@ -42,7 +45,7 @@ class IdempotencyConflict(ValueError):
     transient = False
 
     def __init__(self):
-        super().__init__("Idempotency-Key was already used for a different reply")
+        super().__init__("Idempotency-Key: was already used for a different reply (another chat or text)")
 
 
 def _require(session, model, row_id: int, what: str):
@@ -80,15 +83,36 @@ def clean_reply_text(text) -> str:
     text = text.strip()
     if not 1 <= len(text) <= REPLY_MAX:
         raise InvalidInput("text", f"must be 1 to {REPLY_MAX} characters after trimming, got {len(text)}")
+    # Neither can be stored (PostgreSQL refuses NUL; a lone surrogate is not UTF-8) nor sent.
+    if "\x00" in text:
+        raise InvalidInput("text", "must not contain NUL characters")
+    if not _is_utf8(text):
+        raise InvalidInput("text", "is not valid Unicode text (a lone surrogate)")
     return text
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean_idempotency_key(key: str | None) -> str | None:
+    """None, or 1 to IDEMPOTENCY_KEY_MAX visible ASCII characters (a UUID fits)."""
+    if key is not None and not (1 <= len(key) <= IDEMPOTENCY_KEY_MAX and _VISIBLE_ASCII.fullmatch(key)):
+        raise InvalidInput("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters "
+                                              "(letters, digits, punctuation; e.g. a UUID)")
+    return key
 
 
 def request_reply(resources: Runtime, chat_id: int, text, requested_by: str,
                   idempotency_key: str | None = None) -> ReplyRequest:
     """Record the reply and enqueue its sending; the same key within 24 h is the same reply."""
     text = clean_reply_text(text)
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
-        raise InvalidInput("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+    scrubber.register_personal(text)  # whatever this request or command sends to Sentry masks it
+    idempotency_key = clean_idempotency_key(idempotency_key)
     with resources.db.session() as session:
         _require(session, Chat, chat_id, "chat")
         earlier = _earlier_reply(session, requested_by, idempotency_key)

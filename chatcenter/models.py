@@ -212,7 +212,7 @@ class Reply(Base):
     state: Mapped[str] = mapped_column(String(20), default=ReplyState.QUEUED)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)  # public reason
     message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # once stored
-    requested_by: Mapped[str] = mapped_column(String(50))  # "api-key:3", "operator:5"
+    requested_by: Mapped[str] = mapped_column(String(50))  # "api-key-3", "operator:5"
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from redis import Redis
 from sqlalchemy import and_, or_, select, tuple_
@@ -23,6 +23,7 @@ from chatcenter.queues import fetch_job, kind_of
 PREVIEW_MAX = 200  # characters of the last message shown in a list
 MAX_LIMIT = 100
 ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
+KEY_INT_MAX = 2**31 - 1  # ids and priorities are 32-bit integers (or smaller) in PostgreSQL
 
 
 class BadQuery(ValueError):
@@ -82,20 +83,36 @@ def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, l
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         segment, keys = data["s"], data["k"]
         owner = (data["o"], data["f"])
-        if segment not in (0, 1) or not isinstance(keys, list) or len(keys) != (3 if segment == 0 else 2):
-            raise ValueError
-        keys = [_key_value(k) for k in keys]
-    except (ValueError, TypeError, KeyError, AttributeError):
+        keys = _cursor_keys(segment, keys)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
         raise BadQuery("cursor", "is not a cursor this API gave out") from None
-    if owner != (order, filters.digest()):
+    if owner != (order, filters.digest()) or (segment == 0 and order != "queue"):
         raise BadQuery("cursor", "belongs to another order or other filters; start again without it")
     return segment, keys
 
 
-def _key_value(value):
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+def _cursor_keys(segment, keys) -> list:
+    """The keys of a cursor, each of the type and range its column holds: a cursor is the
+    client's to send back, and a forged one must be refused, not reach the database."""
+    if isinstance(segment, bool) or segment not in (0, 1):
         raise ValueError
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+    shape = (_int_key, _time_key, _int_key) if segment == 0 else (_time_key, _int_key)
+    if not isinstance(keys, list) or len(keys) != len(shape):
+        raise ValueError
+    return [parse(key) for parse, key in zip(shape, keys)]
+
+
+def _int_key(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= KEY_INT_MAX:
+        raise ValueError
+    return value
+
+
+def _time_key(value) -> datetime:
+    moment = datetime.fromisoformat(value)  # TypeError for a non-string
+    if moment.tzinfo is None:
+        raise ValueError
+    return moment.astimezone(timezone.utc)  # OverflowError at the ends of time
 
 
 # ------------------------------------------------------------------------------- chats

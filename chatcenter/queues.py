@@ -75,7 +75,8 @@ class JobKind:
 
     def owns(self, job_id: str) -> bool:
         rest = job_id.removeprefix(self.id_prefix + "-")
-        return rest != job_id and rest.isdigit()
+        # ASCII digits only: "²".isdigit() is true, and RQ refuses such an id with a ValueError.
+        return rest != job_id and rest.isascii() and rest.isdigit()
 
 
 SYNC_JOB = JobKind("jobs.sync.sync_seller_chats", SYNC, "sync-seller", timeout=1800)

@@ -159,3 +159,30 @@ def job_app(make_app, job_settings):
     app = make_app(**overrides(job_settings))
     with app.app_context():
         yield app
+
+
+# --- the operators' API (tests/api_client.py) -------------------------------------------
+
+@pytest.fixture(scope="session")
+def openapi_checker():
+    """Checks answers against the OpenAPI document the app serves."""
+    from chatcenter.web.api.openapi import document
+    from tests.api_client import OpenAPIChecker
+
+    return OpenAPIChecker(document())
+
+
+@pytest.fixture
+def make_api(openapi_checker):
+    """make_api(app) -> a client for the JSON API with a fresh key; every answer is checked."""
+    from tests.api_client import ApiClient, create_key
+
+    def make(app, name: str = "tests"):
+        return ApiClient(app, create_key(app, name).key, openapi_checker)
+
+    return make
+
+
+@pytest.fixture
+def api(app, make_api):
+    return make_api(app)

@@ -55,6 +55,10 @@ CANARIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "session": ("sess-canary-9d1e5a", ("canary-9d1e5a",)),
     "operator_email": ("operator.canary@chatcenter.example", ("operator.canary",)),
     "operator_name": ("Пётр Канареев", ("Канареев",)),
+    # An operator's answer to a buyer, and the chat's reply sign WB gave (issue 10).
+    "reply_text": ("Ольга, деньги за куртку вернём сегодня (ответ-оператора-канарейка)",
+                   ("ответ-оператора-канарейка",)),
+    "reply_sign": ("1:leak-canary-reply-sign-5f3e2a9c", ("leak-canary-reply-sign",)),
 }
 WB_JWT = CANARIES["wb_jwt"][0]
 DEEPSEEK_KEY = CANARIES["deepseek_key"][0]
@@ -69,6 +73,8 @@ CLIENT_IP = CANARIES["client_ip"][0]
 SESSION = CANARIES["session"][0]
 OPERATOR_EMAIL = CANARIES["operator_email"][0]
 OPERATOR_NAME = CANARIES["operator_name"][0]
+REPLY_TEXT = CANARIES["reply_text"][0]
+REPLY_SIGN = CANARIES["reply_sign"][0]
 
 
 def _spellings(text: str) -> set[str]:
@@ -471,3 +477,86 @@ def test_cron_check_ins_arrive_exactly_as_the_sdk_made_them(make_app, job_settin
             "checkin_margin": 1, "max_runtime": 10, "failure_issue_threshold": 1}
     assert check_ins[0]["check_in_id"] == check_ins[1]["check_in_id"]
     assert_no_canary(sentry_receiver.raw_bodies)
+
+
+# ======================================================================== reply path
+
+def _chat_of(app, seller_id: int) -> int:
+    from chatcenter.models import Chat
+
+    with resources(app).db.session() as session:
+        chat = Chat(seller_id=seller_id, wb_chat_id="1:leak-chat", client_name=BUYER, reply_sign=REPLY_SIGN,
+                    awaiting_reply=True, analysis_due=False, priority=1)
+        session.add(chat)
+        session.flush()
+        return chat.id
+
+
+def test_web_reply_path_sends_no_text_sign_or_buyer_and_names_the_api_key(web_app, sentry_receiver):
+    import sentry_sdk
+
+    from chatcenter import api_keys
+
+    with resources(web_app).db.session() as session:
+        key = api_keys.create(session, f"operator {OPERATOR_NAME}")
+    chat_id = _chat_of(web_app, add_seller(web_app, token=WB_JWT))
+    client = web_app.test_client()
+    auth = {"Authorization": f"Bearer {key.key}", "X-Forwarded-For": CLIENT_IP}
+    body = {"text": REPLY_TEXT}
+
+    assert client.post(f"/api/chats/{chat_id}/reply", json=body, headers=auth).status_code == 202
+    assert client.get(f"/api/chats/{chat_id}", headers=auth).status_code == 200
+    assert client.post(f"/api/chats/{chat_id}/reply", json=body,  # a 4xx: no event
+                       headers={**auth, "Idempotency-Key": "не ascii"}).status_code == 400
+    with resources(web_app).db.engine.begin() as conn:  # the next reply fails inside the request
+        conn.exec_driver_sql("ALTER TABLE replies RENAME TO replies_gone")
+    assert client.post(f"/api/chats/{chat_id}/reply", json=body, headers=auth).status_code == 500
+    sentry_sdk.flush(timeout=5)
+
+    events = sentry_receiver.wait_for("event", 1)
+    transactions = sentry_receiver.wait_for("transaction", 4)
+    assert_no_canary(sentry_receiver.raw_bodies)
+    raw = b"".join(sentry_receiver.raw_bodies).decode("utf-8", "replace")
+    assert key.key not in raw and key.key[3:20] not in raw  # the API key itself
+    [error] = [e for e in events if e.get("exception")]
+    assert error["transaction"] == "/api/chats/<int:chat_id>/reply"
+    assert error["user"] == {"id": f"api-key-{key.id}"}  # the key's id, never the key or its name
+    assert error["request"]["method"] == "POST" and "data" not in error["request"]
+    assert len(events) == 1  # the 400 sent nothing
+    assert sorted(t["transaction"] for t in transactions) == [
+        "/api/chats/<int:chat_id>", "/api/chats/<int:chat_id>/reply", "/api/chats/<int:chat_id>/reply",
+        "/api/chats/<int:chat_id>/reply"]
+    assert {json.dumps(t.get("user")) for t in transactions} == {json.dumps({"id": f"api-key-{key.id}"})}
+
+
+def test_failing_reply_job_with_wb_echoing_it_sends_no_text_sign_or_buyer(make_app, worker_settings, wb_stub,
+                                                                          sentry_receiver):
+    from chatcenter.actions import request_reply
+    from tests.stubs.wb_stub import MESSAGE_PATH, problem
+
+    app = make_app(**overrides(worker_settings, sentry_dsn=""))  # everything received comes from the worker
+    wb_stub.valid_tokens.add(WB_JWT)
+    chat_id = _chat_of(app, add_seller(app, token=WB_JWT))
+    rejected = request_reply(resources(app), chat_id, REPLY_TEXT, requested_by="api-key-1")
+    unconfirmed = request_reply(resources(app), chat_id, REPLY_TEXT + " (2)", requested_by="api-key-1")
+    echo = (f"message «{REPLY_TEXT}» to {BUYER} rejected for replySign {REPLY_SIGN}; "
+            f"first words: {REPLY_TEXT[:30]}")
+    wb_stub.fail_next(400, path=MESSAGE_PATH, body=problem(400, echo, "bad request"))
+    wb_stub.fail_next(500, path=MESSAGE_PATH, body=problem(500, echo, "internal server error"))
+
+    result = run_worker_process(worker_settings, "reply")
+
+    assert result.returncode == 0, result.stderr
+    events = sentry_receiver.wait_for("event", 2)
+    sentry_receiver.wait_for("transaction", 2)
+    assert_no_canary(sentry_receiver.raw_bodies)
+    for text in (REPLY_TEXT, REPLY_SIGN, BUYER, REPLY_TEXT[:30]):
+        assert text not in result.stderr  # nor in the worker's log
+    errors = exception_events(events)
+    assert {kind: len(found) for kind, found in errors.items()} == {"ReplyRejected": 1, "ReplyNotTaken": 1}
+    for event in (errors["ReplyRejected"][0], errors["ReplyNotTaken"][0]):
+        assert event["extra"]["rq-job"]["func"] == "jobs.reply.send_reply"
+        assert event["extra"]["rq-job"]["job_id"] in (rejected.job_id, unconfirmed.job_id)
+        assert "send_reply" in function_names(event)
+        assert "[Filtered]" in event["exception"]["values"][-1]["value"]
+    assert "answered 400: bad request: message «[Filtered]»" in errors["ReplyRejected"][0]["exception"]["values"][-1]["value"]

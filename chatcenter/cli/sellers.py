@@ -1,6 +1,7 @@
 """`flask sellers add|set-token|list`."""
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -10,6 +11,7 @@ from chatcenter import runtime
 from chatcenter.cli.failures import one_line_errors
 from chatcenter.clients.wb import token_problem
 from chatcenter.models import Seller, SyncState
+from chatcenter.queries import list_sellers
 
 
 @click.group("sellers", cls=AppGroup, help="Marketplace sellers whose chats are synced.")
@@ -64,10 +66,15 @@ def sellers_set_token(seller_id: int):
 
 
 @sellers_group.command("list", help="List sellers with their sync state.")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array (the API's seller objects)")
 @one_line_errors
-def sellers_list():
+def sellers_list(as_json: bool):
     with runtime.get().db.session() as session:
-        for seller in session.query(Seller).order_by(Seller.id):
-            synced = seller.last_synced_at.isoformat() if seller.last_synced_at else "never"
-            error = f"  ({seller.last_error})" if seller.last_error else ""
-            click.echo(f"{seller.id}\t{seller.name}\t{seller.sync_state}\tlast synced: {synced}{error}")
+        sellers = list_sellers(session)
+    if as_json:
+        click.echo(json.dumps(sellers, ensure_ascii=False, indent=2))
+        return
+    for seller in sellers:
+        error = f"  ({seller['last_error']})" if seller["last_error"] else ""
+        click.echo(f"{seller['id']}\t{seller['name']}\t{seller['sync_state']}\t"
+                   f"last synced: {seller['last_synced_at'] or 'never'}{error}")

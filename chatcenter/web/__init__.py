@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from chatcenter.config import Settings
 from chatcenter.observability import scrubber
 from chatcenter.web import access_log, request_id
+from chatcenter.web.api import bp as api_bp
 from chatcenter.web.errors import register_error_handlers
 from chatcenter.web.health import bp as health_bp
 
@@ -25,3 +26,4 @@ def init_web(app: Flask, settings: Settings) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     register_error_handlers(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)

@@ -1,0 +1,104 @@
+"""Keys for the operators' JSON API: created (and shown) once, stored as a SHA-256 hash,
+checked on every request, revoked by id.
+
+A key is `cc_` and 43 URL-safe characters (256 random bits). Only its hash is stored, so a
+copy of the database gives no working key. A presented key is looked up by its hash, which
+reveals nothing about how close a guess came (no byte-by-byte comparison of secrets).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from chatcenter.actions import InvalidInput, NotFound
+from chatcenter.models import ApiKey, utcnow
+
+PREFIX = "cc_"
+KEY_PATTERN = re.compile(r"cc_[A-Za-z0-9_-]{43}")
+NAME_MAX = 100
+# last_used_at is for humans ("is this key still in use?"): a minute's precision is
+# plenty, and it spares the database a write on every request.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    id: int
+    name: str
+    key: str  # the only time the key exists outside its holder's hands
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def clean_name(name) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
+        raise InvalidInput("NAME", f"must be 1 to {NAME_MAX} printable characters")
+    return name
+
+
+def create(session: Session, name: str) -> CreatedKey:
+    name = clean_name(name)
+    key = PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(name=name, key_hash=hash_key(key))
+    session.add(row)
+    session.flush()
+    return CreatedKey(row.id, row.name, key)
+
+
+class KeyRefused(Exception):
+    """The presented key opens nothing; the message says why, never what was presented."""
+
+
+def verify(session: Session, presented: str) -> ApiKey:
+    """The live key row for `presented`; KeyRefused if it is malformed, unknown or revoked."""
+    if not KEY_PATTERN.fullmatch(presented):
+        raise KeyRefused("is not an API key of this service (they look like cc_...)")
+    digest = hash_key(presented)
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        raise KeyRefused("is not a known API key")
+    if row.revoked_at is not None:
+        raise KeyRefused("was revoked; ask for a new one (flask api-keys create NAME)")
+    return row
+
+
+def touch(session: Session, row: ApiKey) -> None:
+    """Record that the key was used, at most once per TOUCH_EVERY (a conditional update,
+    so concurrent requests of one key write once)."""
+    now = utcnow()
+    if row.last_used_at is not None and now - row.last_used_at < TOUCH_EVERY:
+        return
+    session.execute(update(ApiKey).where(
+        ApiKey.id == row.id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - TOUCH_EVERY),
+    ).values(last_used_at=now))
+
+
+def revoke(session: Session, key_id: int) -> tuple[ApiKey, bool]:
+    """Revoke a key; return it and whether it was live until now."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"API key {key_id} does not exist")
+    if row.revoked_at is not None:
+        return row, False
+    row.revoked_at = utcnow()
+    return row, True
+
+
+def key_view(row: ApiKey) -> dict:
+    return {"id": row.id, "name": row.name, "created_at": row.created_at.isoformat(),
+            "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+
+
+def list_keys(session: Session) -> list[dict]:
+    return [key_view(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.id))]

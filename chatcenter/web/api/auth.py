@@ -1,0 +1,53 @@
+"""`Authorization: Bearer <API key>` on every API route (the health routes are elsewhere).
+
+A refusal is 401 JSON with `WWW-Authenticate: Bearer` (RFC 6750). The key's id becomes
+the request's identity: `api-key-<id>` for replies and for Sentry's user context (never
+the key or its name).
+"""
+from __future__ import annotations
+
+from flask import g, request
+
+from chatcenter import api_keys, runtime
+from chatcenter.observability import scrubber
+from chatcenter.observability.sentry import active_sdk
+from chatcenter.web.errors import error_response
+
+REALM = "chatcenter"
+REQUESTER_PREFIX = "api-key-"
+USAGE = "send the header `Authorization: Bearer <API key>` (create one with `flask api-keys create NAME`)"
+
+
+def unauthorized(detail: str, error: str | None = None):
+    response = error_response(401, f"Authorization: {detail}")
+    challenge = f'Bearer realm="{REALM}"'
+    if error:
+        challenge += f', error="{error}"'
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def require_api_key():
+    header = request.headers.get("Authorization")
+    if not header:
+        return unauthorized(f"missing; {USAGE}")
+    scheme, _, credentials = header.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
+        return unauthorized(f"not a Bearer credential; {USAGE}", error="invalid_request")
+    sdk = active_sdk()
+    if sdk is not None and len(credentials) <= 256:  # (a key is 46 characters)
+        scrubber.register_personal(credentials)  # whatever might quote it is masked
+    try:
+        with runtime.get().db.session() as session:
+            key = api_keys.verify(session, credentials)
+            api_keys.touch(session, key)
+            key_id = key.id
+    except api_keys.KeyRefused as refused:
+        return unauthorized(f"the key {refused}", error="invalid_token")
+    # "api-key-3", not "api-key:3": the scrubber masks whatever follows "api-key:" in any
+    # text sent to Sentry, and the id is what makes the user context worth having.
+    g.requester = f"{REQUESTER_PREFIX}{key_id}"
+    if sdk is not None:
+        sdk.set_user({"id": g.requester})  # the scrubber keeps user.id only, anyway
+    return None

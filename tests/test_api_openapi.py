@@ -1,0 +1,122 @@
+"""The OpenAPI document stays true: its paths and methods are the app's routes, its schemas
+are valid JSON Schema, and real answers match it. The tour at the end is the issue's
+"done when": an operator with a key and curl alone reads, syncs, analyses, replies and
+follows every job to its end, against the WB and DeepSeek stubs and a real worker."""
+from __future__ import annotations
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import select
+
+from chatcenter.models import Message
+from chatcenter.web.api.openapi import document
+from tests.api_client import openapi_path
+from tests.helpers import add_seller, overrides, resources, run_jobs, seed_wb
+from tests.stubs.wb_stub import MESSAGE_PATH
+
+# Diagnostics that exist only with DEBUG on (404 otherwise): deliberately not documented.
+UNDOCUMENTED = {"/api/health/sentry-test", "/api/health/sentry-test/worker"}
+IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
+
+
+def routes_of(app) -> set[tuple[str, str]]:
+    return {(openapi_path(rule.rule), method) for rule in app.url_map.iter_rules()
+            if rule.rule.startswith("/api/") and rule.rule not in UNDOCUMENTED
+            for method in rule.methods - IMPLICIT_METHODS}
+
+
+def documented() -> set[tuple[str, str]]:
+    return {(path, method.upper()) for path, operations in document()["paths"].items() for method in operations}
+
+
+def test_the_document_has_exactly_the_apps_routes(app):
+    assert documented() == routes_of(app)
+
+
+def test_the_document_is_openapi_3_1_with_valid_schemas_and_a_bearer_scheme():
+    doc = document()
+    assert doc["openapi"].startswith("3.1.")
+    for name, schema in doc["components"]["schemas"].items():
+        Draft202012Validator.check_schema(schema)
+    assert doc["components"]["securitySchemes"] == {
+        "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key: cc_ and 43 characters"}}
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            open_route = operation.get("security") == []
+            assert open_route == path.startswith("/api/health"), (method, path)
+            assert open_route or "401" in operation["responses"], (method, path)
+            for status, answer in operation["responses"].items():
+                if status[0] in "45" and not path.startswith("/api/health"):
+                    ref = answer.get("$ref") or answer["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith(("/Error", "/BadRequest", "/Unauthorized", "/NotFound", "/TooLarge",
+                                         "/QueueUnavailable")), (method, path, status)
+
+
+def test_the_app_serves_the_document(api):
+    response = api.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.get_json() == document()
+
+
+def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, make_api, wb_stub, deepseek_stub,
+                                                        openapi_checker):
+    app = make_app(**overrides(job_settings))
+    api = make_api(app)
+    start = len(openapi_checker.checked)
+    assert api.get("/api/health", key=None).status_code == 200
+    assert api.get("/api/health/ready", key=None).status_code == 200
+    assert api.get("/api/openapi.json").status_code == 200
+    seller = add_seller(app)
+    seed_wb(wb_stub, chats=3, messages_per_chat=3)
+
+    # Sync the seller and follow the job to its end.
+    sync = api.post(f"/api/sellers/{seller}/sync")
+    assert sync.status_code == 202
+    assert api.get(sync.headers["Location"]).get_json()["status"] == "queued"
+    run_jobs(app, queues=("sync",))
+    job = api.get(sync.headers["Location"]).get_json()
+    assert job["status"] == "finished" and job["result"]["messages_added"] == 9
+    assert api.get("/api/sellers").get_json()["sellers"][0]["sync_state"] == "ok"
+
+    # The sync enqueued an analysis per chat with a new buyer message; the worker runs them.
+    run_jobs(app, queues=("analysis",))
+    awaiting = api.get("/api/chats?awaiting_reply=true&order=queue").get_json()
+    assert len(awaiting["chats"]) == 3
+    assert all(chat["analysis"]["urgency"] == "high" for chat in awaiting["chats"])
+    chat_id = awaiting["chats"][0]["id"]
+
+    # Open one; ask for another analysis (nothing new to read: the job says so).
+    chat = api.get(f"/api/chats/{chat_id}").get_json()
+    assert [m["sender"] for m in chat["messages"]] == ["client", "seller", "client"]
+    analysis = api.post(f"/api/chats/{chat_id}/analysis")
+    assert analysis.status_code == 202
+    run_jobs(app, queues=("analysis",))
+    assert api.get(analysis.headers["Location"]).get_json()["result"]["skipped"] == (
+        "no new message since the last analysis")
+
+    # Answer the buyer with the suggested reply, twice with one key: it reaches WB once.
+    text = chat["analysis"]["suggested_reply"]
+    headers = {"Idempotency-Key": "tour-0001"}
+    reply = api.post(f"/api/chats/{chat_id}/reply", json={"text": text}, headers=headers)
+    assert api.post(f"/api/chats/{chat_id}/reply", json={"text": text}, headers=headers).get_json() == reply.get_json()
+    assert api.get(f"/api/chats/{chat_id}").get_json()["pending_replies"][0]["state"] == "queued"
+    run_jobs(app, queues=("reply",))
+    job = api.get(reply.headers["Location"]).get_json()
+    assert job["status"] == "finished"
+    assert job["result"]["state"] == "sent"
+    assert [m["message"] for m in wb_stub.sent_messages] == [text]
+    assert [r.path for r in wb_stub.requests].count(MESSAGE_PATH) == 1
+    after = api.get(f"/api/chats/{chat_id}").get_json()
+    assert after["awaiting_reply"] is False and after["pending_replies"] == []
+    assert (after["messages"][-1]["sender"], after["messages"][-1]["text"]) == ("seller", text)
+    assert chat_id not in [c["id"] for c in api.get("/api/chats?awaiting_reply=true").get_json()["chats"]]
+
+    # The next sync reads WB's copy of the reply from the feed and adds nothing twice.
+    api.post(f"/api/sellers/{seller}/sync")
+    run_jobs(app, queues=("sync",))
+    with resources(app).db.session() as session:
+        assert session.scalars(select(Message.text).where(Message.chat_id == chat_id,
+                                                          Message.sender == "seller")).all().count(text) == 1
+
+    # Every documented operation answered 2xx somewhere on the way, and matched the document.
+    succeeded = {(path, method) for path, method, status in openapi_checker.checked[start:] if status < 300}
+    assert succeeded == documented()
