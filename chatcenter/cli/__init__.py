@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from chatcenter.cli import db, jobs, sellers, sentry
+from chatcenter.cli import db, jobs, operators, sellers, sentry
 
 
 def register_commands(app: Flask) -> None:
     for command in (db.db_group, sellers.sellers_group, jobs.sync_command, jobs.analyze_command,
-                    sentry.sentry_check_command):
+                    operators.operators_group, sentry.sentry_check_command):
         app.cli.add_command(command)

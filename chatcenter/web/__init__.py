@@ -1,4 +1,5 @@
-"""Everything HTTP: error answers, request ids, the access-log fields and the blueprints."""
+"""Everything HTTP: error answers, request ids, the access-log fields and the blueprints
+(health, the operator inbox)."""
 from __future__ import annotations
 
 from flask import Flask
@@ -9,6 +10,7 @@ from chatcenter.observability import scrubber
 from chatcenter.web import access_log, request_id
 from chatcenter.web.errors import register_error_handlers
 from chatcenter.web.health import bp as health_bp
+from chatcenter.web.inbox import init_inbox
 
 
 def init_web(app: Flask, settings: Settings) -> None:
@@ -25,3 +27,4 @@ def init_web(app: Flask, settings: Settings) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     register_error_handlers(app)
     app.register_blueprint(health_bp)
+    init_inbox(app, settings)
