@@ -5,7 +5,7 @@ English and Russian through Flask-Babel. See README "Inbox".
 """
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 
 from chatcenter.config import Settings
 from chatcenter.web.errors import set_error_page
@@ -16,14 +16,6 @@ from chatcenter.web.inbox.i18n import init_i18n
 from chatcenter.web.inbox.present import init_present
 from chatcenter.web.inbox.secret_key import resolve_secret_key
 from chatcenter.web.inbox.security import init_security
-
-
-@bp.after_request
-def _not_cached(response):
-    # Pages hold buyers' messages: no shared or back-button cache keeps them.
-    if request.endpoint != "inbox.static":
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 def init_inbox(app: Flask, settings: Settings) -> None:

@@ -192,6 +192,7 @@ def chat(chat_id: int):
 @bp.post("/chats/<int:chat_id>/reply")
 def send_reply(chat_id: int):
     text = request.form.get("text", "")
+    _mask_in_reports(text, text.strip())  # it reaches SQL parameters, which Sentry may record
     # One key per rendered form: a double click or a resubmitted form sends one reply.
     key = request.form.get("idempotency_key", "").strip() or None
     try:

@@ -37,6 +37,9 @@ class InboxSessionInterface(SecureCookieSessionInterface):
 def add_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if response.mimetype == "text/html":
+        # Pages hold buyers' messages: no shared or back-button cache keeps them.
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
