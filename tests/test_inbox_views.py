@@ -177,7 +177,8 @@ def test_every_page_has_the_security_headers_and_no_inline_code(app, signed_in):
     seller = add_seller(app)
     chat_id = text_chat(app, seller, "Здравствуйте")
     anonymous = app.test_client()
-    pages = [signed_in.get(p) for p in ("/", f"/chats/{chat_id}", "/sellers", "/chats/999", "/nope")]
+    pages = [signed_in.get(p, headers={"Accept": "text/html"})
+             for p in ("/", f"/chats/{chat_id}", "/sellers", "/chats/999", "/nope")]
     pages += [anonymous.get("/login"), anonymous.get("/static/inbox.js"), signed_in.get("/live/inbox")]
     for response in pages:
         assert response.headers["X-Frame-Options"] == "DENY"
@@ -400,13 +401,18 @@ def test_sellers_page_explains_a_refused_token_and_syncs_on_request(app, signed_
 
 # ----------------------------------------------------------------------- errors, language
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
 def test_errors_are_pages_for_the_inbox_and_json_for_the_api(signed_in):
-    page = signed_in.get("/no-such-page")
+    page = signed_in.get("/no-such-page", headers=BROWSER)
     assert page.status_code == 404 and page.mimetype == "text/html" and "There is no such page." in page.text
-    wrong_method = signed_in.get("/logout")
+    assert signed_in.get("/no-such-page").is_json  # curl and scripts get JSON
+    wrong_method = signed_in.get("/logout", headers=BROWSER)
     assert wrong_method.status_code == 405 and wrong_method.mimetype == "text/html"
     assert "POST" in wrong_method.headers["Allow"]
-    api = signed_in.get("/api/no-such-route")
+    assert signed_in.get("/chats/999").mimetype == "text/html"  # an inbox route: always a page
+    api = signed_in.get("/api/no-such-route", headers=BROWSER)
     assert api.status_code == 404 and api.is_json and "detail" in api.get_json()
 
 

@@ -1,6 +1,6 @@
 """Every error answer of the API is JSON {"detail": ...} with the right status; the inbox's
-pages (every path outside /api) get an HTML page instead, from the renderer the inbox
-registers with `set_error_page`.
+routes (and unknown paths a browser asks for) get an HTML page instead, from the renderer
+the inbox registers with `set_error_page`.
 
 Only HTTPException subclasses get handlers. An unhandled exception becomes a 500 whose
 handler runs *after* Flask has signalled got_request_exception, so Sentry still reports it
@@ -45,16 +45,23 @@ def error_response(status: int, detail: str):
     return response
 
 
-def set_error_page(app: Flask, render: Callable[[HTTPException], Response]) -> None:
-    app.extensions[ERROR_PAGE] = render
+def set_error_page(app: Flask, render: Callable[[HTTPException], Response], blueprint: str) -> None:
+    """Errors of `blueprint`'s routes (and of unknown paths a browser asks for) become pages."""
+    app.extensions[ERROR_PAGE] = (render, blueprint)
 
 
 def _page_renderer() -> Callable[[HTTPException], Response] | None:
-    """The HTML renderer, for requests outside /api (when one is registered)."""
+    """The HTML renderer when this request should get a page; None for a JSON answer."""
+    registered = current_app.extensions.get(ERROR_PAGE)
     path = request.path
-    if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+    if registered is None or path == API_PREFIX or path.startswith(API_PREFIX + "/"):
         return None
-    return current_app.extensions.get(ERROR_PAGE)
+    render, blueprint = registered
+    if request.url_rule is not None:  # a route of ours: pages for the page blueprint only
+        return render if request.blueprint == blueprint else None
+    # No route matched (404, 405): a browser gets a page, any other client JSON.
+    wanted = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return render if wanted == "text/html" else None
 
 
 def _http_error(exc: HTTPException):

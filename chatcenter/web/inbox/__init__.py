@@ -22,5 +22,5 @@ def init_inbox(app: Flask, settings: Settings) -> None:
     init_security(app, resolve_secret_key(settings))
     init_i18n(app)
     init_present(app)
-    set_error_page(app, error_page)
+    set_error_page(app, error_page, bp.name)
     app.register_blueprint(bp)
