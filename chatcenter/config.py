@@ -45,6 +45,9 @@ class Settings:
     sync_interval_seconds: int = 10
     max_content_length: int = 1024 * 1024
     proxy_count: int = 0
+    # Signs the inbox's session cookies. Empty: a key generated once into
+    # instance/secret_key (one machine); set it, the same everywhere, when several serve.
+    secret_key: str = field(default="", repr=False)
     # Seconds before each retry of a job that failed for a transient reason.
     job_retry_delays: tuple[int, ...] = (15, 60, 180)
 
@@ -198,6 +201,18 @@ def _database_url(name: str, raw: str) -> str:
     return raw
 
 
+SECRET_KEY_MIN = 32
+
+
+def _secret_key(name: str, raw: str) -> str:
+    """Empty (generated per machine) or long enough to resist guessing; never echoed."""
+    if raw and len(raw) < SECRET_KEY_MIN:
+        raise ConfigError(f"{name} must be empty or at least {SECRET_KEY_MIN} characters "
+                          f"(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                          f"got {len(raw)} (value not shown)")
+    return raw
+
+
 def _non_empty(name: str, raw: str) -> str:
     if not raw:
         raise ConfigError(f"{name} must not be empty")
@@ -221,6 +236,7 @@ _PARSERS = {
     "sync_interval_seconds": _int_between(1, 3600),
     "max_content_length": _positive_int,
     "proxy_count": _non_negative_int,
+    "secret_key": _secret_key,
     "job_retry_delays": _delays,
 }
 

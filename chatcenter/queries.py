@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from redis import Redis
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from chatcenter.models import PRIORITIES, Analysis, Chat, Message, Reply, ReplyState, Seller
@@ -164,6 +164,11 @@ def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity"
     return ChatPage([_chat_summary(*row) for row in page], next_cursor)
 
 
+def count_chats(session: Session, filters: ChatFilter) -> int:
+    """How many chats match (the inbox shows how many await a reply)."""
+    return session.scalar(select(func.count()).select_from(Chat).where(*filters.conditions()))
+
+
 def first_name(client_name: str | None) -> str | None:
     """The buyer's first name only: what an operator needs to greet them."""
     return client_name.split()[0] if client_name and client_name.split() else None
@@ -244,6 +249,12 @@ def reply_view(reply: Reply) -> dict:
     return {"id": reply.id, "state": reply.state, "error": reply.error, "message_id": reply.message_id,
             "created_at": reply.created_at.isoformat(),
             "sent_at": reply.sent_at.isoformat() if reply.sent_at else None}
+
+
+def chat_reply(session: Session, chat_id: int, reply_id: int) -> dict | None:
+    """One reply of a chat in any state: the page that sent it follows it until "sent"."""
+    reply = session.get(Reply, reply_id)
+    return reply_view(reply) if reply is not None and reply.chat_id == chat_id else None
 
 
 # ------------------------------------------------------------------------------ sellers

@@ -81,7 +81,9 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def settings(database_url, redis_url) -> Settings:
-    return Settings(database_url=database_url, redis_url=redis_url, sentry_environment="test")
+    # secret_key: the inbox's cookies are signed without writing instance/secret_key.
+    return Settings(database_url=database_url, redis_url=redis_url, sentry_environment="test",
+                    secret_key="test-secret-key-for-signing-inbox-sessions")
 
 
 @pytest.fixture

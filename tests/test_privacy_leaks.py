@@ -304,6 +304,57 @@ def test_personal_values_do_not_outlive_their_request(web_app):
     assert client.get("/personal-values").get_json() == {"count": 0}
 
 
+# ================================================================================= inbox
+
+def test_inbox_forms_send_no_password_reply_text_or_csrf_token(web_app, sentry_receiver, monkeypatch):
+    """The login and reply forms, through the real views, failing and succeeding, at trace rate 1."""
+    import sentry_sdk
+
+    from chatcenter.web.inbox import auth, pages
+    from tests.inbox_support import add_operator, csrf_token
+    from tests.test_queries import make_chat
+
+    operator_id = add_operator(web_app, OPERATOR_EMAIL, PASSWORD)
+    chat_id = make_chat(web_app, add_seller(web_app), 1, buyer_at=1, urgency="high", name=BUYER)
+    client = web_app.test_client()
+    login_page = client.get("/login")
+    form_token = csrf_token(login_page.text)
+    login = {"csrf_token": form_token, "email": OPERATOR_EMAIL, "password": PASSWORD, "next": "/"}
+
+    def broken(*args, **kwargs):  # a fault deep inside the view, with the form's values in its frames
+        raise LeakError("the store failed")
+
+    assert client.post("/login", data={**login, "password": PASSWORD[::-1]}).status_code == 401
+    with monkeypatch.context() as patched:
+        patched.setattr(auth, "record_login", broken)
+        assert client.post("/login", data=login, headers=LEAKY_HEADERS).status_code == 500
+    assert client.post("/login", data=login).status_code == 302
+    chat_page = client.get(f"/chats/{chat_id}")
+    reply_token = csrf_token(chat_page.text)
+    reply = {"csrf_token": reply_token, "idempotency_key": "k-1", "text": REPLY_TEXT}
+    with monkeypatch.context() as patched:
+        patched.setattr(pages, "request_reply", broken)
+        assert client.post(f"/chats/{chat_id}/reply", data=reply, headers=LEAKY_HEADERS).status_code == 500
+    assert client.post(f"/chats/{chat_id}/reply", data=reply).status_code == 302
+    session_cookie = client.get_cookie("chatcenter_session").value
+    sentry_sdk.flush(timeout=5)
+
+    events = sentry_receiver.wait_for("event", 2)
+    sentry_receiver.wait_for("transaction", 7)
+    assert_no_canary(sentry_receiver.raw_bodies)
+    raw_token = json.loads(base64.urlsafe_b64decode(form_token.split(".")[0] + "=="))  # what the session holds
+    sent = b"".join(sentry_receiver.raw_bodies).decode("utf-8", "replace")
+    signed_payload = max(session_cookie.split("."), key=len)  # the session's data, compressed or not
+    for secret in (form_token, reply_token, raw_token, session_cookie, signed_payload):
+        assert secret not in sent
+    # Still useful: the failing views, their routes, and who was signed in (by id only).
+    errors = {e["transaction"]: e for e in events if e.get("exception")}
+    assert set(errors) == {"/login", "/chats/<int:chat_id>/reply"}
+    assert "user" not in errors["/login"]
+    assert errors["/chats/<int:chat_id>/reply"]["user"] == {"id": f"operator:{operator_id}"}
+    assert "send_reply" in function_names(errors["/chats/<int:chat_id>/reply"])
+
+
 # ================================================================================ worker
 
 def leaky_job(chat_id, *, wb_token, api_key, password, buyer_email, phone, client_name, text):

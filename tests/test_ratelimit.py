@@ -112,3 +112,15 @@ def test_bad_arguments(rds, key):
         RedisRateLimiter(rds, key, period=0)
     with pytest.raises(ValueError):
         RedisRateLimiter(rds, "")
+
+
+def test_wait_seconds_tells_without_taking_a_slot(rds, key):
+    lim = RedisRateLimiter(rds, key, limit=3, period=60.0)
+    assert lim.wait_seconds() == 0.0
+    for _ in range(3):
+        assert lim.wait_seconds() == 0.0  # asking never uses a slot up
+        assert lim.try_acquire() == 0.0
+    assert 55.0 < lim.wait_seconds() <= 60.0
+    assert lim.try_acquire() > 0  # full: the answer was right
+    lim.block_for(120)
+    assert lim.wait_seconds() > 100.0

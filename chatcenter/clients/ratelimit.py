@@ -40,6 +40,29 @@ if wait < 1 then wait = 1 end
 return wait
 """
 
+# Like _ACQUIRE_LUA, but takes nothing: the milliseconds until a slot is free (0: now).
+_PEEK_LUA = """
+local limit = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+
+local blocked = redis.call('PTTL', KEYS[2])
+if blocked > 0 then
+  return blocked
+end
+
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], now - period, '+inf', 'WITHSCORES')
+local count = #live / 2
+if count < limit then
+  return 0
+end
+-- Free once all but limit-1 of the live grants have aged out of the window.
+local wait = math.ceil(tonumber(live[(count - limit + 1) * 2]) + period - now)
+if wait < 1 then wait = 1 end
+return wait
+"""
+
 # Never shortens a longer block already set by another process.
 _BLOCK_LUA = """
 local ms = tonumber(ARGV[1])
@@ -77,6 +100,7 @@ class RedisRateLimiter:
         self.period = float(period)
         self._acquire = redis_client.register_script(_ACQUIRE_LUA)
         self._block = redis_client.register_script(_BLOCK_LUA)
+        self._peek = redis_client.register_script(_PEEK_LUA)
 
     def __repr__(self) -> str:
         return f"RedisRateLimiter(key={self.key!r}, limit={self.limit}, period={self.period})"
@@ -87,6 +111,11 @@ class RedisRateLimiter:
             keys=[self.key, self.block_key],
             args=[self.limit, self.period * 1000.0, uuid.uuid4().hex],
         )
+        return int(wait_ms) / 1000.0
+
+    def wait_seconds(self) -> float:
+        """Seconds until a slot is free (0.0: one is free now), taking none."""
+        wait_ms = self._peek(keys=[self.key, self.block_key], args=[self.limit, self.period * 1000.0])
         return int(wait_ms) / 1000.0
 
     def acquire(self, max_wait: float) -> None:

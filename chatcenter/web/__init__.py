@@ -1,4 +1,5 @@
-"""Everything HTTP: error answers, request ids, the access-log fields and the blueprints."""
+"""Everything HTTP: error answers, request ids, the access-log fields and the blueprints
+(health, the operator inbox)."""
 from __future__ import annotations
 
 from flask import Flask
@@ -10,6 +11,7 @@ from chatcenter.web import access_log, request_id
 from chatcenter.web.api import bp as api_bp
 from chatcenter.web.errors import register_error_handlers
 from chatcenter.web.health import bp as health_bp
+from chatcenter.web.inbox import init_inbox
 
 
 def init_web(app: Flask, settings: Settings) -> None:
@@ -27,3 +29,4 @@ def init_web(app: Flask, settings: Settings) -> None:
     register_error_handlers(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    init_inbox(app, settings)

@@ -30,6 +30,10 @@ Behaviours, each used by exactly one request (FIFO); when none is left the stub 
 - `hang(seconds)`: send nothing for `seconds`, then drop the connection.
 - `disconnect()`: drop the connection without answering.
 
+`stub.responder`, when set, is called with each request's parsed body once the script is
+used up and may return a behaviour (e.g. an `ok(...)` chosen from the chat's text) or None
+for the default answer.
+
 `stub.default_content` (dict or str) and `stub.model` may be changed; `reset()` clears the
 script and the recorded requests and restores both. `pending()` says how many scripted
 behaviours are still unused. All of it is thread-safe. `stop()` wakes sleeping behaviours.
@@ -212,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             error(400, "Failed to deserialize the JSON body").serve(self)
             return
-        self.stub._next_behaviour().serve(self)
+        self.stub._next_behaviour(body).serve(self)
 
     # Helpers used by behaviours.
 
@@ -264,6 +268,7 @@ class DeepSeekStub:
         self._initial_model = model
         self.model = model  # what answers say answered
         self.default_content: dict | str = dict(DEFAULT_CONTENT)
+        self.responder: Callable[[dict], Behaviour | None] | None = None
         self._lock = threading.Lock()
         self._script: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
@@ -339,6 +344,7 @@ class DeepSeekStub:
             self._script.clear()
             self._requests.clear()
             self.default_content = dict(DEFAULT_CONTENT)
+            self.responder = None
             self.model = self._initial_model
 
     def completion_body(self, content: dict | str, *, finish_reason: str = "stop",
@@ -359,9 +365,13 @@ class DeepSeekStub:
 
     # used by the handler
 
-    def _next_behaviour(self) -> Behaviour:
+    def _next_behaviour(self, body: dict | None = None) -> Behaviour:
         with self._lock:
-            return self._script.popleft() if self._script else ok()
+            if self._script:
+                return self._script.popleft()
+            responder = self.responder
+        chosen = responder(body) if responder is not None and body is not None else None
+        return chosen or ok()
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -1,0 +1,38 @@
+"""Errors on the inbox's pages are pages too (in the operator's language); /api stays JSON.
+
+web/errors.py decides which requests get a page and calls `error_page` for them.
+"""
+from __future__ import annotations
+
+from flask import render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+
+def _titles() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("Bad request"), _("The address or the form has a value the inbox cannot use.")),
+        401: (_("Please sign in"), _("Your session has ended. Sign in again to go on.")),
+        403: (_("Not allowed"), _("You may not do this.")),
+        404: (_("Not found"), _("There is no such page.")),
+        405: (_("Not allowed"), _("This address does not take this kind of request.")),
+        413: (_("Too large"), _("What you sent is too large.")),
+        429: (_("Too many requests"), _("Wait a moment, then try again.")),
+        500: (_("Something went wrong"), _("The error was recorded. Try again; if it repeats, tell your administrator.")),
+        503: (_("Temporarily unavailable"), _("A service the inbox needs is unavailable. Try again in a few seconds.")),
+    }
+
+
+def error_page(exc: HTTPException):
+    status = exc.code or 500
+    title, explanation = _titles().get(status, (exc.name, ""))
+    # Our own aborts carry a specific description (e.g. "Chat 7 does not exist."); Werkzeug's
+    # generic English ones are replaced by the translated explanation above.
+    detail = exc.description if exc.description and exc.description != type(exc).description else ""
+    if isinstance(exc, CSRFError):
+        title, detail = _("This form has expired"), _(
+            "The page was open from an earlier sign-in. Reload it and try again; nothing was sent.")
+    return render_template("inbox/error.html", status=status, title=title, explanation=explanation,
+                           detail=detail), status

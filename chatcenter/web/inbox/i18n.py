@@ -1,0 +1,37 @@
+"""Languages (English, Russian) and the operator's time zone for the inbox pages.
+
+The language is the one the operator chose with the switch (kept in the session), else
+the best match of the browser's Accept-Language, else English. Times are shown in the
+browser's time zone, which the page's script reports in the `tz` cookie; UTC until then.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytz
+from flask import Flask, request, session
+from flask_babel import Babel
+
+LANGUAGES = {"en": "English", "ru": "Русский"}
+DEFAULT_LANGUAGE = "en"
+SESSION_KEY = "language"
+TZ_COOKIE = "tz"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+def select_language() -> str:
+    chosen = session.get(SESSION_KEY)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LANGUAGE
+
+
+def select_timezone() -> str:
+    name = request.cookies.get(TZ_COOKIE, "")
+    return name if name in pytz.all_timezones_set else "UTC"
+
+
+def init_i18n(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    Babel(app, locale_selector=select_language, timezone_selector=select_timezone)

@@ -1,0 +1,256 @@
+"""The inbox's pages (inbox, chat, sellers) and the forms they post (reply, analyse, sync).
+
+Reads go through chatcenter.queries and requests through chatcenter.actions, like the
+JSON API; nothing here queries a table of its own. Each page has a part that refreshes
+itself (see live.py), built by the same *_part function as the full page.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from redis.exceptions import RedisError
+
+from chatcenter import runtime
+from chatcenter.actions import (
+    REPLY_MAX, AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, request_analysis, request_reply,
+    request_sync,
+)
+from chatcenter.models import ReplyState
+from chatcenter.observability import scrubber
+from chatcenter.prompt import CATEGORIES, URGENCIES
+from chatcenter.queries import (
+    BadQuery, ChatFilter, chat_detail, chat_reply, count_chats, job_view, list_chats, list_sellers,
+)
+from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
+from chatcenter.web.inbox.blueprint import bp
+from chatcenter.web.inbox.present import parse_time
+
+log = logging.getLogger("chatcenter.inbox")
+
+PAGE_SIZE = 25
+SHOW = {"awaiting": True, "answered": False}  # the "Show" filter; empty: every chat
+REFRESH_SECONDS = 15  # how often a page part fetches itself again
+BUSY_REFRESH_SECONDS = 2  # ... while a reply, analysis or sync it asked for is under way
+PENDING_JOB = {"queued", "started"}
+
+
+# ------------------------------------------------------------------------------ inbox
+
+def _int_arg(args, name: str) -> int | None:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise BadQuery(name, "must be a whole number")
+    return int(raw)
+
+
+def inbox_filters(args) -> ChatFilter:
+    show = args.get("show", "")
+    if show and show not in SHOW:
+        raise BadQuery("show", f"must be one of {', '.join(SHOW)}")
+    return ChatFilter(seller_id=_int_arg(args, "seller"), awaiting_reply=SHOW.get(show),
+                      urgency=args.get("urgency") or None, category=args.get("category") or None)
+
+
+def inbox_part(args) -> dict:
+    try:
+        filters = inbox_filters(args)
+        cursor = args.get("cursor") or None
+        with runtime.get().db.session() as session:
+            page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
+            awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True))
+            sellers = list_sellers(session)
+    except BadQuery as exc:
+        abort(400, str(exc))
+    for chat in page.chats:
+        _mask_in_reports(chat.get("buyer_first_name"), (chat.get("last_message") or {}).get("text"),
+                         (chat.get("analysis") or {}).get("summary"))
+    kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category") and v}
+    return {
+        "chats": page.chats,
+        "awaiting": awaiting,
+        "seller_names": {s["id"]: s["name"] for s in sellers},
+        "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor) if page.next_cursor else None,
+        "first_url": url_for("inbox.inbox", **kept) if cursor else None,
+        "live_url": url_for("inbox.live_inbox", **kept, **({"cursor": cursor} if cursor else {})),
+    }
+
+
+def _mask_in_reports(*values) -> None:
+    """Buyer values this request handles are masked in anything it sends Sentry."""
+    for value in values:
+        scrubber.register_personal(value)
+
+
+@bp.get("/")
+def inbox():
+    part = inbox_part(request.args)
+    with runtime.get().db.session() as session:
+        sellers = list_sellers(session)
+    return render_template("inbox/inbox.html", part=part, sellers=sellers, args=request.args,
+                           urgencies=URGENCIES, categories=CATEGORIES)
+
+
+# ------------------------------------------------------------------------------- chat
+
+def _int_param(name: str) -> int | None:
+    try:
+        return _int_arg(request.args, name)
+    except BadQuery as exc:
+        abort(400, str(exc))
+
+
+def _load_chat(chat_id: int, before: int | None) -> dict:
+    try:
+        with runtime.get().db.session() as session:
+            chat = chat_detail(session, chat_id, before=before)
+    except BadQuery as exc:
+        abort(400, str(exc))
+    if chat is None:
+        abort(404, _("Chat %(id)s does not exist.", id=chat_id))
+    analysis = chat.get("analysis") or {}
+    _mask_in_reports(chat.get("buyer_first_name"), analysis.get("summary"), analysis.get("suggested_reply"),
+                     *(m["text"] for m in chat["messages"]))
+    return chat
+
+
+def _job_state(job_id: str) -> str | None:
+    """The state of a job the operator asked for; None when unknown or Redis is away."""
+    try:
+        view = job_view(runtime.get().redis, job_id)
+    except (QueueUnavailable, RedisError):
+        return None
+    return view["status"] if view else None
+
+
+def thread_part(chat_id: int, before: int | None, reply_id: int | None, chat: dict | None = None) -> dict:
+    chat = chat if chat is not None else _load_chat(chat_id, before)
+    followed = None
+    if reply_id is not None:
+        with runtime.get().db.session() as session:
+            followed = chat_reply(session, chat_id, reply_id)
+    # Failures matter until the chat moves on; queued and sending replies always show.
+    last_activity = parse_time(chat["last_activity_at"])
+    pending = [r for r in chat["pending_replies"]
+               if r["state"] != ReplyState.FAILED or parse_time(r["created_at"]) >= last_activity]
+    if followed is not None and all(r["id"] != followed["id"] for r in pending):
+        pending.append(followed)
+    busy = any(r["state"] in (ReplyState.QUEUED, ReplyState.SENDING) for r in pending)
+    params = {k: v for k, v in (("before", before), ("reply", reply_id)) if v is not None}
+    return {
+        "chat": chat,
+        "replies": sorted(pending, key=lambda r: r["id"]),
+        "refresh": BUSY_REFRESH_SECONDS if busy else REFRESH_SECONDS,
+        "busy": busy,
+        "live_url": url_for("inbox.live_thread", chat_id=chat_id, **params),
+        "older_url": url_for("inbox.chat", chat_id=chat_id, before=chat["messages_before"])
+        if chat["messages_before"] else None,
+    }
+
+
+def analysis_part(chat_id: int, chat: dict | None = None) -> dict:
+    chat = chat if chat is not None else _load_chat(chat_id, None)
+    enabled = runtime.get().settings.analysis_enabled
+    running = enabled and _job_state(ANALYSIS_JOB.job_id(chat_id)) in PENDING_JOB
+    return {
+        "chat": chat,
+        "analysis": chat.get("analysis"),
+        "enabled": enabled,
+        "running": running,
+        "refresh": BUSY_REFRESH_SECONDS if running else REFRESH_SECONDS,
+        "live_url": url_for("inbox.live_analysis", chat_id=chat_id),
+    }
+
+
+def render_chat(chat_id: int, draft: str | None = None, error: str | None = None, status: int = 200):
+    before, reply_id = _int_param("before"), _int_param("reply")
+    chat = _load_chat(chat_id, before)
+    thread = thread_part(chat_id, before, reply_id, chat)
+    analysis = chat.get("analysis")
+    if draft is None:
+        # The AI's suggestion, when the buyer waits and no reply of ours is on its way.
+        draft = analysis["suggested_reply"] if analysis and chat["awaiting_reply"] and not thread["busy"] else ""
+    with runtime.get().db.session() as session:
+        sellers = {s["id"]: s["name"] for s in list_sellers(session)}
+    return render_template(
+        "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat),
+        seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error,
+        idempotency_key=uuid.uuid4().hex, reply_max=REPLY_MAX,
+        prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
+    ), status
+
+
+@bp.get("/chats/<int:chat_id>")
+def chat(chat_id: int):
+    return render_chat(chat_id)
+
+
+@bp.post("/chats/<int:chat_id>/reply")
+def send_reply(chat_id: int):
+    text = request.form.get("text", "")
+    _mask_in_reports(text, text.strip())  # it reaches SQL parameters, which Sentry may record
+    # One key per rendered form: a double click or a resubmitted form sends one reply.
+    key = request.form.get("idempotency_key", "").strip() or None
+    try:
+        sent = request_reply(runtime.get(), chat_id, text, requested_by=g.operator.requester, idempotency_key=key)
+    except NotFound:
+        abort(404, _("Chat %(id)s does not exist.", id=chat_id))
+    except InvalidInput as exc:
+        message = (_("Write a reply of 1 to %(max)s characters.", max=REPLY_MAX) if exc.field == "text"
+                   else _("The form was damaged; reload the page and send again."))
+        return render_chat(chat_id, draft=text, error=message, status=400)
+    except IdempotencyConflict:
+        return render_chat(chat_id, draft=text, status=409, error=_(
+            "This form was already used to send a different reply. Check the conversation, then send again."))
+    except QueueUnavailable:
+        return render_chat(chat_id, draft=text, status=503, error=_(
+            "Not sent: the job queue is unavailable. Your text is kept here; try again in a few seconds."))
+    log.info("operator %s asked to send reply %s in chat %s", g.operator.id, sent.reply_id, chat_id)
+    return redirect(url_for("inbox.chat", chat_id=chat_id, reply=sent.reply_id, _anchor="replies"))
+
+
+@bp.post("/chats/<int:chat_id>/analysis")
+def analyse(chat_id: int):
+    try:
+        request_analysis(runtime.get(), chat_id)
+        flash(_("Analysis requested; the result appears here when it is ready."), "ok")
+    except NotFound:
+        abort(404, _("Chat %(id)s does not exist.", id=chat_id))
+    except AnalysisOff:
+        flash(_("Analysis is off: the server has no DeepSeek API key (DEEPSEEK_API_KEY)."), "error")
+    except QueueUnavailable:
+        flash(_("The job queue is unavailable; try again in a few seconds."), "error")
+    return redirect(url_for("inbox.chat", chat_id=chat_id))
+
+
+# ---------------------------------------------------------------------------- sellers
+
+def sellers_part() -> dict:
+    with runtime.get().db.session() as session:
+        sellers = list_sellers(session)
+    for seller in sellers:
+        seller["job"] = _job_state(SYNC_JOB.job_id(seller["id"]))
+    busy = any(s["job"] in PENDING_JOB or s["sync_state"] == "running" for s in sellers)
+    return {"sellers": sellers, "refresh": BUSY_REFRESH_SECONDS if busy else REFRESH_SECONDS,
+            "live_url": url_for("inbox.live_sellers")}
+
+
+@bp.get("/sellers")
+def sellers():
+    return render_template("inbox/sellers.html", part=sellers_part())
+
+
+@bp.post("/sellers/<int:seller_id>/sync")
+def sync_seller(seller_id: int):
+    try:
+        enqueued = request_sync(runtime.get(), seller_id)
+        flash(_("Sync requested.") if enqueued.created else _("A sync of this seller is already under way."), "ok")
+    except NotFound:
+        abort(404, _("Seller %(id)s does not exist.", id=seller_id))
+    except QueueUnavailable:
+        flash(_("The job queue is unavailable; try again in a few seconds."), "error")
+    return redirect(url_for("inbox.sellers"))

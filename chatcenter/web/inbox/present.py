@@ -1,0 +1,117 @@
+"""How values look on the pages: translated labels, times in the operator's zone, money,
+waiting times and attachment links. Registered as Jinja globals and filters."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from babel.dates import format_skeleton, format_time
+from babel.dates import format_timedelta as babel_timedelta
+from babel.numbers import format_currency
+from flask import Flask
+from flask_babel import get_locale, get_timezone, lazy_gettext as _l, to_user_timezone
+
+from chatcenter.models import utcnow
+
+URGENCY = {"high": _l("High urgency"), "medium": _l("Medium urgency"), "low": _l("Low urgency")}
+SENTIMENT = {"negative": _l("Negative"), "neutral": _l("Neutral"), "positive": _l("Positive")}
+CATEGORY = {"question": _l("Question"), "complaint": _l("Complaint"), "return": _l("Return"),
+            "delivery": _l("Delivery"), "product_defect": _l("Product defect"), "other": _l("Other")}
+SENDER = {"client": _l("Buyer"), "seller": _l("You (seller)"), "wb": _l("Wildberries")}
+SYNC_STATE = {"idle": _l("Not synced yet"), "running": _l("Syncing"), "ok": _l("OK"),
+              "error": _l("Failed, will retry"), "auth_error": _l("Token refused")}
+REPLY_STATE = {"queued": _l("Queued"), "sending": _l("Sending to Wildberries"), "sent": _l("Sent"),
+               "failed": _l("Not sent")}
+WB_PRODUCT_URL = "https://www.wildberries.ru/catalog/{nm_id}/detail.aspx"
+
+
+def parse_time(value) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not value:
+        return None
+    return datetime.fromisoformat(value)
+
+
+def when(value) -> str:
+    """A moment in the operator's time zone: the time today, the day and time otherwise."""
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    local, now, locale = to_user_timezone(moment), to_user_timezone(utcnow()), get_locale()
+    clock = format_time(local, "HH:mm", locale=locale)
+    if local.date() == now.date():
+        return clock
+    day = format_skeleton("MMMd" if local.year == now.year else "yMMMd", local, locale=locale)
+    return f"{day}, {clock}"
+
+
+def iso(value) -> str:
+    moment = parse_time(value)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else ""
+
+
+def since(value) -> str:
+    """How long ago, short: "3 hr", "2 days" (in the page's language)."""
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    return babel_timedelta(utcnow() - moment, threshold=1, format="short", locale=get_locale())
+
+
+def money(amount, currency) -> str:
+    if not isinstance(amount, (int, float)) or isinstance(amount, bool):
+        return ""
+    try:
+        # "1 490 ₽" in Russian, "1,490 RUB" in English: whole roubles unless there are kopecks.
+        return format_currency(amount, currency or "RUB", "#,##0.## ¤", locale=get_locale(), currency_digits=False)
+    except (ValueError, KeyError, TypeError):  # a currency code Babel does not know
+        return f"{amount} {currency or ''}".strip()
+
+
+def product_url(product: dict | None) -> str | None:
+    nm_id = (product or {}).get("nmID")
+    return WB_PRODUCT_URL.format(nm_id=nm_id) if isinstance(nm_id, int) and not isinstance(nm_id, bool) else None
+
+
+def _web_url(value) -> str | None:
+    """Only http(s) links: a buyer's attachment must never become a javascript: link."""
+    if not isinstance(value, str):
+        return None
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:
+        return None
+    return value if scheme in ("http", "https") else None
+
+
+def attachment_links(attachments) -> list[dict]:
+    """WB's attachments (images, files, a product card) as {label, url} (url may be None)."""
+    if not isinstance(attachments, dict):
+        return []
+    links = []
+    for n, image in enumerate(attachments.get("images") or [], 1):
+        if isinstance(image, dict):
+            links.append({"label": str(_l("Image %(n)s", n=n)), "url": _web_url(image.get("url"))})
+    for n, file in enumerate(attachments.get("files") or [], 1):
+        if isinstance(file, dict):
+            name = file.get("name") if isinstance(file.get("name"), str) else None
+            links.append({"label": name or str(_l("File %(n)s", n=n)), "url": _web_url(file.get("url"))})
+    card = attachments.get("goodCard")
+    if isinstance(card, dict) and product_url(card):
+        links.append({"label": str(_l("Product %(nm_id)s", nm_id=card["nmID"])), "url": product_url(card)})
+    return links
+
+
+def label(mapping: dict, value) -> str:
+    return str(mapping.get(value, value or ""))
+
+
+def init_present(app: Flask) -> None:
+    app.jinja_env.filters.update(when=when, iso=iso, since=since)
+    app.jinja_env.globals.update(
+        money=money, product_url=product_url, attachment_links=attachment_links, label=label,
+        URGENCY=URGENCY, SENTIMENT=SENTIMENT, CATEGORY=CATEGORY, SENDER=SENDER, SYNC_STATE=SYNC_STATE,
+        REPLY_STATE=REPLY_STATE, current_timezone=lambda: str(get_timezone()),
+        current_language=lambda: str(get_locale()),
+    )

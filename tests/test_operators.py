@@ -1,0 +1,89 @@
+"""Operator accounts: the module and `flask operators add|list|disable`."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from chatcenter.actions import InvalidInput
+from chatcenter.models import Operator
+from chatcenter.operators import DuplicateOperator, authenticate, create_operator, disable_operator
+from tests.helpers import resources
+from tests.inbox_support import PASSWORD, add_operator
+
+
+def stored(app) -> list[Operator]:
+    with resources(app).db.session() as session:
+        return list(session.scalars(select(Operator).order_by(Operator.id)))
+
+
+def test_add_reads_the_password_from_stdin_stores_a_scrypt_hash_and_prints_the_id_last(app, runner):
+    result = runner.invoke(args=["operators", "add", "  Anna@Shop.Example "], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    operator_id = int(result.output.strip().splitlines()[-1])
+    assert PASSWORD not in result.output
+    [operator] = stored(app)
+    assert (operator.id, operator.email, operator.active) == (operator_id, "anna@shop.example", True)
+    assert operator.password_hash.startswith("scrypt:") and PASSWORD not in operator.password_hash
+    with resources(app).db.session() as session:
+        assert authenticate(session, "ANNA@shop.example", PASSWORD).id == operator_id
+        assert authenticate(session, "anna@shop.example", PASSWORD + "x") is None
+        assert authenticate(session, "nobody@shop.example", PASSWORD) is None
+
+
+@pytest.mark.parametrize("password, problem", [
+    ("short-pass1", "error: password: must be 12 to 256 characters, got 11"),
+    ("x" * 257, "error: password: must be 12 to 256 characters, got 257"),
+])
+def test_a_password_out_of_bounds_is_one_clear_line_and_stores_nothing(app, runner, password, problem):
+    result = runner.invoke(args=["operators", "add", "anna@shop.example"], input=password + "\n")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [problem]
+    assert stored(app) == []
+
+
+def test_no_password_on_stdin_is_a_usage_error(app, runner):
+    result = runner.invoke(args=["operators", "add", "anna@shop.example"], input="")
+    assert result.exit_code == 2
+    assert "no password on standard input" in result.output
+    assert stored(app) == []
+
+
+def test_a_bad_or_taken_email_is_one_clear_line(app, runner):
+    add_operator(app, "anna@shop.example")
+    result = runner.invoke(args=["operators", "add", "ANNA@shop.example"], input=PASSWORD + "\n")
+    assert (result.exit_code, result.output.strip()) == (
+        1, "error: an operator with this e-mail already exists (see `flask operators list`)")
+    result = runner.invoke(args=["operators", "add", "not-an-email"], input=PASSWORD + "\n")
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: email: must look like name@example.com, at most 254 characters"
+    assert len(stored(app)) == 1
+
+
+def test_list_and_disable(app, runner):
+    first = add_operator(app, "anna@shop.example")
+    second = add_operator(app, "boris@shop.example")
+    result = runner.invoke(args=["operators", "disable", str(second)])
+    assert result.exit_code == 0, result.output
+    assert f"operator {second} disabled" in result.output
+    listed = runner.invoke(args=["operators", "list"])
+    assert listed.exit_code == 0
+    assert listed.output.splitlines() == [f"{first}\tanna@shop.example\tactive\tlast sign-in: never",
+                                          f"{second}\tboris@shop.example\tdisabled\tlast sign-in: never"]
+    missing = runner.invoke(args=["operators", "disable", "999"])
+    assert (missing.exit_code, missing.output.strip()) == (1, "error: operator 999 does not exist")
+
+
+def test_the_module_checks_what_the_command_line_checks(app):
+    with resources(app).db.session() as session:
+        create_operator(session, "anna@shop.example", PASSWORD)
+        with pytest.raises(DuplicateOperator):
+            create_operator(session, "Anna@Shop.Example", PASSWORD)
+        with pytest.raises(InvalidInput, match="password"):
+            create_operator(session, "boris@shop.example", "too short")
+        with pytest.raises(InvalidInput, match="email"):
+            create_operator(session, "boris at shop", PASSWORD)
+    with resources(app).db.session() as session:
+        operator = disable_operator(session, stored(app)[0].id)
+        assert operator.active is False
+        # A disabled account still authenticates; the sign-in page tells it is disabled.
+        assert authenticate(session, "anna@shop.example", PASSWORD).active is False
