@@ -14,6 +14,8 @@ HERE = Path(__file__).resolve().parent
 BENCHES = {
     "sentry_overhead": "sentry_overhead.py",
     "worker_throughput": "worker_throughput.py",
+    "api": "api.py",
+    "sentry_web": "sentry_web.py",
 }
 
 

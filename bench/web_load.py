@@ -76,7 +76,9 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 8, threads: int = 2,
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.M))
+    if set(latency) != {"50", "99"}:
+        raise RuntimeError(f"wrk printed no latency distribution for {url}:\n{out}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Load(requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
                 p50_ms=_ms(latency["50"]), p99_ms=_ms(latency["99"]),

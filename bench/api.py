@@ -1,0 +1,121 @@
+"""Latency of the API and the inbox page at 100,000 chats and 1,000,000 messages.
+
+PostgreSQL (BENCH_DATABASE_URL, default database `bench` on the local server) is filled by
+bench/seed_data.py when it holds fewer chats than asked; gunicorn runs with gunicorn.conf.py
+as production does (WEB_CONCURRENCY defaults to 2 x cores + 1, 4 threads each: the gthread
+worker, since a request spends most of its time waiting on PostgreSQL); wrk drives each
+route with 8 connections. Routes alternate, rounds repeat; medians of p50, p99 and requests/s.
+
+    .venv/bin/python bench/api.py [--rounds 3] [--seconds 10]
+"""
+from __future__ import annotations
+
+import argparse
+import html.parser
+import os
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+
+from harness import ROOT, Table, median, report
+from web_load import gunicorn, wrk
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+OPERATOR, PASSWORD = "bench@chatcenter.example", "bench-password-123"
+
+ROUTES = {  # name: (path, "api" or "inbox", p99 target in ms)
+    "GET /api/chats?limit=50": ("/api/chats?limit=50", "api", 25),
+    "GET /api/chats?limit=50 (awaiting, urgency=high)": ("/api/chats?limit=50&awaiting_reply=true&urgency=high",
+                                                         "api", 25),
+    "GET /api/chats?limit=50 (seller 7, category=delivery)": ("/api/chats?limit=50&seller_id=7&category=delivery",
+                                                              "api", 25),
+    "GET /api/chats/<id>": ("/api/chats/54321", "api", 25),
+    "GET / (inbox page)": ("/", "inbox", 50),
+}
+
+
+def env() -> dict:
+    return {**os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "SENTRY_DSN": "",
+            "DEEPSEEK_API_KEY": "", "PYTHONPATH": str(ROOT), "SECRET_KEY": "bench-" + "k" * 40}
+
+
+def flask(*args: str, stdin: str = "") -> str:
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "chatcenter", *args], cwd=ROOT, env=env(),
+                          input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+def ensure_data(chats: int) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(DATABASE_URL)
+    try:
+        with engine.connect() as conn:
+            have = conn.execute(text("SELECT count(*) FROM chats")).scalar()
+    except Exception:
+        have = 0
+    engine.dispose()
+    if have < chats:
+        subprocess.run([sys.executable, "bench/seed_data.py", DATABASE_URL, "--chats", str(chats)], cwd=ROOT,
+                       check=True)
+
+
+class _CsrfField(html.parser.HTMLParser):
+    token = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and attrs.get("name") == "csrf_token":
+            self.token = attrs.get("value")
+
+
+def session_cookie(base: str) -> str:
+    """Sign in as the bench operator; return the Cookie header value."""
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    parser = _CsrfField()
+    parser.feed(opener.open(base + "/login").read().decode())
+    form = urllib.parse.urlencode({"email": OPERATOR, "password": PASSWORD, "csrf_token": parser.token}).encode()
+    opener.open(base + "/login", data=form).read()
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--chats", type=int, default=100_000)
+    args = parser.parse_args()
+
+    ensure_data(args.chats)
+    key = flask("api-keys", "create", "bench").strip().splitlines()[-1]
+    try:
+        flask("operators", "add", OPERATOR, stdin=PASSWORD + "\n")
+    except subprocess.CalledProcessError:
+        pass  # added by an earlier run
+    results: dict[str, list] = {name: [] for name in ROUTES}
+    with gunicorn(env()) as base:
+        headers = {"api": {"Authorization": f"Bearer {key}"}, "inbox": {"Cookie": session_cookie(base)}}
+        for name, (path, kind, _) in ROUTES.items():  # warm up every worker and cache
+            wrk(base + path, seconds=2, headers=headers[kind])
+        for _ in range(args.rounds):
+            for name, (path, kind, _) in ROUTES.items():
+                results[name].append(wrk(base + path, seconds=args.seconds, headers=headers[kind]))
+
+    workers = os.environ.get("WEB_CONCURRENCY") or f"{min(2 * (os.cpu_count() or 1) + 1, 8)} (default)"
+    table = Table(f"PostgreSQL, {args.chats:,} chats and {args.chats * 10:,} messages; gunicorn gthread, "
+                  f"{workers} workers x 4 threads; wrk 8 connections, {args.seconds} s x {args.rounds} rounds; medians",
+                  ["route", "p50 ms", "p99 ms", "requests/s", "non-2xx"])
+    for name, (_, _, target) in ROUTES.items():
+        runs = results[name]
+        p99 = median([r.p99_ms for r in runs])
+        table.add(name, median([r.p50_ms for r in runs]), p99, median([r.requests_per_second for r in runs]),
+                  sum(r.non_2xx for r in runs))
+        table.target(f"{name} p99", p99, target, unit=" ms")
+    report("api", "python bench/api.py", [table])
+
+
+if __name__ == "__main__":
+    main()

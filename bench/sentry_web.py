@@ -1,0 +1,68 @@
+"""What Sentry costs the web stack: requests/s of GET /api/chats?limit=50 under gunicorn + wrk,
+Sentry off vs a DSN (a local receiver) at traces 0, 0.1 and 1.0; and whether a health probe
+ever makes a transaction.
+
+Each configuration is its own gunicorn (sentry-sdk is set up once per process); they
+alternate, rounds repeat, medians. The database is bench/api.py's (100,000 chats).
+
+    .venv/bin/python bench/sentry_web.py [--rounds 3] [--seconds 10]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import urllib.request
+
+from api import ensure_data, env, flask
+from harness import Table, median, report
+from web_load import gunicorn, wrk
+
+CONFIGS = {"sentry off": None, "DSN, traces 0": 0.0, "DSN, traces 0.1": 0.1, "DSN, traces 1.0": 1.0}
+PATH = "/api/chats?limit=50"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+
+    from tests.sentry_receiver import SentryReceiver
+
+    ensure_data(100_000)
+    key = flask("api-keys", "create", "bench-sentry").strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {key}"}
+    receiver = SentryReceiver().start()
+    rates: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    probe_transactions = 0
+    for _ in range(args.rounds):
+        for name, rate in CONFIGS.items():
+            settings = {**env(), "SENTRY_DSN": receiver.dsn if rate is not None else "",
+                        "SENTRY_TRACES_SAMPLE_RATE": str(rate or 0), "SENTRY_ENVIRONMENT": "bench"}
+            with gunicorn(settings) as base:
+                wrk(base + PATH, seconds=2, headers=headers)  # warm up
+                rates[name].append(wrk(base + PATH, seconds=args.seconds, headers=headers).requests_per_second)
+                if rate == 1.0:
+                    receiver.clear()
+                    for _ in range(50):
+                        urllib.request.urlopen(base + "/api/health").read()
+                        urllib.request.urlopen(base + "/api/health/ready").read()
+                    time.sleep(3)  # the transport sends within a second or two
+                    probe_transactions += sum(t["transaction"].startswith("/api/health")
+                                              for t in receiver.transactions)
+    receiver.stop()
+
+    baseline = median(rates["sentry off"])
+    table = Table(f"GET {PATH} under gunicorn (gunicorn.conf.py defaults) and wrk, 8 connections, "
+                  f"{args.seconds} s x {args.rounds} rounds; medians", ["configuration", "requests/s", "ratio to off"])
+    for name in CONFIGS:
+        table.add(name, median(rates[name]), median(rates[name]) / baseline)
+    table.target("traces 0 as a share of off", median(rates["DSN, traces 0"]) / baseline, 0.90, at_most=False)
+    table.target("traces 0.1 as a share of off", median(rates["DSN, traces 0.1"]) / baseline, 0.85, at_most=False)
+    table.note(f"health probes at traces 1.0 made {probe_transactions} transactions "
+               f"({100 * args.rounds} probes of /api/health and /api/health/ready)")
+    report("sentry_web", "python bench/sentry_web.py", [table])
+
+
+if __name__ == "__main__":
+    main()
