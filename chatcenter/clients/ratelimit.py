@@ -13,10 +13,10 @@ import uuid
 
 # KEYS[1] = sorted set of granted slots (score = grant time in ms)
 # KEYS[2] = "blocked" flag set after a 429
-# ARGV    = limit, period_ms, unique member
-# Returns 0 when a slot was taken, otherwise the milliseconds to wait before retrying.
-# The clock is Redis's own (TIME), so machines with skewed clocks still agree.
-_ACQUIRE_LUA = """
+# ARGV    = limit, period_ms, unique member, take ("1": take a free slot; "0": only look)
+# Returns 0 when a slot is free (and was taken if asked), otherwise the milliseconds to
+# wait. The clock is Redis's own (TIME), so machines with skewed clocks still agree.
+_SLOT_LUA = """
 local limit = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -28,37 +28,18 @@ if blocked > 0 then
 end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(period))
-  return 0
-end
-
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local wait = math.ceil(tonumber(oldest[2]) + period - now)
-if wait < 1 then wait = 1 end
-return wait
-"""
-
-# Like _ACQUIRE_LUA, but takes nothing: the milliseconds until a slot is free (0: now).
-_PEEK_LUA = """
-local limit = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-
-local blocked = redis.call('PTTL', KEYS[2])
-if blocked > 0 then
-  return blocked
-end
-
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], now - period, '+inf', 'WITHSCORES')
-local count = #live / 2
+local count = redis.call('ZCARD', KEYS[1])
 if count < limit then
+  if ARGV[4] == '1' then
+    redis.call('ZADD', KEYS[1], now, ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], math.ceil(period))
+  end
   return 0
 end
+
 -- Free once all but limit-1 of the live grants have aged out of the window.
-local wait = math.ceil(tonumber(live[(count - limit + 1) * 2]) + period - now)
+local nth = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+local wait = math.ceil(tonumber(nth[2]) + period - now)
 if wait < 1 then wait = 1 end
 return wait
 """
@@ -98,25 +79,23 @@ class RedisRateLimiter:
         self.block_key = f"{key}:blocked"
         self.limit = int(limit)
         self.period = float(period)
-        self._acquire = redis_client.register_script(_ACQUIRE_LUA)
+        self._slot = redis_client.register_script(_SLOT_LUA)
         self._block = redis_client.register_script(_BLOCK_LUA)
-        self._peek = redis_client.register_script(_PEEK_LUA)
 
     def __repr__(self) -> str:
         return f"RedisRateLimiter(key={self.key!r}, limit={self.limit}, period={self.period})"
 
+    def _wait_ms(self, take: bool) -> int:
+        return int(self._slot(keys=[self.key, self.block_key],
+                              args=[self.limit, self.period * 1000.0, uuid.uuid4().hex, "1" if take else "0"]))
+
     def try_acquire(self) -> float:
         """Take a slot if one is free: returns 0.0, else the seconds to wait."""
-        wait_ms = self._acquire(
-            keys=[self.key, self.block_key],
-            args=[self.limit, self.period * 1000.0, uuid.uuid4().hex],
-        )
-        return int(wait_ms) / 1000.0
+        return self._wait_ms(take=True) / 1000.0
 
     def wait_seconds(self) -> float:
         """Seconds until a slot is free (0.0: one is free now), taking none."""
-        wait_ms = self._peek(keys=[self.key, self.block_key], args=[self.limit, self.period * 1000.0])
-        return int(wait_ms) / 1000.0
+        return self._wait_ms(take=False) / 1000.0
 
     def acquire(self, max_wait: float) -> None:
         """Block until a slot is taken; raise RateLimitWaitTooLong past `max_wait` seconds."""
