@@ -10,8 +10,9 @@ import click
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from chatcenter import runtime
+from chatcenter import runtime, startup
 from chatcenter.failures import is_transient
+from chatcenter.queues import QueueUnavailable
 
 EX_TEMPFAIL = 75  # sysexits.h: try again later
 
@@ -29,25 +30,19 @@ class CommandFailed(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
-def _without_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
-
-
 def explain(exc: BaseException) -> CommandFailed:
     """The operator's line for an exception a command did not expect to explain."""
-    settings = runtime.get().settings
-    if isinstance(exc, RedisError):
-        return CommandFailed(f"cannot reach Redis at {_without_password(settings.redis_url)} "
-                             f"({type(exc).__name__}): is it running? check REDIS_URL", transient=True)
+    resources = runtime.get()
+    settings = resources.settings
+    if isinstance(exc, (RedisError, QueueUnavailable)):
+        cause = exc if isinstance(exc, RedisError) else (exc.__context__ or exc)  # raised `from None`
+        return CommandFailed(startup.redis_unreachable(settings.redis_url, cause), transient=True)
     if isinstance(exc, SQLAlchemyError):
-        return CommandFailed(f"database error at {_without_password(settings.database_url)} "
-                             f"({type(exc).__name__}): is it running and upgraded (`flask db upgrade`)? "
-                             "check DATABASE_URL", transient=True)
+        # A database that answers a plain query is reachable: the fault is the schema.
+        if startup.database_answers(resources) is not None:
+            return CommandFailed(startup.database_unreachable(settings.database_url, exc), transient=True)
+        return CommandFailed(f"database error ({type(exc).__name__}) at {startup.public_url(settings.database_url)}: "
+                             "is the schema up to date? run `flask db upgrade`")
     if hasattr(exc, "transient"):  # ours: the message is written for operators
         return CommandFailed(str(exc), transient=is_transient(exc))
     return CommandFailed(f"unexpected {type(exc).__name__}; run again with --verbose for the traceback")
