@@ -44,8 +44,31 @@ def explain(exc: BaseException) -> CommandFailed:
         return CommandFailed(f"database error ({type(exc).__name__}) at {startup.public_url(settings.database_url)}: "
                              "is the schema up to date? run `flask db upgrade`")
     if hasattr(exc, "transient"):  # ours: the message is written for operators
-        return CommandFailed(str(exc), transient=is_transient(exc))
+        return CommandFailed(_with_advice(str(exc), exc), transient=is_transient(exc))
     return CommandFailed(f"unexpected {type(exc).__name__}; run again with --verbose for the traceback")
+
+
+def _advice(exc: BaseException) -> str:
+    from chatcenter.clients.deepseek import DeepSeekConfigError
+    from chatcenter.clients.wb import WBAuthError
+
+    if isinstance(exc, DeepSeekConfigError):
+        return "check DEEPSEEK_API_KEY, DEEPSEEK_API_BASE_URL and the DeepSeek account"
+    if isinstance(exc, WBAuthError):
+        return "give the seller a new WB token: `flask sellers set-token ID`"
+    return "try again later" if is_transient(exc) else ""
+
+
+def _with_advice(message: str, exc: BaseException) -> str:
+    """The exception's own words, then what to do (unless they already say it)."""
+    advice = _advice(exc)
+    return f"{message}: {advice}" if advice and advice not in message else message
+
+
+def verbose_logging() -> None:
+    """--verbose: the INFO lines a command's jobs write (to stderr) come back."""
+    for name in ("", "chatcenter"):  # the root and ours (configure_logging sets both)
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def one_line_errors(command):
@@ -54,6 +77,8 @@ def one_line_errors(command):
     @click.option("--verbose", is_flag=True, help="show the traceback of a failure")
     @functools.wraps(command)
     def guarded(*args, verbose: bool = False, **kwargs):
+        if verbose:
+            verbose_logging()
         try:
             return command(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
