@@ -4,29 +4,12 @@ against a dead database would fail every job); the CLI words its failures the sa
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
+from chatcenter.config import public_url
 from chatcenter.runtime import Runtime
 
 
 class Unreachable(SystemExit):
     """A dependency did not answer at start; its message is the operator's one line."""
-
-
-def public_url(url: str) -> str:
-    """`url` with its password (if any) replaced by ***, safe to print and log."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        if ":" in host:  # an IPv6 literal
-            host = f"[{host}]"
-        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
-    except ValueError:  # config validation rejects such URLs; never echo what it cannot parse
-        return url.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def database_unreachable(url: str, exc: BaseException) -> str:

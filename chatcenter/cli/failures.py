@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from chatcenter import runtime, startup
+from chatcenter.config import public_url
 from chatcenter.failures import is_transient
 from chatcenter.queues import QueueUnavailable
 
@@ -41,7 +42,7 @@ def explain(exc: BaseException) -> CommandFailed:
         # A database that answers a plain query is reachable: the fault is the schema.
         if startup.database_answers(resources) is not None:
             return CommandFailed(startup.database_unreachable(settings.database_url, exc), transient=True)
-        return CommandFailed(f"database error ({type(exc).__name__}) at {startup.public_url(settings.database_url)}: "
+        return CommandFailed(f"database error ({type(exc).__name__}) at {public_url(settings.database_url)}: "
                              "is the schema up to date? run `flask db upgrade`")
     if hasattr(exc, "transient"):  # ours: the message is written for operators
         return CommandFailed(_with_advice(str(exc), exc), transient=is_transient(exc))
