@@ -386,3 +386,16 @@ def test_an_error_behind_nginx_reaches_sentry_with_the_request_id(nginx_and_guni
     lines = access_lines(nginx_and_gunicorn["access"], 1)
     assert lines and lines[-1].startswith("request_id=incident-42-abc method=GET path=/api/health/sentry-test ")
     assert " status=500 " in lines[-1]
+
+
+def test_oversized_requests_get_json_from_nginx_never_gunicorns_html(nginx_and_gunicorn):
+    url = nginx_and_gunicorn["url"]
+    answers = {
+        413: requests.post(f"{url}/api/health", data=b"x" * (2 * 1024 * 1024), timeout=10),
+        414: requests.get(f"{url}/api/health?q={'a' * 6000}", timeout=10),
+        400: requests.get(f"{url}/api/health", headers={"X-Big": "b" * 6000}, timeout=10),
+    }
+    for status, answer in answers.items():
+        assert answer.status_code == status, answer.text
+        assert answer.headers["Content-Type"] == "application/json", answer.text
+        assert set(answer.json()) == {"detail"}
