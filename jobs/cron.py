@@ -68,11 +68,12 @@ def build_scheduler(resources):
 
 
 def main() -> None:
-    from chatcenter import create_app
+    from chatcenter import create_app, startup
 
     app = create_app(component="cron")  # Sentry for errors of this process itself
     with app.app_context():
         resources = runtime.get()
+        startup.require_dependencies(resources)
         log.info("cron: enqueueing the periodic sync every %d seconds", resources.settings.sync_interval_seconds)
         build_scheduler(resources).start()
 
