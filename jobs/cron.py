@@ -14,7 +14,7 @@ from sqlalchemy import select
 from chatcenter import runtime
 from chatcenter.models import Seller, SyncState
 from chatcenter.observability.sentry import active_sdk
-from chatcenter.queues import DEFAULT, SYNC_JOB, enqueue, queue_key
+from chatcenter.queues import DEFAULT, SYNC_JOB, enqueue, queue_key, recover_dead_runs
 
 log = logging.getLogger("jobs.cron")
 
@@ -50,6 +50,10 @@ def sync_all_sellers() -> dict:
             ).all()
         enqueued = [sid for sid in seller_ids
                     if enqueue(resources.redis, SYNC_JOB, sid, settings.job_retry_delays).created]
+        recovered = recover_dead_runs(resources.redis, settings.job_retry_delays)  # a crashed worker's jobs
+    if recovered:
+        log.warning("periodic sync: %d jobs left started by a dead worker enqueued anew: %s",
+                    len(recovered), ", ".join(recovered))
     log.info("periodic sync: %d sellers due, %d syncs enqueued", len(seller_ids), len(enqueued))
     return {"sellers": len(seller_ids), "enqueued": len(enqueued)}
 
