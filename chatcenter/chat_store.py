@@ -194,13 +194,24 @@ def store_sent_reply(session: Session, chat: Chat, reply_id: int, text: str, sen
 
 
 def store_analysis(session: Session, chat: Chat, analysis: Analysis) -> None:
-    """Add an analysis and make it the chat's latest; the chat is due again only if a
-    buyer message newer than the one it covers arrived meanwhile."""
+    """Add an analysis and make it the chat's latest; the chat stays due if a buyer message
+    it did not read arrived meanwhile."""
     session.add(analysis)
     session.flush()
     chat.latest_analysis_id = analysis.id
     chat.sentiment, chat.category, chat.urgency = analysis.sentiment, analysis.category, analysis.urgency
     chat.priority = PRIORITIES.get(analysis.urgency, DEFAULT_PRIORITY)
-    newer = session.scalar(select(Message.id).where(
-        Message.chat_id == chat.id, Message.sender == CLIENT, Message.id > analysis.last_message_id).limit(1))
-    chat.analysis_due = newer is not None
+    settle_analysis_due(session, chat, analysis.last_message_id)
+
+
+def settle_analysis_due(session: Session, chat: Chat, read_up_to: int) -> None:
+    """Clear the chat's "due" only for what an analysis read (messages up to id `read_up_to`).
+
+    The chat row is locked first: a sync storing a buyer message updates this row in the
+    same transaction, so either it committed before (and its message is seen below) or it
+    waits and sets "due" again after us. (SQLite has one writer at a time anyway.)
+    """
+    session.execute(select(Chat.id).where(Chat.id == chat.id).with_for_update())
+    unread = session.scalar(select(Message.id).where(
+        Message.chat_id == chat.id, Message.sender == CLIENT, Message.id > read_up_to).limit(1))
+    chat.analysis_due = unread is not None

@@ -5,7 +5,6 @@ status, WB's title/detail and requestId, never the token, buyer names or texts.
 """
 from __future__ import annotations
 
-import math
 import time
 
 import requests
@@ -309,15 +308,16 @@ def _rid_suffix(resp: requests.Response) -> str:
 
 
 def retry_seconds(headers) -> float:
-    """How long a 429 asks us to wait, bounded: a header saying 1e9, inf, nan or garbage
-    must neither block a seller for years nor overflow the limiter."""
+    """How long a 429 asks us to wait. A value outside 0-600 s (1e9, 1e300, inf, nan) or
+    garbage is not believed: it must neither block a seller for years nor overflow the
+    limiter, so the default wait applies."""
     for header in ("X-Ratelimit-Retry", "Retry-After", "X-Ratelimit-Reset"):
         try:
             value = float(headers[header])
         except (KeyError, TypeError, ValueError):
             continue
-        if math.isfinite(value) and 0 <= value:
-            return min(value, MAX_RETRY_SECONDS)
+        if 0 <= value <= MAX_RETRY_SECONDS:  # False for nan too
+            return value
     return _DEFAULT_RETRY_SECONDS
 
 
