@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from chatcenter import models
 from chatcenter.models import DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, Message, from_ms, utcnow
-from chatcenter.wb_events import WBChat, WBEvent
+from chatcenter.wb_events import SetAsideEvent, WBChat, WBEvent
 
 CLIENT, SELLER = "client", "seller"
 REPLY_EVENT_PREFIX = "reply:"  # wb_event_id of a sent reply until WB's feed reports it
@@ -27,6 +28,8 @@ class PageResult:
     buyer_messages_added: int = 0
     # Chats given a new buyer message by this page: due for an analysis.
     buyer_chat_ids: set[int] = field(default_factory=set)
+    # A new event saying "new chat" (isNewChat): the chat list has its name and card.
+    new_chat_announced: bool = False
 
 
 # Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -91,6 +94,21 @@ def store_chat_list(session: Session, seller_id: int, wb_chats: list[WBChat]) ->
     return _add_chats(session, seller_id, new)
 
 
+def store_set_aside(session: Session, seller_id: int, events: list[SetAsideEvent]) -> list[SetAsideEvent]:
+    """Record events set aside; return those not recorded before (an event re-read at a
+    page boundary, or by the next run, counts once)."""
+    if not events:
+        return []
+    table = models.SetAsideEvent.__table__
+    now = utcnow()
+    rows = [dict(seller_id=seller_id, digest=e.digest, wb_event_id=e.event_id, kind=e.kind, created_at=now)
+            for e in {e.digest: e for e in events}.values()]
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["seller_id", "digest"]) \
+        .returning(table.c.digest)
+    new = {row.digest for row in session.execute(stmt, rows)}
+    return [e for e in events if e.digest in new and not new.discard(e.digest)]
+
+
 def record_message(chat: Chat, message: Message) -> None:
     """Update the chat's copied columns for a message just added (flushed: it has an id)."""
     _record(chat, message.id, message.sender, message.sent_at)
@@ -149,6 +167,7 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
         chat.client_name = event.client_name or chat.client_name
         _record(chat, row.id, row.sender, row.sent_at)
         result.messages_added += 1
+        result.new_chat_announced |= event.is_new_chat
         if row.sender == CLIENT:
             result.buyer_messages_added += 1
             result.buyer_chat_ids.add(chat.id)

@@ -7,6 +7,8 @@ is set aside with a reason (a short kind, never its text) and the feed moves pas
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -167,10 +169,23 @@ def safe_id(event) -> str:
     return "(no usable id)"
 
 
+def digest(raw) -> str:
+    """The same event as WB sent it, twice, has the same digest (it says nothing of its text)."""
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=True, default=repr)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SetAsideEvent:
+    event_id: str  # safe_id(): fit for logs
+    kind: str
+    digest: str
+
+
 @dataclass
 class CleanPage:
     events: list[WBEvent]
-    set_aside: list[tuple[str, str]]  # (safe id, kind)
+    set_aside: list[SetAsideEvent]
 
 
 def clean_page(raw_events: list, now: int | None = None) -> CleanPage:
@@ -180,7 +195,7 @@ def clean_page(raw_events: list, now: int | None = None) -> CleanPage:
         try:
             page.events.append(clean_event(raw, now))
         except SetAside as reason:
-            page.set_aside.append((safe_id(raw), reason.kind))
+            page.set_aside.append(SetAsideEvent(safe_id(raw), reason.kind, digest(raw)))
     return page
 
 

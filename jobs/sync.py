@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from chatcenter import runtime
-from chatcenter.chat_store import store_chat_list, store_events
+from chatcenter.chat_store import store_chat_list, store_events, store_set_aside
 from chatcenter.clients.wb import WBAuthError, WBClient, WBError
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Seller, SyncState, utcnow
@@ -42,8 +42,9 @@ class SyncResult:
     set_aside_kinds: dict = field(default_factory=dict)
 
     def describe(self) -> str:
+        set_aside = f"{self.events_set_aside} events set aside, " if self.events_set_aside else ""
         return (f"{self.chats_added} chats and {self.messages_added} messages added in {self.pages} pages, "
-                f"{self.events_set_aside} events set aside, {self.analyses_enqueued} analyses enqueued")
+                f"{set_aside}{self.analyses_enqueued} analyses enqueued")
 
 
 def chat_list_due(refreshed_at: datetime | None, now: datetime, unknown_chat_seen: bool,
@@ -131,15 +132,16 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
         # crash between pages loses nothing and a re-run re-reads at most one page.
         with db.session() as session:
             stored = store_events(session, seller_id, cleaned.events)
-            _move_cursor(session, seller_id, cursor, next_cursor, len(cleaned.set_aside))
-        for event_id, kind in cleaned.set_aside:
-            log.warning("seller %s: WB event %s set aside (%s)", seller_id, event_id, kind)
-            result.set_aside_kinds[kind] = result.set_aside_kinds.get(kind, 0) + 1
+            set_aside = store_set_aside(session, seller_id, cleaned.set_aside)
+            _move_cursor(session, seller_id, cursor, next_cursor, len(set_aside))
+        for event in set_aside:  # by id and kind: the event's text may be a buyer's
+            log.warning("seller %s: WB event %s set aside (%s)", seller_id, event.event_id, event.kind)
+            result.set_aside_kinds[event.kind] = result.set_aside_kinds.get(event.kind, 0) + 1
         result.pages += 1
-        result.events_set_aside += len(cleaned.set_aside)
+        result.events_set_aside += len(set_aside)
         result.chats_added += stored.chats_added
         result.messages_added += stored.messages_added
-        unknown_chat_seen |= stored.chats_added > 0 or any(e.is_new_chat for e in cleaned.events)
+        unknown_chat_seen |= stored.chats_added > 0 or stored.new_chat_announced
         result.analyses_enqueued += enqueue_analyses(resources, sorted(stored.buyer_chat_ids - enqueued))
         enqueued |= stored.buyer_chat_ids
         cursor = next_cursor
