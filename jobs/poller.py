@@ -218,16 +218,17 @@ class Poller:
                 sdk = active_sdk()
                 if sdk is not None:
                     sdk.capture_exception(exc)
-                stop.wait(min(self.interval, 5.0))
-                continue
+                pause = min(self.interval, 5.0)
+            else:
+                pause = TICK
             now = self.clock()
-            if now >= monitor_at:
+            if now >= monitor_at:  # a heartbeat: "error" when a pass failed since the last one
                 check_in(ok=not failed_since_check_in)
                 failed_since_check_in, monitor_at = False, now + MONITOR_EVERY
             if now >= summary_at:
                 self._summarise()
                 summary_at = now + SUMMARY_EVERY
-            stop.wait(TICK)
+            stop.wait(pause)
 
     def _summarise(self) -> None:
         if self.counts:
