@@ -15,10 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rq.job import JobStatus
+
+from chatcenter.queues import PENDING
+
 # Five minutes: a seller whose WB calls keep failing is still tried now and then.
 MAX_BACKOFF = 300.0
 # A "wait" shorter than this is rounded up, so a seller never spins on a busy budget.
 MIN_DEFER = 0.5
+# A job that failed for good is not enqueued again by the poller before this (seconds): a
+# seller whose syncs keep failing, or a chat DeepSeek keeps refusing, is not a job (and a
+# Sentry event) every pass.
+FAILED_COOL_OFF = 300.0
 # Spreads the sellers' offsets evenly over the interval whatever their ids (golden ratio).
 _SPREAD = 0.6180339887498949
 
@@ -53,6 +61,21 @@ def is_due(schedule: Schedule, now: float) -> bool:
 def should_poll(schedule: Schedule, now: float, sync_pending: bool) -> bool:
     """Due, and no sync of the seller queued or running (it reads the feed itself)."""
     return is_due(schedule, now) and not sync_pending
+
+
+def held_back(status: str | None, leased: bool, ended_at: float | None, now: float) -> bool:
+    """Is a subject's job (RQ status, its run lease, when it ended) still in the way of a new one?
+
+    Queued, scheduled or running jobs are (a "started" job without its lease is a dead run:
+    not in the way, enqueue clears it); a job that failed is, for FAILED_COOL_OFF seconds.
+    """
+    if status == JobStatus.STARTED:
+        return leased
+    if status in PENDING:
+        return True
+    if status == JobStatus.FAILED:
+        return ended_at is None or now - ended_at < FAILED_COOL_OFF
+    return False
 
 
 def after_skip(schedule: Schedule, now: float, interval: float) -> Schedule:

@@ -24,7 +24,8 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from rq.job import Job, JobStatus
+from rq.job import Job
+from rq.utils import utcparse
 from sqlalchemy import select
 
 from chatcenter.clients.wb import WBAuthError, WBClient, WBError, WBRateLimited
@@ -32,9 +33,9 @@ from chatcenter.leases import lease_key
 from chatcenter.models import Chat, Seller, SyncState
 from chatcenter.observability.sentry import active_sdk
 from chatcenter.poller import (
-    Outcome, after_poll, after_skip, first_schedule, has_news, is_due, sync_due,
+    Outcome, after_poll, after_skip, first_schedule, has_news, held_back, is_due, sync_due,
 )
-from chatcenter.queues import ANALYSIS_JOB, PENDING, SYNC_JOB, JobKind, enqueue
+from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, JobKind, enqueue
 
 log = logging.getLogger("jobs.poller")
 
@@ -54,29 +55,25 @@ class SellerFeed:
     cursor: int | None
 
 
-def pending_subjects(redis, kind: JobKind, subject_ids) -> set[int]:
-    """The subjects whose `kind` job is queued, scheduled or running, in one Redis round trip.
-
-    A job left "started" by a worker that died (its lease lapsed) does not count: enqueue()
-    clears it and enqueues anew.
-    """
+def held_back_subjects(redis, kind: JobKind, subject_ids) -> set[int]:
+    """The subjects whose `kind` job is pending or failed lately (chatcenter.poller.held_back),
+    read in one Redis round trip."""
     ids = list(subject_ids)
     if not ids:
         return set()
     pipe = redis.pipeline(transaction=False)
     for subject_id in ids:
         job_id = kind.job_id(subject_id)
-        pipe.hget(Job.key_for(job_id), "status")
+        pipe.hmget(Job.key_for(job_id), "status", "ended_at")
         pipe.exists(lease_key(job_id))
     answers = pipe.execute()
-    pending = set()
-    for subject_id, raw, leased in zip(ids, answers[0::2], answers[1::2]):
-        status = raw.decode() if raw else None
-        if status == JobStatus.STARTED.value and not leased:
-            continue
-        if status in {s.value for s in PENDING}:
-            pending.add(subject_id)
-    return pending
+    now = time.time()
+    held = set()
+    for subject_id, (status, ended), leased in zip(ids, answers[0::2], answers[1::2]):
+        ended_at = utcparse(ended.decode()).timestamp() if ended else None
+        if held_back(status.decode() if status else None, bool(leased), ended_at, now):
+            held.add(subject_id)
+    return held
 
 
 def poll_feed(client: WBClient, cursor: int | None) -> tuple[str, float | None]:
@@ -117,7 +114,7 @@ class Poller:
             if seller_id not in self.schedules:
                 self.schedules[seller_id] = first_schedule(seller_id, now, self.interval)
         due = [sid for sid in sellers if sid not in self.in_flight and is_due(self.schedules[sid], now)]
-        pending = pending_subjects(self.resources.redis, SYNC_JOB, due)
+        pending = held_back_subjects(self.resources.redis, SYNC_JOB, due)
         for seller_id in due:
             if seller_id in pending:
                 self.schedules[seller_id] = after_skip(self.schedules[seller_id], now, self.interval)
@@ -198,7 +195,7 @@ class Poller:
         with self.resources.db.session() as session:
             due = session.scalars(select(Chat.id).where(Chat.analysis_due.is_(True)).order_by(Chat.id)
                                   .limit(1000)).all()
-        pending = pending_subjects(self.resources.redis, ANALYSIS_JOB, due)
+        pending = held_back_subjects(self.resources.redis, ANALYSIS_JOB, due)
         return sum(enqueue(self.resources.redis, ANALYSIS_JOB, chat_id, settings.job_retry_delays).created
                    for chat_id in due if chat_id not in pending)
 

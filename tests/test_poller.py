@@ -3,6 +3,7 @@ database and the WB stub (a pass is driven by hand; the cron process runs them i
 from __future__ import annotations
 
 import signal
+from datetime import datetime, timezone
 from concurrent.futures import wait
 
 import pytest
@@ -13,11 +14,11 @@ from chatcenter.clients.wb import WBClient
 from chatcenter.job_rules import run_now
 from chatcenter.models import Analysis, Chat, Seller, SyncState
 from chatcenter.poller import (
-    MAX_BACKOFF, MIN_DEFER, Outcome, Schedule, after_poll, after_skip, backoff, first_schedule, has_news,
-    is_due, should_poll, sync_due,
+    FAILED_COOL_OFF, MAX_BACKOFF, MIN_DEFER, Outcome, Schedule, after_poll, after_skip, backoff, first_schedule, has_news,
+    held_back, is_due, should_poll, sync_due,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, enqueue, queue
-from jobs.poller import Poller, pending_subjects
+from jobs.poller import Poller, held_back_subjects
 from jobs.sync import sync_seller_chats
 from tests.helpers import WB_TOKEN, add_seller, resources, run_jobs, seed_wb, start_process, wait_until
 
@@ -246,14 +247,29 @@ def test_a_refused_token_enqueues_the_sync_that_pauses_the_seller(job_app, wb_st
     assert seller_id not in p.schedules and wb_stub.requests == []  # paused until set-token
 
 
-def test_pending_subjects_sees_queued_and_running_jobs_but_not_a_dead_run(job_app, redis_client):
+def test_a_job_holds_its_subject_back_while_pending_and_for_a_while_after_it_failed():
+    assert held_back("queued", False, None, 0.0)
+    assert held_back("scheduled", False, None, 0.0)  # waiting for its next retry
+    assert held_back("started", True, None, 0.0)
+    assert not held_back("started", False, None, 0.0)  # its worker died: enqueue clears it
+    assert not held_back("finished", False, 100.0, 101.0)
+    assert not held_back(None, False, None, 0.0)
+    assert held_back("failed", False, 100.0, 100.0 + FAILED_COOL_OFF - 1)
+    assert not held_back("failed", False, 100.0, 100.0 + FAILED_COOL_OFF)
+
+
+def test_held_back_subjects_reads_the_jobs_in_redis(job_app, redis_client):
     delays = resources(job_app).settings.job_retry_delays
-    enqueue(redis_client, SYNC_JOB, 1, delays)
-    enqueue(redis_client, SYNC_JOB, 2, delays)
-    job = queue(redis_client, "sync").fetch_job(SYNC_JOB.job_id(2))
-    job.set_status("started")  # a worker took it and died: no lease keeps it alive
-    assert pending_subjects(redis_client, SYNC_JOB, [1, 2, 3]) == {1}
-    assert pending_subjects(redis_client, SYNC_JOB, []) == set()
+    for seller_id in (1, 2, 4):
+        enqueue(redis_client, SYNC_JOB, seller_id, delays)
+    sync = queue(redis_client, "sync")
+    sync.fetch_job(SYNC_JOB.job_id(2)).set_status("started")  # a worker took it and died: no lease
+    failed = sync.fetch_job(SYNC_JOB.job_id(4))
+    failed.ended_at = datetime.now(timezone.utc)
+    failed.save()
+    failed.set_status("failed")
+    assert held_back_subjects(redis_client, SYNC_JOB, [1, 2, 3, 4]) == {1, 4}
+    assert held_back_subjects(redis_client, SYNC_JOB, []) == set()
 
 
 def _stored_analyses(app, chat_id: int) -> list:
