@@ -223,20 +223,24 @@ def _epoch(iso: str) -> float:
 
 
 def to_api(messages: list[dict], shown: dict[str, float]) -> list[float | None]:
-    """Per message: seconds until the API showed it or a later message of its chat."""
+    """Per message (in order): seconds until the API showed it or a later message of its chat."""
     by_chat = defaultdict(list)
     for m in messages:
         by_chat[(m["seller"], m["chat"])].append(m)
-    latencies = []
+    latency = {}
     for chat_messages in by_chat.values():
         chat_messages.sort(key=lambda m: m["ts"])
         first_after = None  # walking back: the earliest time this or any later message showed
         for m in reversed(chat_messages):
-            at = shown.get(m["text"].split(" ", 1)[0])
+            at = shown.get(_serial(m))
             if at is not None:
                 first_after = at if first_after is None else min(first_after, at)
-            latencies.append(None if first_after is None else max(0.0, first_after - m["ts"] / 1000))
-    return latencies
+            latency[_serial(m)] = None if first_after is None else max(0.0, first_after - m["ts"] / 1000)
+    return [latency[_serial(m)] for m in messages]
+
+
+def _serial(message: dict) -> str:
+    return message["text"].split(" ", 1)[0]
 
 
 def to_analysis(messages: list[dict]) -> tuple[list[float | None], int]:
@@ -253,7 +257,7 @@ def to_analysis(messages: list[dict]) -> tuple[list[float | None], int]:
     engine.dispose()
     latencies = []
     for m in messages:
-        found = stored.get(m["text"].split(" ", 1)[0])
+        found = stored.get(_serial(m))
         covering = [at for covers, at in analyses.get(found[0], []) if covers >= found[1]] if found else []
         latencies.append(max(0.0, covering[0] - m["ts"] / 1000) if covering else None)
     return latencies, sum(len(v) for v in analyses.values())
@@ -314,6 +318,12 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
             raise RuntimeError(f"processes exited during the run: {dead}; see {logs}")
     api = to_api(written, watcher.shown)
     analysis, analyses = to_analysis(written)
+    ended = start + duration
+    for m, a, b in zip(written, api, analysis):
+        if a is None or b is None:  # said on stderr, for whoever looks into a miss
+            print(f"freshness: seller {m['seller']} message {_serial(m)} written {ended - m['ts'] / 1000:.1f} s "
+                  f"before the end: {'not shown by the API' if a is None else 'shown'}, "
+                  f"{'not analysed' if b is None else 'analysed'}", file=sys.stderr)
     return {"sellers": sellers, "workers": workers, "messages": len(written), "api": api, "analysis": analysis,
             "analyses": analyses, "deepseek_calls": len(deepseek.requests), "cpu": cpu,
             "wb_most": max((busiest_window(t) for t in requests.values()), default=0),
