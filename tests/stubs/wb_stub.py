@@ -29,6 +29,7 @@ class Recorded(NamedTuple):
     path: str
     query: dict
     headers: dict
+    at: float = 0.0  # time.time() on arrival: tests and benches count requests per window
 
 
 def _iso(ms: int) -> str:
@@ -217,7 +218,7 @@ class WBStub:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
         with self.lock:
-            self.requests.append(Recorded(method, path, query, dict(h.headers.items())))
+            self.requests.append(Recorded(method, path, query, dict(h.headers.items()), time.time()))
 
         fault = self._take_fault(path)
         if fault and fault["kind"] == "delay":
