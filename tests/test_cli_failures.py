@@ -156,3 +156,20 @@ def test_db_upgrade_prints_its_result_and_no_alembic_lines(tmp_path, settings, s
     assert result.stdout.splitlines() == ["database schema is up to date"]
     assert "alembic" not in result.stdout + result.stderr
     assert "Sentry initialized" not in result.stdout + result.stderr  # only the web app says that
+
+
+def test_every_command_of_ours_has_the_one_line_failure_handler(app):
+    import click
+
+    def leaves(command, path=()):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from leaves(sub, (*path, name))
+        else:
+            yield " ".join(path), command
+
+    # app.cli holds the app's own commands only (flask's run, shell and routes live elsewhere).
+    commands = [leaf for name, command in app.cli.commands.items() for leaf in leaves(command, (name,))]
+    assert len(commands) >= 14
+    without = [path for path, command in commands if "verbose" not in {p.name for p in command.params}]
+    assert without == []
