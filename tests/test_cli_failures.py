@@ -14,7 +14,7 @@ import pytest
 from chatcenter.config import PROJECT_ROOT
 from chatcenter.leases import Lease
 from chatcenter.queues import SYNC_JOB
-from tests.helpers import WB_TOKEN, add_seller, settings_env
+from tests.helpers import add_seller, settings_env
 from tests.stubs import deepseek_stub as ds
 
 EX_TEMPFAIL = 75
