@@ -49,10 +49,12 @@ def _default_bind():
 wsgi_app = "wsgi:app"
 bind = _default_bind()
 # Processes x threads = concurrent requests. Threads suit this I/O-bound API (database,
-# Redis); with GUNICORN_THREADS > 1 gunicorn uses its gthread worker.
+# Redis). The worker class is gunicorn's gthread, made to hold no thread while a client is
+# slow to send its headers or idle (chatcenter/slow_clients.py); nginx in front is the
+# real defence against slow clients.
 workers = _number("WEB_CONCURRENCY", min(2 * (os.cpu_count() or 1) + 1, 8))
 threads = _number("GUNICORN_THREADS", 4)
-worker_class = "gthread" if threads > 1 else "sync"
+worker_class = "chatcenter.slow_clients.HeaderBufferingWorker"
 # A request silent this long is killed; nginx's proxy_read_timeout must be a bit longer.
 timeout = _number("GUNICORN_TIMEOUT", 30)
 # On SIGTERM/HUP, requests in flight get this long; systemd's TimeoutStopSec is longer.
