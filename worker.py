@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from chatcenter import create_app, runtime
+from chatcenter import create_app, runtime, startup
 from chatcenter.job_rules import RuledSimpleWorker, RuledWorker, work_until_stopped
 from chatcenter.queues import QUEUE_NAMES, queue
 
@@ -38,6 +38,7 @@ def main(argv=None) -> None:
     app = create_app(component="worker")
     with app.app_context():
         resources = runtime.get()
+        startup.require_dependencies(resources)  # one line and exit, not a job failing forever
         if not resources.settings.analysis_enabled:
             log.warning("analysis is off: DEEPSEEK_API_KEY is empty, so no chat is analysed")
         # SIGTERM: RQ finishes the current job, then exits (warm shutdown). A Redis outage

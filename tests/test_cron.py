@@ -1,70 +1,73 @@
-"""The periodic sync: the fan-out job, its Sentry Crons monitor and the cron process."""
+"""The cron process: runs the poller, reports to a Sentry Crons monitor, stops on SIGTERM."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
+import threading
+from dataclasses import replace
 
-from chatcenter.config import PROJECT_ROOT
-from chatcenter.models import Seller, SyncState
-from chatcenter.queues import queue
-from jobs.cron import MONITOR_SLUG, build_scheduler, sync_all_sellers
-from tests.helpers import add_seller, overrides, settings_env
+from chatcenter import create_app
+from chatcenter.queues import SYNC_JOB, queue
+from jobs.poller import MONITOR_SLUG, TICK, Poller, monitor_config
+from tests.helpers import add_seller, overrides, resources, seed_wb, start_process, wait_until
 
-
-def test_fan_out_enqueues_one_sync_per_active_seller(job_app, redis_client):
-    active = add_seller(job_app, "active")
-    refused = add_seller(job_app, "refused token")
-    paused = add_seller(job_app, "inactive")
-    with job_app.extensions["chatcenter"].db.session() as session:
-        session.get(Seller, refused).sync_state = SyncState.AUTH_ERROR
-        session.get(Seller, paused).active = False
-
-    assert sync_all_sellers() == {"sellers": 1, "enqueued": 1}
-    assert [job.args for job in queue(redis_client, "sync").jobs] == [(active,)]
-    # The next round while that sync still waits adds nothing.
-    assert sync_all_sellers() == {"sellers": 1, "enqueued": 0}
+MONITOR_CONFIG = {"schedule": {"type": "interval", "value": 1, "unit": "minute"},
+                  "checkin_margin": 1, "max_runtime": 10, "failure_issue_threshold": 1}
 
 
-def test_fan_out_reports_to_a_sentry_crons_monitor(make_app, job_settings, sentry_receiver):
-    import sentry_sdk
-
-    sentry_receiver.clear()
-    app = make_app(**overrides(job_settings, sentry_dsn=sentry_receiver.dsn))
-    add_seller(app)
-
-    with app.app_context():
-        sync_all_sellers()
-    sentry_sdk.flush(timeout=5)
-
-    check_ins = sentry_receiver.wait_for("check_in", 2)
-    assert [c["status"] for c in check_ins] == ["in_progress", "ok"]
-    assert {c["monitor_slug"] for c in check_ins} == {MONITOR_SLUG}
-    # Rounds every 10 s; Crons' smallest unit is the minute.
-    assert check_ins[0]["monitor_config"]["schedule"] == {"type": "interval", "value": 1, "unit": "minute"}
-
-
-def test_scheduler_runs_the_fan_out_at_the_configured_interval(job_app):
-    scheduler = build_scheduler(job_app.extensions["chatcenter"])
-    [cron_job] = scheduler.get_jobs()
-    assert cron_job.func is sync_all_sellers
-    assert cron_job.interval == 10
-    assert cron_job.queue_name == "chatcenter:default"
-
-
-def test_cron_process_enqueues_a_round_at_start_and_stops_on_sigterm(job_app, job_settings, redis_client):
-    process = subprocess.Popen([sys.executable, "-m", "jobs.cron"], cwd=PROJECT_ROOT,
-                               env=settings_env(job_settings), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+def test_cron_process_enqueues_the_sync_of_a_seller_with_news_and_stops_on_sigterm(
+        job_app, job_settings, wb_stub, redis_client):
+    seed_wb(wb_stub, chats=1, messages_per_chat=1)
+    seller_id = add_seller(job_app)
+    process = start_process(job_settings, "-m", "jobs.cron")
     try:
-        default = queue(redis_client, "default")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not default.jobs:
-            time.sleep(0.1)
-        assert [job.func_name for job in default.jobs] == ["jobs.cron.sync_all_sellers"]
+        sync = queue(redis_client, "sync")
+        enqueued = wait_until(lambda: [job.id for job in sync.jobs] == [SYNC_JOB.job_id(seller_id)], timeout=30)
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=20)
+        output, _ = process.communicate(timeout=30)
+    assert enqueued, output
     assert process.returncode == 0, output
     assert "every 10 seconds" in output
+    assert queue(redis_client, "default").count == 0  # no fan-out job any more: the poller enqueues
+
+
+def _run_until_check_in(app, receiver) -> list[dict]:
+    stop = threading.Event()
+    with app.app_context():
+        poller = Poller(resources(app), threads=2)
+        thread = threading.Thread(target=poller.run, args=(stop,))
+        thread.start()
+        try:
+            receiver.wait_for("check_in", 1, timeout=20)
+            stop.wait(2 * TICK)  # a few more passes: still one check-in
+        finally:
+            stop.set()
+            thread.join(timeout=20)
+            poller.close()
+    return receiver.check_ins
+
+
+def test_the_poller_checks_in_once_per_round_not_per_seller(make_app, job_settings, sentry_receiver):
+    sentry_receiver.clear()
+    app = make_app(**overrides(job_settings, sentry_dsn=sentry_receiver.dsn))
+    for n in range(3):
+        add_seller(app, f"shop {n}")
+
+    check_ins = _run_until_check_in(app, sentry_receiver)
+
+    assert [(c["monitor_slug"], c["status"]) for c in check_ins] == [(MONITOR_SLUG, "ok")]
+    assert check_ins[0]["monitor_config"] == MONITOR_CONFIG == monitor_config()
+
+
+def test_a_failed_pass_checks_in_as_an_error_and_the_poller_goes_on(job_settings, sentry_receiver, tmp_path):
+    sentry_receiver.clear()
+    # A database without the schema: every pass fails reading the sellers.
+    app = create_app(replace(job_settings, sentry_dsn=sentry_receiver.dsn,
+                             database_url=f"sqlite:///{tmp_path / 'empty.db'}"), component="cron")
+    try:
+        check_ins = _run_until_check_in(app, sentry_receiver)
+    finally:
+        resources(app).close()
+
+    assert [c["status"] for c in check_ins] == ["error"]
+    assert sentry_receiver.wait_for("event", 1)  # the failure itself, once

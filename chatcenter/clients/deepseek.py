@@ -341,13 +341,19 @@ def _int(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _cap_socket_timeout(resp: requests.Response, seconds: float) -> None:
-    # urllib3 applies the read timeout to each recv(); to stop a silent server at the deadline
-    # the socket's own timeout must shrink as the deadline nears. This reaches into urllib3's
-    # private connection attribute, so if that ever moves we fall back to the read timeout.
+def _cap_socket_timeout(resp: requests.Response, seconds: float) -> bool:
+    """Whether the socket's timeout could be set (tests/test_dependencies.py checks it can).
+
+    urllib3 applies the read timeout to each recv(); to stop a silent server at the deadline
+    the socket's own timeout must shrink as the deadline nears. This is the one place that
+    reaches into urllib3's private connection attribute; if that ever moves we fall back to
+    the read timeout, and the test fails on the upgrade.
+    """
     sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
-    if sock is not None:
-        try:
-            sock.settimeout(max(seconds, 0.001))
-        except OSError:
-            pass
+    if sock is None:
+        return False
+    try:
+        sock.settimeout(max(seconds, 0.001))
+    except OSError:
+        return False
+    return True
