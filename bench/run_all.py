@@ -16,6 +16,7 @@ BENCHES = {
     "worker_throughput": "worker_throughput.py",
     "api": "api.py",
     "sentry_web": "sentry_web.py",
+    "ingest": "ingest.py",
 }
 
 
