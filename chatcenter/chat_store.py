@@ -145,7 +145,12 @@ def store_set_aside(session: Session, seller_id: int, events: list[SetAsideEvent
     stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["seller_id", "digest"]) \
         .returning(table.c.digest)
     new = {row.digest for row in session.execute(stmt, rows)}
-    return [e for e in events if e.digest in new and not new.discard(e.digest)]
+    first_time = []
+    for event in events:
+        if event.digest in new:
+            first_time.append(event)
+            new.discard(event.digest)  # the same event twice in one batch counts once
+    return first_time
 
 
 def record_message(chat: Chat, message: Message) -> None:
@@ -252,15 +257,16 @@ def store_sent_reply(session: Session, chat: Chat, reply_id: int, text: str, sen
     return message
 
 
-def store_analysis(session: Session, chat: Chat, analysis: Analysis) -> None:
+def store_analysis(session: Session, chat: Chat, analysis: Analysis, read_up_to: int | None = None) -> None:
     """Add an analysis and make it the chat's latest; the chat stays due if a buyer message
-    it did not read arrived meanwhile."""
+    it did not read (an id above `read_up_to`, by default the message it covers) arrived
+    meanwhile."""
     session.add(analysis)
     session.flush()
     chat.latest_analysis_id = analysis.id
     chat.sentiment, chat.category, chat.urgency = analysis.sentiment, analysis.category, analysis.urgency
     chat.priority = PRIORITIES.get(analysis.urgency, DEFAULT_PRIORITY)
-    settle_analysis_due(session, chat, analysis.last_message_id)
+    settle_analysis_due(session, chat, analysis.last_message_id if read_up_to is None else read_up_to)
 
 
 def settle_analysis_due(session: Session, chat: Chat, read_up_to: int) -> None:
