@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import socket
 import threading
 import time
 import uuid
@@ -336,6 +337,12 @@ _FEED_MS = "_feed_ms"  # never served
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API behind requests.Session
     trickle_rate: float | None = None  # bytes per second for this answer's body (trickle_next)
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold each answer ~40 ms (a real server sends them together).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self):
         self._run("GET")
