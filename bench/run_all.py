@@ -19,6 +19,7 @@ BENCHES = {
     "freshness": "freshness.py",
     "crash_recovery": "crash_recovery.py",
     "soak": "soak.py",
+    "ingest": "ingest.py",
 }
 
 
