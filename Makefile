@@ -1,12 +1,15 @@
 # `make run`: web + worker + cron on SQLite and a local Redis.  `make test`: the whole suite.
 PYTHON ?= python3
+# `PORT=8150 make run` serves on 8150; `make test` checks the Redis the tests use.
+PORT ?= 8000
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := chatcenter
 # The Procfile's bare `gunicorn` and `python` must be the virtual environment's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test deps redis db-upgrade bench clean
+.PHONY: run test deps redis test-redis db-upgrade bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +27,20 @@ redis: deps
 db-upgrade: deps
 	$(BIN)/flask db upgrade
 
-run: redis db-upgrade
-	$(BIN)/honcho start -f Procfile --port 8000
+# scripts/run: Redis if needed, db upgrade, honcho; Ctrl-C stops the Redis it started.
+run: deps
+	BIN=$(BIN) PORT=$(PORT) scripts/run
 
-test: redis
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test-redis: deps
+	REDIS_URL=$(TEST_REDIS_URL) PYTHON=$(BIN)/python scripts/ensure-redis
 
+test: test-redis
+	TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+BENCH_SCRIPT ?= bench/run_all.py
 bench: redis
-	$(BIN)/python bench/run_all.py $(BENCH)
+	@if [ -f $(BENCH_SCRIPT) ]; then $(BIN)/python $(BENCH_SCRIPT) $(BENCH); \
+	else echo "no benchmarks yet ($(BENCH_SCRIPT) is missing): nothing to run" >&2; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache

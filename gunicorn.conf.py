@@ -4,7 +4,6 @@ Everything an operator tunes comes from the environment (systemd's EnvironmentFi
 honcho, or the project's .env; the real environment wins), so one file serves every
 machine. See the README's Production section for the variables and their defaults.
 """
-import os
 import sys
 from pathlib import Path
 
@@ -12,56 +11,35 @@ _HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(_HERE))
 
 from chatcenter.config import load_settings_or_exit, read_env  # noqa: E402
+from chatcenter.server_settings import ServerSettings  # noqa: E402
 
-_ENV = read_env()
-# The app's own settings are checked here, in the master, before any worker is forked: a
-# bad value stops gunicorn with its one line instead of restarting workers forever.
+# Every setting, the app's and gunicorn's, is checked here, in the master, before any worker
+# is forked: a bad value stops gunicorn with its one line (exit 1) instead of restarting
+# workers forever. Ranges and defaults: chatcenter/server_settings.py.
 load_settings_or_exit()
+_SERVER = ServerSettings.from_mapping(read_env())
 
 # Upper bound on flushing Sentry when a worker exits, below graceful_timeout's margin.
 SENTRY_FLUSH_SECONDS = 2.0
 
-
-def _setting(name, default):
-    value = _ENV.get(name, "").strip()
-    return value if value else default
-
-
-def _number(name, default, minimum=1):
-    raw = _setting(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        # SystemExit, not an exception: gunicorn prints it as one line, no traceback.
-        raise SystemExit(f"gunicorn.conf.py: {name} must be a whole number >= {minimum}, got {raw!r}")
-    return value
-
-
-def _default_bind():
-    # Loopback unless GUNICORN_BIND says otherwise: nginx is the only way in. PORT (set by
-    # some hosts) moves the port, never the address (gunicorn alone would use 0.0.0.0).
-    explicit = [b.strip() for b in _setting("GUNICORN_BIND", "").split(",") if b.strip()]
-    return explicit or [f"127.0.0.1:{_number('PORT', 8000)}"]
-
-
 wsgi_app = "wsgi:app"
-bind = _default_bind()
+# Loopback unless GUNICORN_BIND says otherwise: nginx is the only way in. PORT (set by
+# some hosts) moves the port, never the address (gunicorn alone would use 0.0.0.0).
+bind = list(_SERVER.bind)
 # Processes x threads = concurrent requests. Threads suit this I/O-bound API (database,
 # Redis); with GUNICORN_THREADS > 1 gunicorn uses its gthread worker.
-workers = _number("WEB_CONCURRENCY", min(2 * (os.cpu_count() or 1) + 1, 8))
-threads = _number("GUNICORN_THREADS", 4)
+workers = _SERVER.workers
+threads = _SERVER.threads
 worker_class = "gthread" if threads > 1 else "sync"
 # A request silent this long is killed; nginx's proxy_read_timeout must be a bit longer.
-timeout = _number("GUNICORN_TIMEOUT", 30)
+timeout = _SERVER.timeout
 # On SIGTERM/HUP, requests in flight get this long; systemd's TimeoutStopSec is longer.
-graceful_timeout = _number("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = _number("GUNICORN_KEEPALIVE", 5)
+graceful_timeout = _SERVER.graceful_timeout
+keepalive = _SERVER.keepalive
 # Recycle each worker after about this many requests (bounds slow leaks); the jitter
 # keeps workers from restarting all at once. 0 turns recycling off.
-max_requests = _number("GUNICORN_MAX_REQUESTS", 1000, minimum=0)
-max_requests_jitter = _number("GUNICORN_MAX_REQUESTS_JITTER", max(max_requests // 10, 0), minimum=0)
+max_requests = _SERVER.max_requests
+max_requests_jitter = _SERVER.max_requests_jitter
 
 # Each worker builds its own app (and Sentry client) after the fork: never preload, a
 # client created before fork would lose its sender thread in the children.
@@ -74,13 +52,13 @@ forwarded_allow_ips = ""
 secure_scheme_headers = {}
 
 # Off by default: one fixed socket path per user would clash between instances.
-control_socket_disable = not _setting("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not _SERVER.control_socket
 if not control_socket_disable:
-    control_socket = _setting("GUNICORN_CONTROL_SOCKET", "")
+    control_socket = _SERVER.control_socket
 
-loglevel = _setting("GUNICORN_LOGLEVEL", "info")
+loglevel = _SERVER.loglevel
 errorlog = "-"
-accesslog = _setting("GUNICORN_ACCESSLOG", "-")  # "-": stdout, i.e. the journal
+accesslog = _SERVER.accesslog  # "-": stdout, i.e. the journal
 # logfmt, one line per request; the app fills chatcenter.* (see chatcenter/request_log.py)
 # and the X-Request-ID response header. No query string, no client headers.
 access_log_format = (

@@ -11,8 +11,8 @@ import argparse
 import importlib
 import logging
 
-from chatcenter import create_app, runtime
-from chatcenter.job_rules import RuledSimpleWorker, RuledWorker
+from chatcenter import create_app, runtime, startup
+from chatcenter.job_rules import RuledSimpleWorker, RuledWorker, work_until_stopped
 from chatcenter.queues import JOB_KINDS, QUEUE_NAMES, queue
 
 log = logging.getLogger("chatcenter.worker")
@@ -50,12 +50,14 @@ def main(argv=None) -> None:
     app = create_app(component="worker")
     with app.app_context():
         resources = runtime.get()
+        startup.require_dependencies(resources)  # one line and exit, not a job failing forever
         if not resources.settings.analysis_enabled:
             log.warning("analysis is off: DEEPSEEK_API_KEY is empty, so no chat is analysed")
         preload_jobs()
-        worker = build_worker(resources, args.queues, simple=args.simple)
-        # SIGTERM: RQ finishes the current job, then exits (warm shutdown).
-        worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
+        # SIGTERM: RQ finishes the current job, then exits (warm shutdown). A Redis outage
+        # does not end the worker: it waits for Redis and resumes.
+        work_until_stopped(lambda: build_worker(resources, args.queues, simple=args.simple), resources.redis,
+                           burst=args.burst, with_scheduler=True, logging_level="INFO")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ def create_app(config: Settings | None = None, component: str | None = None) -> 
     settings = config if config is not None else load_settings_or_exit()
     if component is None:
         component = "cli" if click.get_current_context(silent=True) is not None else "web"
-    configure_logging()
+    # A command's result is its stdout; its stderr carries warnings and the failure line
+    # (INFO comes back with --verbose). Long-running processes log INFO.
+    configure_logging(logging.WARNING if component == "cli" else logging.INFO)
     for notice in settings.notices:
         log.warning("%s", notice)
     init_sentry(settings, component)

@@ -59,12 +59,14 @@ class KeyRefused(Exception):
     """The presented key opens nothing; the message says why, never what was presented."""
 
 
-def verify(session: Session, presented: str) -> ApiKey:
-    """The live key row for `presented`; KeyRefused if it is malformed, unknown or revoked."""
+def verify(session: Session, presented: str):
+    """The live key for `presented` (its id, revocation and last use; a plain row, as this
+    runs on every API request); KeyRefused if it is malformed, unknown or revoked."""
     if not KEY_PATTERN.fullmatch(presented):
         raise KeyRefused("is not an API key of this service (they look like cc_...)")
     digest = hash_key(presented)
-    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+    row = session.execute(select(ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.last_used_at)
+                          .where(ApiKey.key_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise KeyRefused("is not a known API key")
     if row.revoked_at is not None:
@@ -72,7 +74,7 @@ def verify(session: Session, presented: str) -> ApiKey:
     return row
 
 
-def touch(session: Session, row: ApiKey) -> None:
+def touch(session: Session, row) -> None:
     """Record that the key was used, at most once per TOUCH_EVERY (a conditional update,
     so concurrent requests of one key write once)."""
     now = utcnow()

@@ -6,13 +6,16 @@ message, waiting time, due analysis, latest analysis) change only here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from chatcenter import models
 from chatcenter.models import DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, Message, from_ms, utcnow
+from chatcenter.wb_events import SetAsideEvent, WBChat, WBEvent
 
 CLIENT, SELLER = "client", "seller"
 REPLY_EVENT_PREFIX = "reply:"  # wb_event_id of a sent reply until WB's feed reports it
@@ -23,112 +26,180 @@ class PageResult:
     chats_added: int = 0
     messages_added: int = 0
     buyer_messages_added: int = 0
+    # Chats given a new buyer message by this page: due for an analysis.
+    buyer_chat_ids: set[int] = field(default_factory=set)
+    # A new event saying "new chat" (isNewChat): the chat list has its name and card.
+    new_chat_announced: bool = False
 
 
-def _chats_by_wb_id(session: Session, seller_id: int, wb_ids: set[str]) -> dict[str, Chat]:
-    if not wb_ids:
-        return {}
-    rows = session.scalars(select(Chat).where(Chat.seller_id == seller_id, Chat.wb_chat_id.in_(wb_ids)))
-    return {chat.wb_chat_id: chat for chat in rows}
+# Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 1000
 
 
-def _new_chat(session: Session, seller_id: int, wb_chat_id: str, seen_at: datetime | None = None) -> Chat:
-    chat = Chat(seller_id=seller_id, wb_chat_id=wb_chat_id, awaiting_reply=False, analysis_due=False,
-                priority=DEFAULT_PRIORITY, last_message_at=seen_at or utcnow())
-    session.add(chat)
-    return chat
+def _insert(session: Session, model):
+    """INSERT for the session's database, with ON CONFLICT DO NOTHING available."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise RuntimeError(f"unsupported database: {dialect}")
 
 
-def store_chat_list(session: Session, seller_id: int, wb_chats: list[dict]) -> int:
-    """Insert new chats and refresh known ones; return how many were added."""
-    known = _chats_by_wb_id(session, seller_id, {c["chatID"] for c in wb_chats})
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _chats_by_wb_id(session: Session, seller_id: int, wb_ids) -> dict[str, Chat]:
+    found: dict[str, Chat] = {}
+    for chunk in _chunks(sorted(wb_ids)):
+        rows = session.scalars(select(Chat).where(Chat.seller_id == seller_id, Chat.wb_chat_id.in_(chunk)))
+        found.update((chat.wb_chat_id, chat) for chat in rows)
+    return found
+
+
+def _add_chats(session: Session, seller_id: int, new: dict[str, dict]) -> int:
+    """Insert chats by WB id (values: their columns); a chat another run added meanwhile is
+    skipped by the database. Returns how many this call added."""
     added = 0
-    for wb_chat in wb_chats:
-        last = from_ms((wb_chat.get("lastMessage") or {}).get("addTimestamp"))
-        chat = known.get(wb_chat["chatID"])
-        if chat is None:
-            chat = known[wb_chat["chatID"]] = _new_chat(session, seller_id, wb_chat["chatID"], last)
-            added += 1
-        elif last and last > chat.last_message_at:
-            chat.last_message_at = last
-        chat.reply_sign = wb_chat.get("replySign") or chat.reply_sign
-        chat.client_name = wb_chat.get("clientName") or chat.client_name
-        chat.good_card = wb_chat.get("goodCard") or chat.good_card
-    session.flush()
+    now = utcnow()
+    rows = [dict(seller_id=seller_id, wb_chat_id=wb_id, awaiting_reply=False, analysis_due=False,
+                 priority=DEFAULT_PRIORITY, created_at=now, **{"last_message_at": now, **values})
+            for wb_id, values in new.items()]
+    for chunk in _chunks(rows):
+        stmt = _insert(session, Chat.__table__).on_conflict_do_nothing(
+            index_elements=["seller_id", "wb_chat_id"]).returning(Chat.__table__.c.id)
+        added += len(session.execute(stmt, chunk).all())
     return added
+
+
+def store_chat_list(session: Session, seller_id: int, wb_chats: list[WBChat]) -> int:
+    """Insert new chats and refresh known ones; return how many were added."""
+    known = _chats_by_wb_id(session, seller_id, {c.chat_id for c in wb_chats})
+    new = {}
+    for wb_chat in wb_chats:
+        last = from_ms(wb_chat.last_message_ms)
+        chat = known.get(wb_chat.chat_id)
+        if chat is None:
+            new[wb_chat.chat_id] = {"reply_sign": wb_chat.reply_sign, "client_name": wb_chat.client_name,
+                                    "good_card": wb_chat.good_card, **({"last_message_at": last} if last else {})}
+            continue
+        if last and last > chat.last_message_at:
+            chat.last_message_at = last
+        chat.reply_sign = wb_chat.reply_sign or chat.reply_sign
+        chat.client_name = wb_chat.client_name or chat.client_name
+        chat.good_card = wb_chat.good_card or chat.good_card
+    session.flush()
+    return _add_chats(session, seller_id, new)
+
+
+def store_set_aside(session: Session, seller_id: int, events: list[SetAsideEvent]) -> list[SetAsideEvent]:
+    """Record events set aside; return those not recorded before (an event re-read at a
+    page boundary, or by the next run, counts once)."""
+    if not events:
+        return []
+    table = models.SetAsideEvent.__table__
+    now = utcnow()
+    rows = [dict(seller_id=seller_id, digest=e.digest, wb_event_id=e.event_id, kind=e.kind, created_at=now)
+            for e in {e.digest: e for e in events}.values()]
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["seller_id", "digest"]) \
+        .returning(table.c.digest)
+    new = {row.digest for row in session.execute(stmt, rows)}
+    return [e for e in events if e.digest in new and not new.discard(e.digest)]
 
 
 def record_message(chat: Chat, message: Message) -> None:
     """Update the chat's copied columns for a message just added (flushed: it has an id)."""
-    if chat.last_message_id is not None and message.sent_at < chat.last_message_at:
-        if message.sender == CLIENT:  # an older buyer message arriving late still needs reading
+    _record(chat, message.id, message.sender, message.sent_at)
+
+
+def _record(chat: Chat, message_id: int, sender: str, sent_at: datetime) -> None:
+    if chat.last_message_id is not None and sent_at < chat.last_message_at:
+        if sender == CLIENT:  # an older buyer message arriving late still needs reading
             chat.analysis_due = True
         return
-    chat.last_message_at = message.sent_at
-    chat.last_message_id = message.id
-    if message.sender == CLIENT:
+    chat.last_message_at = sent_at
+    chat.last_message_id = message_id
+    if sender == CLIENT:
         chat.analysis_due = True
         if not chat.awaiting_reply:
             chat.awaiting_reply = True
-            chat.waiting_since = message.sent_at
-    elif message.sender == SELLER:
+            chat.waiting_since = sent_at
+    elif sender == SELLER:
         chat.awaiting_reply = False
         chat.waiting_since = None
 
 
-def store_events(session: Session, seller_id: int, events: list[dict]) -> PageResult:
-    """Store one page of message events; events already stored are skipped."""
+def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> PageResult:
+    """Store one page of cleaned message events; events already stored are skipped by the
+    database (the unique chat/event key), so a page read twice adds nothing."""
     result = PageResult()
-    messages = [e for e in events if e.get("eventType", "message") == "message" and e.get("eventID")]
+    messages = list({(e.chat_id, e.event_id): e for e in events if e.event_type == "message"}.values())
     if not messages:
         return result
-    chats = _chats_by_wb_id(session, seller_id, {e["chatID"] for e in messages})
-    stored = {(chat_id, event_id) for chat_id, event_id in session.execute(
-        select(Message.chat_id, Message.wb_event_id).where(
-            Message.chat_id.in_([c.id for c in chats.values()]),
-            Message.wb_event_id.in_([str(e["eventID"]) for e in messages])))}
+    chats = _chats_by_wb_id(session, seller_id, {e.chat_id for e in messages})
+    first_seen: dict[str, dict] = {}
+    for e in sorted(messages, key=lambda e: e.timestamp_ms):
+        if e.chat_id not in chats and e.chat_id not in first_seen:  # started after the chat list was read
+            first_seen[e.chat_id] = {"last_message_at": e.sent_at, "reply_sign": e.reply_sign,
+                                     "client_name": e.client_name}
+    if first_seen:
+        result.chats_added = _add_chats(session, seller_id, first_seen)
+        chats.update(_chats_by_wb_id(session, seller_id, set(first_seen)))
 
-    for event in sorted(messages, key=lambda e: e["addTimestamp"]):
-        chat = chats.get(event["chatID"])
-        if chat is None:  # a chat that started after the chat list was read
-            chat = chats[event["chatID"]] = _new_chat(session, seller_id, event["chatID"],
-                                                      from_ms(event["addTimestamp"]))
-            session.flush()
-            result.chats_added += 1
-        event_id = str(event["eventID"])
-        if (chat.id, event_id) in stored:
-            continue
-        stored.add((chat.id, event_id))  # the same event twice in one page
-        if event.get("replySign"):
-            chat.reply_sign = event["replySign"]
-        if event.get("clientName"):
-            chat.client_name = event["clientName"]
-        body = event.get("message") or {}
-        sender = event.get("sender", "wb")
-        if sender == SELLER and _adopt_sent_reply(session, chat, event_id, body.get("text") or ""):
-            continue
-        message = Message(chat_id=chat.id, wb_event_id=event_id, sender=sender, text=body.get("text") or "",
-                          attachments=body.get("attachments") or None, sent_at=from_ms(event["addTimestamp"]))
-        session.add(message)
-        session.flush()
-        record_message(chat, message)
+    adopted = _adopt_sent_replies(session, chats, [e for e in messages if e.sender == SELLER])
+    rows = [dict(chat_id=chats[e.chat_id].id, wb_event_id=e.event_id, sender=e.sender, text=e.text,
+                 attachments=e.attachments, sent_at=e.sent_at)
+            for e in messages if (e.chat_id, e.event_id) not in adopted]
+    table = Message.__table__
+    inserted = []
+    for chunk in _chunks(rows):
+        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["chat_id", "wb_event_id"]) \
+            .returning(table.c.id, table.c.chat_id, table.c.wb_event_id, table.c.sender, table.c.sent_at)
+        inserted += session.execute(stmt, chunk).all()
+
+    by_key = {(chats[e.chat_id].id, e.event_id): e for e in messages}
+    by_id = {chat.id: chat for chat in chats.values()}
+    for row in sorted(inserted, key=lambda r: (r.sent_at, r.id)):
+        chat, event = by_id[row.chat_id], by_key[(row.chat_id, row.wb_event_id)]
+        chat.reply_sign = event.reply_sign or chat.reply_sign
+        chat.client_name = event.client_name or chat.client_name
+        _record(chat, row.id, row.sender, row.sent_at)
         result.messages_added += 1
-        result.buyer_messages_added += sender == CLIENT
+        result.new_chat_announced |= event.is_new_chat
+        if row.sender == CLIENT:
+            result.buyer_messages_added += 1
+            result.buyer_chat_ids.add(chat.id)
     session.flush()
     return result
 
 
-def _adopt_sent_reply(session: Session, chat: Chat, event_id: str, text: str) -> bool:
-    """WB's feed reporting a reply we stored when sending it: give it WB's id, add nothing."""
-    sent = session.scalars(
-        select(Message).where(Message.chat_id == chat.id, Message.sender == SELLER, Message.text == text,
+def _adopt_sent_replies(session: Session, chats: dict[str, Chat], events: list[WBEvent]) -> set[tuple[str, str]]:
+    """WB's feed reporting replies we stored when sending them: give each WB's id, add
+    nothing. Returns the (chat, event) ids so adopted."""
+    if not events:
+        return set()
+    chat_ids = {chats[e.chat_id].id for e in events}
+    pending = session.scalars(
+        select(Message).where(Message.chat_id.in_(chat_ids), Message.sender == SELLER,
                               Message.wb_event_id.startswith(REPLY_EVENT_PREFIX))
-        .order_by(Message.id).limit(1)
-    ).first()
-    if sent is None:
-        return False
-    sent.wb_event_id = event_id
-    return True
+        .order_by(Message.id)
+    ).all()
+    if not pending:
+        return set()
+    adopted = set()
+    for event in events:
+        chat = chats[event.chat_id]
+        sent = next((m for m in pending if m.chat_id == chat.id and m.text == event.text), None)
+        if sent is None or session.scalar(select(Message.id).where(
+                Message.chat_id == chat.id, Message.wb_event_id == event.event_id)) is not None:
+            continue
+        sent.wb_event_id = event.event_id
+        pending.remove(sent)
+        adopted.add((event.chat_id, event.event_id))
+    session.flush()
+    return adopted
 
 
 def store_sent_reply(session: Session, chat: Chat, reply_id: int, text: str, sent_at: datetime) -> Message:
@@ -142,13 +213,24 @@ def store_sent_reply(session: Session, chat: Chat, reply_id: int, text: str, sen
 
 
 def store_analysis(session: Session, chat: Chat, analysis: Analysis) -> None:
-    """Add an analysis and make it the chat's latest; the chat is due again only if a
-    buyer message newer than the one it covers arrived meanwhile."""
+    """Add an analysis and make it the chat's latest; the chat stays due if a buyer message
+    it did not read arrived meanwhile."""
     session.add(analysis)
     session.flush()
     chat.latest_analysis_id = analysis.id
     chat.sentiment, chat.category, chat.urgency = analysis.sentiment, analysis.category, analysis.urgency
     chat.priority = PRIORITIES.get(analysis.urgency, DEFAULT_PRIORITY)
-    newer = session.scalar(select(Message.id).where(
-        Message.chat_id == chat.id, Message.sender == CLIENT, Message.id > analysis.last_message_id).limit(1))
-    chat.analysis_due = newer is not None
+    settle_analysis_due(session, chat, analysis.last_message_id)
+
+
+def settle_analysis_due(session: Session, chat: Chat, read_up_to: int) -> None:
+    """Clear the chat's "due" only for what an analysis read (messages up to id `read_up_to`).
+
+    The chat row is locked first: a sync storing a buyer message updates this row in the
+    same transaction, so either it committed before (and its message is seen below) or it
+    waits and sets "due" again after us. (SQLite has one writer at a time anyway.)
+    """
+    session.execute(select(Chat.id).where(Chat.id == chat.id).with_for_update())
+    unread = session.scalar(select(Message.id).where(
+        Message.chat_id == chat.id, Message.sender == CLIENT, Message.id > read_up_to).limit(1))
+    chat.analysis_due = unread is not None

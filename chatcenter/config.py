@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit
+import re
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -80,13 +81,14 @@ class Settings:
             raw = values.get(f.name.upper())
             if raw is None or f.name == "notices":
                 continue
-            parsed[f.name] = _PARSERS.get(f.name, _non_empty)(f.name.upper(), raw.strip())
+            parsed[f.name] = _PARSERS.get(f.name, _non_empty)(f.name.upper(), clean(f.name.upper(), raw))
         minutes = values.get("SYNC_INTERVAL_MINUTES")
         if minutes is not None:
             if "sync_interval_seconds" in parsed:
                 notices.append("SYNC_INTERVAL_MINUTES is ignored: SYNC_INTERVAL_SECONDS is set")
             else:
-                parsed["sync_interval_seconds"] = 60 * _int_between(1, 60)("SYNC_INTERVAL_MINUTES", minutes.strip())
+                minutes = clean("SYNC_INTERVAL_MINUTES", minutes)
+                parsed["sync_interval_seconds"] = 60 * int_between(1, 60)("SYNC_INTERVAL_MINUTES", minutes)
                 notices.append("SYNC_INTERVAL_MINUTES is deprecated: set SYNC_INTERVAL_SECONDS="
                                f"{parsed['sync_interval_seconds']} instead")
         return cls(**parsed, notices=tuple(notices))
@@ -100,6 +102,33 @@ def read_env(environ: Mapping[str, str] | None = None,
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
     return values
+
+
+def clean(name: str, raw: str) -> str:
+    """The value without surrounding blanks; a control character inside is an error.
+
+    A newline in a key would end up in an HTTP header (and in escaped forms no masking
+    recognises); no variable of ours has a use for one. The value is never echoed.
+    """
+    value = raw.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ConfigError(f"{name} must not contain control characters such as a newline or a tab (value not shown)")
+    return value
+
+
+def public_url(url: str) -> str:
+    """`url` with its password (if any) replaced by ***, safe to print and log."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
+    except ValueError:  # a bad port: mask whatever stands between the scheme and the host
+        return re.sub(r"//[^@/]*@", "//***@", url)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -121,20 +150,10 @@ def _parse_rate(name: str, raw: str) -> float:
     return rate
 
 
-def _positive_int(name: str, raw: str) -> int:
-    try:
-        number = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if number < 1:
-        raise ConfigError(f"{name} must be at least 1, got {raw!r}")
-    return number
-
-
-def _int_between(low: int, high: int):
+def int_between(low: int, high: int):
     def parse(name: str, raw: str) -> int:
         try:
-            number = int(raw)
+            number = int(raw) if len(raw) <= 20 else low - 1  # int() of a huge string is slow
         except ValueError:
             number = low - 1
         if not low <= number <= high:
@@ -142,16 +161,6 @@ def _int_between(low: int, high: int):
         return number
 
     return parse
-
-
-def _non_negative_int(name: str, raw: str) -> int:
-    try:
-        number = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if number < 0:
-        raise ConfigError(f"{name} must be 0 or more, got {raw!r}")
-    return number
 
 
 def _parse_dsn(name: str, raw: str) -> str:
@@ -185,19 +194,58 @@ def _parse_url(schemes: tuple[str, ...]):
     return parse
 
 
-def _delays(name: str, raw: str) -> tuple[int, ...]:
+RETRY_DELAY_MAX = 86400  # a day: RQ schedules a retry by adding it to the clock
+
+
+def _redis_url(name: str, raw: str) -> str:
+    """What redis-py can connect to: redis[s]://host[:port][/db] or unix:///path."""
+    rule = (f"{name} must be redis://[:password@]host[:port][/db], rediss://... or unix:///path/to/redis.sock, "
+            f"got {public_url(raw)!r}")
     try:
-        delays = tuple(int(part) for part in raw.split(",") if part.strip())
-    except ValueError:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:  # a port that is not a number from 0 to 65535
+        raise ConfigError(rule) from None
+    if parts.scheme in ("redis", "rediss"):
+        db = parts.path.strip("/")
+        if not parts.hostname or port == 0 or not (db == "" or (db.isdigit() and int(db) < 10000)):
+            raise ConfigError(rule)
+    elif parts.scheme != "unix" or not parts.path:
+        raise ConfigError(rule)
+    return raw
+
+
+def _delays(name: str, raw: str) -> tuple[int, ...]:
+    parse = int_between(0, RETRY_DELAY_MAX)
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    try:
+        delays = tuple(parse(name, part) for part in parts)
+    except ConfigError:
         delays = (-1,)
     if any(d < 0 for d in delays) or len(delays) > 10:
-        raise ConfigError(f"{name} must be up to 10 comma-separated whole seconds, e.g. 15,60,180; got {raw!r}")
+        raise ConfigError(f"{name} must be up to 10 comma-separated whole seconds from 0 to {RETRY_DELAY_MAX}, "
+                          f"e.g. 15,60,180; got {raw!r}")
     return delays
 
 
 def _database_url(name: str, raw: str) -> str:
-    if "://" not in raw:
-        raise ConfigError(f"{name} must be an SQLAlchemy URL such as sqlite:///instance/chatcenter.db")
+    """An SQLAlchemy URL whose driver is installed: checked here, not at the first query."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    example = "sqlite:///instance/chatcenter.db or postgresql+psycopg://user:password@host/db"
+    try:
+        url = make_url(raw)
+        dialect = url.get_dialect()
+    except NoSuchModuleError:  # before its base class, ArgumentError
+        raise ConfigError(f"{name}: no database dialect {url.drivername!r}; use {example}") from None
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"{name} must be an SQLAlchemy URL such as {example}, got {public_url(raw)!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ConfigError(f"{name}: the driver of {url.drivername!r} ({exc.name}) is not installed; "
+                          f"use {example}") from None
     return raw
 
 
@@ -213,13 +261,33 @@ def _secret_key(name: str, raw: str) -> str:
     return raw
 
 
-def _non_empty(name: str, raw: str) -> str:
-    if not raw:
-        raise ConfigError(f"{name} must not be empty")
+# Keys DeepSeek issues are letters and digits (sk-...). Allowing only a token's characters
+# means every escaped form of the key (repr, JSON, a header) is the key itself, which the
+# privacy filter masks; a stray quote or newline could not slip past it.
+_API_KEY = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
+
+
+def _api_key(name: str, raw: str) -> str:
+    if raw and not _API_KEY.fullmatch(raw):
+        raise ConfigError(f"{name} must be the key as issued: letters, digits and ._~+/=- only, "
+                          "no spaces or quotes (value not shown)")
     return raw
 
 
-def _any(name: str, raw: str) -> str:
+def _text(max_length: int, empty_ok: bool = False):
+    def parse(name: str, raw: str) -> str:
+        if not raw and not empty_ok:
+            raise ConfigError(f"{name} must not be empty")
+        if len(raw) > max_length:
+            raise ConfigError(f"{name} must be at most {max_length} characters, got {len(raw)}")
+        return raw
+
+    return parse
+
+
+def _non_empty(name: str, raw: str) -> str:
+    if not raw:
+        raise ConfigError(f"{name} must not be empty")
     return raw
 
 
@@ -227,23 +295,33 @@ _PARSERS = {
     "debug": _parse_bool,
     "sentry_dsn": _parse_dsn,
     "sentry_traces_sample_rate": _parse_rate,
-    "sentry_release": _any,
-    "redis_url": _parse_url(("redis", "rediss", "unix")),
+    "sentry_environment": _text(64),  # Sentry's own limit
+    "sentry_release": _text(200, empty_ok=True),
+    "redis_url": _redis_url,
     "database_url": _database_url,
     "wb_api_base_url": _parse_url(("http", "https")),
     "deepseek_api_base_url": _parse_url(("http", "https")),
-    "deepseek_api_key": _any,
-    "sync_interval_seconds": _int_between(1, 3600),
-    "max_content_length": _positive_int,
-    "proxy_count": _non_negative_int,
+    "deepseek_api_key": _api_key,
+    "deepseek_model": _text(100),
+    "sync_interval_seconds": int_between(1, 3600),
+    "max_content_length": int_between(1, 1 << 30),
+    "proxy_count": int_between(0, 10),
     "secret_key": _secret_key,
     "job_retry_delays": _delays,
 }
 
 
 def load_settings_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
-    """For process entry points: a bad value ends the process with its one-line message."""
+    """For process entry points: a bad value ends the process with its one-line message.
+
+    gunicorn's variables are checked too, in every process: they share the `.env`.
+    """
+    from chatcenter.server_settings import ServerSettings
+
     try:
-        return Settings.from_env(environ)
+        values = read_env(environ)
+        settings = Settings.from_mapping(values)
+        ServerSettings.from_mapping(values)
     except ConfigError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
+    return settings

@@ -63,6 +63,10 @@ class Database:
     def __init__(self, url: str, **engine_kwargs):
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads of one request need no transaction: autocommit spares the BEGIN and COMMIT
+        # round trips (the connection and its pool are the same).
+        self.readmaker = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                      expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -74,6 +78,15 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads only: each statement sees the data committed before it."""
+        session = self.readmaker()
+        try:
+            yield session
         finally:
             session.close()
 

@@ -7,13 +7,18 @@
    token or a missing row fails at once and Sentry hears of it once.
 
 The worker applies them through RuledWorker; `flask ... --now` through run_now().
+work_until_stopped() keeps a worker alive through a Redis outage.
 """
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
+from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
+from rq.exceptions import StopRequested
 from rq.job import Job
 
 from chatcenter.leases import exclusive
@@ -70,3 +75,47 @@ class RuledWorker(JobRules, Worker):
 
 class RuledSimpleWorker(JobRules, SimpleWorker):
     """Runs jobs in its own process (`worker.py --simple`, tests)."""
+
+
+REDIS_WAIT_MAX = 10.0  # seconds between looks at a Redis that is away
+
+
+def work_until_stopped(make_worker: Callable[[], Worker], redis: Redis, *, burst: bool = False,
+                       **work_options) -> None:
+    """Run RQ's work loop until asked to stop (SIGTERM/SIGINT) or, with `burst`, until the
+    queues are empty.
+
+    RQ quits its loop on a Redis error outside the wait for a job (bookkeeping after a
+    job, maintenance, registering the worker's death), so a Redis restart would end the
+    worker for good. Here the loop waits for Redis to answer again and resumes with a fresh
+    worker; the job that was running is cleared by the enqueue check once its lease lapses.
+    """
+    while True:
+        worker = make_worker()
+        try:
+            worker.work(burst=burst, **work_options)
+        except RedisError as exc:  # raised by RQ's teardown, after it left its loop
+            log.error("worker %s stopped on a Redis error (%s)", worker.name, type(exc).__name__)
+        except StopRequested:
+            return
+        if burst or worker._shutdown_requested_date is not None:  # emptied, or asked to stop
+            return
+        try:
+            _wait_for_redis(redis)
+        except StopRequested:  # SIGTERM while waiting: RQ's handler is still installed
+            return
+        log.warning("resuming work: Redis answers again")
+
+
+def _wait_for_redis(redis: Redis) -> None:
+    wait, said = 1.0, False
+    while True:
+        try:
+            redis.ping()
+            return
+        except RedisError as exc:
+            if not said:
+                log.error("Redis is unreachable (%s); waiting for it to come back", type(exc).__name__)
+                said = True
+        time.sleep(wait)
+        wait = min(wait * 2, REDIS_WAIT_MAX)

@@ -189,6 +189,24 @@ class Analysis(Base):
         }
 
 
+class SetAsideEvent(Base):
+    """A WB event that could not be stored even after cleaning: its kind and a digest, never
+    its content. The digest makes an event re-read at a page boundary count once."""
+
+    __tablename__ = "set_aside_events"
+    __table_args__ = (UniqueConstraint("seller_id", "digest", name="uq_set_aside_events_seller_digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the event as WB sent it
+    wb_event_id: Mapped[str] = mapped_column(String(100))  # a plain short id, or "(no usable id)"
+    kind: Mapped[str] = mapped_column(String(50))  # why, e.g. "eventID too long"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<SetAsideEvent id={self.id} seller_id={self.seller_id} kind={self.kind!r}>"
+
+
 class ReplyState:
     QUEUED = "queued"
     SENDING = "sending"  # handed to WB; if the run dies now, WB may or may not have it

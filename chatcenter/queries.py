@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from redis import Redis
 from sqlalchemy import and_, func, or_, select, tuple_
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Bundle, Session, aliased
 
 from chatcenter.models import PRIORITIES, Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
@@ -119,13 +119,26 @@ def _time_key(value) -> datetime:
 
 LastMessage = aliased(Message)
 
+# A list row carries only the columns a summary shows, as plain bundles rather than ORM
+# objects: loading 50 chats with their analysis and last message into the identity map
+# cost more than the query itself.
+_CHAT = Bundle("chat", Chat.id, Chat.seller_id, Chat.client_name, Chat.good_card, Chat.awaiting_reply,
+               Chat.waiting_since, Chat.last_message_at, Chat.priority)
+_ANALYSIS = Bundle("analysis", Analysis.id, Analysis.sentiment, Analysis.category, Analysis.urgency,
+                   Analysis.summary, Analysis.suggested_reply, Analysis.model, Analysis.last_message_id,
+                   Analysis.created_at)
+_LAST = Bundle("last", LastMessage.id, LastMessage.sender, LastMessage.text, LastMessage.attachments,
+               LastMessage.sent_at)
+
 
 def _chat_rows(session: Session, conditions: list, order_by: list, limit: int):
-    query = (select(Chat, Analysis, LastMessage)
+    query = (select(_CHAT, _ANALYSIS, _LAST)
              .outerjoin(Analysis, Analysis.id == Chat.latest_analysis_id)
              .outerjoin(LastMessage, LastMessage.id == Chat.last_message_id)
              .where(*conditions).order_by(*order_by).limit(limit))
-    return session.execute(query).all()
+    # An outer join that found nothing gives a bundle of NULLs: that is "none".
+    return [(chat, analysis if analysis.id is not None else None, last if last.id is not None else None)
+            for chat, analysis, last in session.execute(query)]
 
 
 def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity", limit: int = 50,
@@ -217,15 +230,14 @@ def chat_detail(session: Session, chat_id: int, *, limit: int = 50, before: int 
     """A chat with one page of its messages (oldest first; `before` pages back in time)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    chat = session.get(Chat, chat_id)
-    if chat is None:
+    found = _chat_rows(session, [Chat.id == chat_id], [], 1)
+    if not found:
         return None
+    chat, analysis, last = found[0]
     older = [tuple_(Message.sent_at, Message.id) < _message_key(session, chat_id, before)] if before else []
     newest_first = session.scalars(select(Message).where(Message.chat_id == chat_id, *older)
                                    .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)).all()
     page = list(reversed(newest_first[:limit]))
-    analysis = session.get(Analysis, chat.latest_analysis_id) if chat.latest_analysis_id else None
-    last = session.get(Message, chat.last_message_id) if chat.last_message_id else None
     replies = session.scalars(select(Reply).where(Reply.chat_id == chat_id, Reply.state != ReplyState.SENT)
                               .order_by(Reply.id.desc()).limit(5)).all()
     return {

@@ -14,6 +14,8 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from rq.utils import now
+
 from chatcenter.config import REDIS_PREFIX
 from chatcenter.leases import is_held
 
@@ -24,6 +26,7 @@ QUEUE_NAMES = (SYNC, ANALYSIS, REPLY, DEFAULT)
 
 # States in which a job still has work ahead of it: asking again must not add a second one.
 PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+START_GRACE = 2.0  # seconds a just-started job may run before its lease is looked for
 
 
 class QueueUnavailable(Exception):
@@ -99,8 +102,9 @@ def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[in
     job_id = kind.job_id(subject_id)
     try:
         with redis.lock(f"{REDIS_PREFIX}enqueue-lock:{job_id}", timeout=10, blocking_timeout=5):
-            status = _status(redis, job_id)
-            if status == JobStatus.STARTED and not is_held(redis, job_id):
+            job = _fetch(redis, job_id)
+            status = job.get_status(refresh=False) if job is not None else None
+            if status == JobStatus.STARTED and _is_dead_run(redis, job):
                 log.warning("job %s was left started by a worker that is gone; enqueueing it anew", job_id)
                 _forget_dead_run(redis, kind, job_id)
             elif status in PENDING:
@@ -117,11 +121,46 @@ def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[in
     return Enqueued(job_id, created=True)
 
 
-def _status(redis: Redis, job_id: str) -> JobStatus | None:
+def _fetch(redis: Redis, job_id: str) -> Job | None:
     try:
-        return Job.fetch(job_id, connection=redis).get_status(refresh=False)
+        return Job.fetch(job_id, connection=redis)
     except NoSuchJobError:
         return None
+
+
+def _is_dead_run(redis: Redis, job: Job) -> bool:
+    """Started, yet no run holds its lease: its worker died (the heartbeat stopped).
+
+    A run takes its lease the moment it starts; the grace covers that instant, so a job
+    that has only just started is never taken for a dead one.
+    """
+    if is_held(redis, job.id):
+        return False
+    started = job.started_at
+    return started is None or (now() - started).total_seconds() > START_GRACE
+
+
+def recover_dead_runs(redis: Redis, retry_delays: tuple[int, ...]) -> list[str]:
+    """Enqueue anew every job of ours left "started" by a worker that died.
+
+    The enqueue check does this when someone asks for the same job again; this covers jobs
+    nobody asks for twice (a reply), and is run by the periodic fan-out. Each job decides on
+    its re-run itself (a reply found "sending" is not sent again). Returns the job ids.
+    """
+    recovered = []
+    try:
+        for kind in JOB_KINDS:
+            registry = queue(redis, kind.queue).started_job_registry
+            job_ids = {m.decode().split(":", 1)[0] for m in redis.zrange(registry.key, 0, -1)}
+            for job_id in sorted(job_ids):
+                job = _fetch(redis, job_id) if kind.owns(job_id) else None
+                if job is None or not _is_dead_run(redis, job):
+                    continue
+                if enqueue(redis, kind, int(job_id.rsplit("-", 1)[1]), retry_delays).created:
+                    recovered.append(job_id)
+    except RedisError as exc:
+        raise QueueUnavailable(exc) from None
+    return recovered
 
 
 def _forget_dead_run(redis: Redis, kind: JobKind, job_id: str) -> None:

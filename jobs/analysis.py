@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from chatcenter import runtime
 from chatcenter.actions import AnalysisOff
-from chatcenter.chat_store import store_analysis
+from chatcenter.chat_store import settle_analysis_due, store_analysis
 from chatcenter.clients.deepseek import DeepSeekClient, DeepSeekError
 from chatcenter.failures import PermanentJobError, TransientJobError
 from chatcenter.models import Analysis, Chat, Message
@@ -40,7 +40,7 @@ def analyze_chat_with_ai(chat_id: int) -> dict:
             return {"chat_id": chat_id, "skipped": "chat has no messages", "analysis": None}
         latest = session.get(Analysis, chat.latest_analysis_id) if chat.latest_analysis_id else None
         if latest is not None and latest.last_message_id == history[0].id:
-            chat.analysis_due = False
+            settle_analysis_due(session, chat, max(m.id for m in history))
             log.info("chat %s: no new message since analysis %s; nothing to do", chat_id, latest.id)
             return {"chat_id": chat_id, "skipped": "no new message since the last analysis",
                     "analysis": latest.as_dict()}

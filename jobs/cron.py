@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 
-from chatcenter import runtime
+from chatcenter import runtime, startup
 from jobs.poller import Poller
 
 log = logging.getLogger("jobs.cron")
@@ -31,6 +31,7 @@ def main() -> None:
     app = create_app(component="cron")  # Sentry for errors of this process itself
     with app.app_context():
         resources = runtime.get()
+        startup.require_dependencies(resources)
         stop = stop_on_signals()
         log.info("cron: polling every active seller every %d seconds", resources.settings.sync_interval_seconds)
         poller = Poller(resources)

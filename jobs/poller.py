@@ -35,7 +35,7 @@ from chatcenter.observability.sentry import active_sdk
 from chatcenter.poller import (
     Outcome, after_poll, after_skip, first_schedule, has_news, held_back, is_due, sync_due,
 )
-from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, JobKind, enqueue
+from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, JobKind, enqueue, recover_dead_runs
 
 log = logging.getLogger("jobs.poller")
 
@@ -101,6 +101,7 @@ class Poller:
         self.counts: Counter = Counter()
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="poll")
         self._said_bad_token: set[int] = set()
+        self._recover_at = 0.0
 
     # ---- one pass -----------------------------------------------------------------
 
@@ -128,6 +129,12 @@ class Poller:
             self.in_flight[seller_id] = self.pool.submit(self._poll, seller_id, client,
                                                          sellers[seller_id].cursor)
         self.counts["analyses"] += self._enqueue_due_analyses()
+        if now >= self._recover_at:  # jobs a killed worker left "started" (a reply nobody asks for again)
+            self._recover_at = now + self.interval
+            recovered = recover_dead_runs(self.resources.redis, self.resources.settings.job_retry_delays)
+            if recovered:
+                log.warning("poller: %d jobs left started by a dead worker enqueued anew: %s",
+                            len(recovered), ", ".join(recovered))
 
     def _poll(self, seller_id: int, client: WBClient, cursor: int | None) -> tuple[str, float | None]:
         outcome, wait = poll_feed(client, cursor)

@@ -2,21 +2,32 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from chatcenter import runtime
-from chatcenter.chat_store import store_chat_list, store_events
+from chatcenter.chat_store import store_chat_list, store_events, store_set_aside
 from chatcenter.clients.wb import WBAuthError, WBClient, WBError
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Seller, SyncState, utcnow
-from chatcenter.queues import ANALYSIS_JOB, enqueue
+from chatcenter.queues import ANALYSIS_JOB, QueueUnavailable, enqueue
+from chatcenter.sync_alerts import report_set_aside
+from chatcenter.wb_events import clean_chats, clean_page
 
 log = logging.getLogger("jobs.sync")
 
 MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say so
+# The chat list costs a WB request and brings only names and cards (events name new chats
+# themselves), so it is read when an event names a chat we do not know, and otherwise at
+# most this often.
+CHAT_LIST_EVERY = timedelta(minutes=5)
 _analysis_off_said = False
+
+
+class CursorError(WBError):
+    """WB's feed cursor went backwards, or another run moved ours: this run stops."""
 
 
 @dataclass
@@ -26,10 +37,20 @@ class SyncResult:
     messages_added: int = 0
     pages: int = 0
     analyses_enqueued: int = 0
+    events_set_aside: int = 0
+    chat_list_read: bool = False
+    set_aside_kinds: dict = field(default_factory=dict)
 
     def describe(self) -> str:
+        set_aside = f"{self.events_set_aside} events set aside, " if self.events_set_aside else ""
         return (f"{self.chats_added} chats and {self.messages_added} messages added in {self.pages} pages, "
-                f"{self.analyses_enqueued} analyses enqueued")
+                f"{set_aside}{self.analyses_enqueued} analyses enqueued")
+
+
+def chat_list_due(refreshed_at: datetime | None, now: datetime, unknown_chat_seen: bool,
+                  every: timedelta = CHAT_LIST_EVERY) -> bool:
+    """Should this sync read WB's chat list? (Pure: the caller passes the clock.)"""
+    return unknown_chat_seen or refreshed_at is None or now - refreshed_at >= every
 
 
 def sync_seller_chats(seller_id: int) -> dict:
@@ -39,15 +60,17 @@ def sync_seller_chats(seller_id: int) -> dict:
         if seller is None:
             raise PermanentJobError(f"seller {seller_id} does not exist")
         token, cursor, active = seller.wb_token, seller.events_cursor, seller.active
+        refreshed_at = seller.chats_refreshed_at
         seller.sync_state = SyncState.RUNNING if active else SyncState.IDLE
     if not active:
         return {"seller_id": seller_id, "skipped": "seller is inactive"}
 
     result = SyncResult(seller_id)
+    # BaseException: a job timeout or a signal must not leave the seller "running" either.
     try:
         with WBClient.for_seller(resources.settings.wb_api_base_url, token, resources.redis, seller_id) as client:
-            _sync(client, resources, cursor, result)
-    except Exception as exc:
+            _sync(client, resources, cursor, refreshed_at, result)
+    except BaseException as exc:
         _finish(resources.db, seller_id, exc)
         raise
     _finish(resources.db, seller_id, None)
@@ -55,68 +78,134 @@ def sync_seller_chats(seller_id: int) -> dict:
     return asdict(result)
 
 
+def public_error(error: BaseException) -> tuple[str, str]:
+    """The seller's state and the last error operators may read for a run's failure."""
+    if isinstance(error, WBAuthError):
+        return SyncState.AUTH_ERROR, str(error)
+    if isinstance(error, (WBError, PermanentJobError, QueueUnavailable)):
+        return SyncState.ERROR, str(error)
+    # Not ours: its text may quote data (SQL parameters, a buyer's text); the class name is enough.
+    return SyncState.ERROR, f"internal error ({type(error).__name__}); see the worker log"
+
+
 def _finish(db, seller_id: int, error: BaseException | None) -> None:
     """The one place a run's outcome becomes the seller's state and public last error."""
-    if error is None:
-        state, message = SyncState.OK, None
-    elif isinstance(error, WBAuthError):
+    state, message = (SyncState.OK, None) if error is None else public_error(error)
+    if isinstance(error, WBAuthError):
         # A bad token will not get better by retrying: paused until `sellers set-token`.
-        state, message = SyncState.AUTH_ERROR, str(error)
         log.warning("seller %s: WB refused the token; syncs paused until it changes", seller_id)
-    elif isinstance(error, (WBError, PermanentJobError)):
-        state, message = SyncState.ERROR, str(error)
-    else:  # not ours: its text may quote data, its class name is enough
-        state, message = SyncState.ERROR, f"internal error ({type(error).__name__}); see the worker log"
-    with db.session() as session:
-        seller = session.get(Seller, seller_id)
-        if seller is not None:
-            seller.sync_state, seller.last_error = state, message
-            if error is None:
-                seller.last_synced_at = utcnow()
+    for attempt in (1, 2):  # a database that just failed the run may answer a moment later
+        try:
+            with db.session() as session:
+                values = {"sync_state": state, "last_error": message}
+                if error is None:
+                    values["last_synced_at"] = utcnow()
+                session.execute(update(Seller).where(Seller.id == seller_id).values(**values))
+            return
+        except Exception as exc:  # noqa: BLE001 - the run's own error matters more; say this one
+            log.error("seller %s: could not record the sync's outcome (attempt %s: %s)",
+                      seller_id, attempt, type(exc).__name__)
 
 
-def _sync(client: WBClient, resources, cursor: int | None, result: SyncResult) -> None:
+def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result: SyncResult) -> None:
     db, seller_id = resources.db, result.seller_id
-    wb_chats = client.list_chats()
-    with db.session() as session:
-        result.chats_added += store_chat_list(session, seller_id, wb_chats)
-        session.get(Seller, seller_id).chats_refreshed_at = utcnow()
+    if chat_list_due(refreshed_at, utcnow(), unknown_chat_seen=False):
+        _read_chat_list(client, resources, result)
 
+    unknown_chat_seen, enqueued = False, set()
     for _ in range(MAX_PAGES):
-        page = client.get_events(cursor)
-        events = page.get("events") or []
-        if not page.get("totalEvents") or not events:
+        # One millisecond back: if WB's `next` means "strictly after", an event sharing the
+        # last stored event's millisecond but served on the next page is not skipped. The
+        # repeats are dropped by the messages' unique key.
+        page = client.get_events(cursor - 1 if cursor else None)
+        raw_events = page.get("events") or []
+        if not page.get("totalEvents") or not raw_events:
             break
-        # The page's rows and the cursor past them commit together: a crash between
-        # pages loses nothing and a re-run re-reads at most one page.
+        next_cursor = page["next"]
+        if cursor is not None and next_cursor == cursor:
+            break  # the page only re-read the cursor's millisecond: caught up
+        if cursor is not None and next_cursor < cursor:
+            raise CursorError(f"WB's events cursor went backwards (next={next_cursor} after {cursor}); "
+                              f"the sync stopped and tries again next round")
+        cleaned = clean_page(raw_events)
+        # The page's rows, the cursor past them and the set-aside count commit together: a
+        # crash between pages loses nothing and a re-run re-reads at most one page.
         with db.session() as session:
-            stored = store_events(session, seller_id, events)
-            session.get(Seller, seller_id).events_cursor = page["next"]
+            stored = store_events(session, seller_id, cleaned.events)
+            set_aside = store_set_aside(session, seller_id, cleaned.set_aside)
+            _move_cursor(session, seller_id, cursor, next_cursor, len(set_aside))
+        for event in set_aside:  # by id and kind: the event's text may be a buyer's
+            log.warning("seller %s: WB event %s set aside (%s)", seller_id, event.event_id, event.kind)
+            result.set_aside_kinds[event.kind] = result.set_aside_kinds.get(event.kind, 0) + 1
         result.pages += 1
+        result.events_set_aside += len(set_aside)
         result.chats_added += stored.chats_added
         result.messages_added += stored.messages_added
-        result.analyses_enqueued += enqueue_due_analyses(resources, seller_id)
-        if page["next"] == cursor:
-            raise WBError(f"WB events cursor did not advance past {cursor}")
-        cursor = page["next"]
+        unknown_chat_seen |= stored.chats_added > 0 or stored.new_chat_announced
+        result.analyses_enqueued += enqueue_analyses(resources, sorted(stored.buyer_chat_ids - enqueued))
+        enqueued |= stored.buyer_chat_ids
+        cursor = next_cursor
     else:
         raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
 
+    if result.set_aside_kinds:
+        report_set_aside(resources.redis, seller_id, result.set_aside_kinds)
+    if unknown_chat_seen and not result.chat_list_read:
+        _read_chat_list(client, resources, result)
+    # Chats still due from an earlier run (Redis or the worker gone between commit and enqueue).
+    result.analyses_enqueued += enqueue_due_analyses(resources, seller_id, skip=enqueued)
 
-def enqueue_due_analyses(resources, seller_id: int) -> int:
-    """Enqueue an analysis for every chat of the seller that is due for one.
 
-    "Due" is stored with the messages, so analyses lost between a commit and this call
-    (Redis or the worker gone) are enqueued by the next sync instead.
-    """
+def _move_cursor(session, seller_id: int, expected: int | None, new: int, set_aside: int) -> None:
+    """Compare-and-set: the cursor moves only from the value this run read. Another run
+    of the same seller (this one's lease lost) moving it first makes this page roll back."""
+    held = Seller.events_cursor.is_(None) if expected is None else Seller.events_cursor == expected
+    moved = session.execute(
+        update(Seller).where(Seller.id == seller_id, held)
+        .values(events_cursor=new, set_aside_events=Seller.set_aside_events + set_aside)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise CursorError(f"another run moved seller {seller_id}'s events cursor; this run stopped")
+
+
+def _read_chat_list(client: WBClient, resources, result: SyncResult) -> None:
+    chats, set_aside = clean_chats(client.list_chats())
+    with resources.db.session() as session:
+        result.chats_added += store_chat_list(session, result.seller_id, chats)
+        session.execute(update(Seller).where(Seller.id == result.seller_id).values(chats_refreshed_at=utcnow())
+                        .execution_options(synchronize_session=False))
+    if set_aside:
+        log.warning("seller %s: %s chats of WB's chat list set aside (unusable chatID)", result.seller_id, set_aside)
+    result.chat_list_read = True
+
+
+def _analysis_on(resources) -> bool:
     global _analysis_off_said
     if not resources.settings.analysis_enabled:
         if not _analysis_off_said:
             log.info("analysis is off (DEEPSEEK_API_KEY is empty): no analyses are enqueued")
             _analysis_off_said = True
+        return False
+    return True
+
+
+def enqueue_analyses(resources, chat_ids) -> int:
+    if not chat_ids or not _analysis_on(resources):
+        return 0
+    delays = resources.settings.job_retry_delays
+    return sum(enqueue(resources.redis, ANALYSIS_JOB, chat_id, delays).created for chat_id in chat_ids)
+
+
+def enqueue_due_analyses(resources, seller_id: int, skip: set[int] = frozenset()) -> int:
+    """Enqueue an analysis for every chat of the seller that is due for one.
+
+    "Due" is stored with the messages, so analyses lost between a commit and an enqueue
+    (Redis or the worker gone) are enqueued by the next sync instead.
+    """
+    if not _analysis_on(resources):
         return 0
     with resources.db.session() as session:
         due = session.scalars(select(Chat.id).where(Chat.seller_id == seller_id, Chat.analysis_due.is_(True))
                               .order_by(Chat.id)).all()
-    delays = resources.settings.job_retry_delays
-    return sum(enqueue(resources.redis, ANALYSIS_JOB, chat_id, delays).created for chat_id in due)
+    return enqueue_analyses(resources, [chat_id for chat_id in due if chat_id not in skip])

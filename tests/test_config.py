@@ -5,9 +5,11 @@ import sys
 
 import pytest
 
-from chatcenter.config import PROJECT_ROOT, ConfigError, Settings
+from chatcenter.config import PROJECT_ROOT, ConfigError, Settings, load_settings_or_exit
 
 SECRET_KEY = "f00dfacef00dfacef00dfacef00dface"
+REDIS_RULE = "REDIS_URL must be redis://[:password@]host[:port][/db], rediss://... or unix:///path/to/redis.sock"
+DB_EXAMPLE = "sqlite:///instance/chatcenter.db or postgresql+psycopg://user:password@host/db"
 
 
 def test_defaults_match_the_design():
@@ -35,7 +37,23 @@ def test_debug_accepts_the_usual_spellings(raw, expected):
         ("SENTRY_TRACES_SAMPLE_RATE", "-0.1", "SENTRY_TRACES_SAMPLE_RATE must be a number between 0 and 1, got '-0.1'"),
         ("SENTRY_TRACES_SAMPLE_RATE", "nan", "SENTRY_TRACES_SAMPLE_RATE must be a number between 0 and 1, got 'nan'"),
         ("SENTRY_ENVIRONMENT", "", "SENTRY_ENVIRONMENT must not be empty"),
-        ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL starting with redis:// or rediss:// or unix://"),
+        ("REDIS_URL", "localhost:6379", f"{REDIS_RULE}, got 'localhost:6379'"),
+        ("REDIS_URL", "redis://localhost:notaport/0", f"{REDIS_RULE}, got 'redis://localhost:notaport/0'"),
+        ("REDIS_URL", "redis://", f"{REDIS_RULE}, got 'redis://'"),
+        ("REDIS_URL", "unix://", f"{REDIS_RULE}, got 'unix://'"),
+        ("REDIS_URL", "redis://:pw@localhost:99999/0", f"{REDIS_RULE}, got 'redis://***@localhost:99999/0'"),
+        ("REDIS_URL", "redis://localhost:6379/x", f"{REDIS_RULE}, got 'redis://localhost:6379/x'"),
+        ("DATABASE_URL", "foo://bar", f"DATABASE_URL: no database dialect 'foo'; use {DB_EXAMPLE}"),
+        ("DATABASE_URL", "mysql://u@localhost/db",
+         f"DATABASE_URL: the driver of 'mysql' (MySQLdb) is not installed; use {DB_EXAMPLE}"),
+        ("DATABASE_URL", "chatcenter.db", f"DATABASE_URL must be an SQLAlchemy URL such as {DB_EXAMPLE}, got 'chatcenter.db'"),
+        ("JOB_RETRY_DELAYS", "99999999999999999999", "JOB_RETRY_DELAYS must be up to 10 comma-separated whole "
+         "seconds from 0 to 86400, e.g. 15,60,180; got '99999999999999999999'"),
+        ("SYNC_INTERVAL_MINUTES", "10000000000", "SYNC_INTERVAL_MINUTES must be a whole number from 1 to 60, "
+         "got '10000000000'"),
+        ("MAX_CONTENT_LENGTH", "0", "MAX_CONTENT_LENGTH must be a whole number from 1 to 1073741824, got '0'"),
+        ("PROXY_COUNT", "1000", "PROXY_COUNT must be a whole number from 0 to 10, got '1000'"),
+        ("SENTRY_ENVIRONMENT", "x" * 65, "SENTRY_ENVIRONMENT must be at most 64 characters, got 65"),
         ("SYNC_INTERVAL_MINUTES", "0", "SYNC_INTERVAL_MINUTES must be a whole number from 1 to 60, got '0'"),
         ("SYNC_INTERVAL_SECONDS", "0", "SYNC_INTERVAL_SECONDS must be a whole number from 1 to 3600, got '0'"),
         ("SYNC_INTERVAL_SECONDS", "1e9", "SYNC_INTERVAL_SECONDS must be a whole number from 1 to 3600, got '1e9'"),
@@ -110,3 +128,50 @@ def test_a_malformed_dsn_stops_the_process_without_printing_the_key():
     assert result.returncode != 0
     assert "SENTRY_DSN" in result.stderr
     assert SECRET_KEY not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("key", [f"sk-{SECRET_KEY}\nX-Injected: 1", f"sk-{SECRET_KEY}\t", f"sk {SECRET_KEY}",
+                                 f'sk-"{SECRET_KEY}"', f"sk-{SECRET_KEY}\\n"])
+def test_a_deepseek_key_with_a_control_character_or_a_quote_is_refused_unechoed(key):
+    # Inside the value: strip() would take a trailing newline away, as dotenv does.
+    with pytest.raises(ConfigError) as excinfo:
+        Settings.from_env({"DEEPSEEK_API_KEY": key + "x"}, env_file=None)
+    assert str(excinfo.value).startswith("DEEPSEEK_API_KEY must ")
+    assert "value not shown" in str(excinfo.value)
+    assert SECRET_KEY not in str(excinfo.value)
+
+
+def test_a_control_character_is_refused_in_any_variable():
+    with pytest.raises(ConfigError, match="SENTRY_RELEASE must not contain control characters"):
+        Settings.from_env({"SENTRY_RELEASE": "chatcenter@1\nforged"}, env_file=None)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("WEB_CONCURRENCY", "abc", "WEB_CONCURRENCY must be a whole number from 1 to 64, got 'abc'"),
+    ("WEB_CONCURRENCY", "100000", "WEB_CONCURRENCY must be a whole number from 1 to 64, got '100000'"),
+    ("PORT", "99999", "PORT must be a whole number from 1 to 65535, got '99999'"),
+    ("GUNICORN_LOGLEVEL", "garbage", "GUNICORN_LOGLEVEL must be one of debug, info, warning, error, critical, "
+                                     "got 'garbage'"),
+    ("GUNICORN_BIND", "0.0.0.0:99999", "GUNICORN_BIND must be comma-separated HOST:PORT (port 1 to 65535) or "
+                                       "unix:/path addresses, got '0.0.0.0:99999'"),
+])
+def test_gunicorn_variables_are_checked_with_the_rest(name, value, message):
+    with pytest.raises(SystemExit) as excinfo:
+        load_settings_or_exit({name: value})
+    assert str(excinfo.value) == f"configuration error: {message}"
+
+
+@pytest.mark.parametrize("process", [["web.py"], ["worker.py", "--burst"], ["-m", "jobs.cron"],
+                                     ["-m", "flask", "--app", "chatcenter", "sellers", "list"]])
+@pytest.mark.parametrize("variable", ["WEB_CONCURRENCY=abc", "JOB_RETRY_DELAYS=99999999999999999999",
+                                      "DATABASE_URL=foo://bar", "REDIS_URL=redis://localhost:notaport/0"])
+def test_every_process_checks_every_variable_at_start(tmp_path, process, variable):
+    name, value = variable.split("=", 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "DEBUG"))}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", REDIS_URL="redis://127.0.0.1:6379/15")
+    env[name] = value
+    result = subprocess.run([sys.executable, *process], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"configuration error: {name}")

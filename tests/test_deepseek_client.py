@@ -7,6 +7,8 @@ import pytest
 import requests
 
 from chatcenter.clients.deepseek import (
+    BLANK_RETRIES,
+    MAX_BODY_BYTES,
     Completion,
     DeepSeekClient,
     DeepSeekConfigError,
@@ -204,7 +206,7 @@ def test_client_recovers_after_a_cut_off_answer(make_client, stub):
     ids=["blank", "whitespace", "invalid-json", "json-array", "length", "disconnect"],
 )
 def test_unusable_answers_are_transient(client, stub, behaviour, match):
-    stub.script(behaviour)
+    stub.script(*[behaviour] * (1 + BLANK_RETRIES))  # blank and non-JSON are asked again first
     with pytest.raises(DeepSeekTransientError, match=match) as info:
         client.complete_json(MESSAGES)
     assert info.value.transient is True
@@ -212,8 +214,47 @@ def test_unusable_answers_are_transient(client, stub, behaviour, match):
 
 
 def test_blank_content_after_blank_lines(client, stub):
-    stub.script(ds.slow_blank_lines(0.3, then=ds.blank_content()))
+    stub.script(*[ds.slow_blank_lines(0.3, then=ds.blank_content())] * (1 + BLANK_RETRIES))
     with pytest.raises(DeepSeekTransientError, match="blank content"):
+        client.complete_json(MESSAGES)
+
+
+@pytest.mark.parametrize("unusable", [ds.blank_content, ds.invalid_json_content, lambda: ds.ok("[1]")],
+                         ids=["blank", "invalid-json", "json-array"])
+def test_blank_or_non_json_content_is_asked_again_at_once(client, stub, unusable):
+    stub.script(unusable(), unusable())  # two bad answers, then a good one
+
+    completion = client.complete_json(MESSAGES)
+
+    assert completion.data == ds.DEFAULT_CONTENT
+    assert len(stub.requests) == 3
+
+
+def test_in_place_retries_stop_after_two_more(client, stub):
+    stub.script(*[ds.blank_content()] * 4)
+    with pytest.raises(DeepSeekTransientError, match="blank content"):
+        client.complete_json(MESSAGES)
+    assert len(stub.requests) == 1 + BLANK_RETRIES
+
+
+def test_in_place_retries_end_at_the_deadline(make_client, stub):
+    client = make_client(deadline=1.0)
+    stub.script(ds.slow_blank_lines(1.2, then=ds.blank_content()), ds.blank_content())
+    with pytest.raises(DeepSeekTransientError):
+        client.complete_json(MESSAGES)
+    assert len(stub.requests) == 1  # no time left for a second ask
+
+
+def test_other_transient_errors_are_not_retried_in_place(client, stub):
+    stub.script(ds.error(503))
+    with pytest.raises(DeepSeekTransientError, match=r"\(503\)"):
+        client.complete_json(MESSAGES)
+    assert len(stub.requests) == 1  # the job's own retry (with its delay) handles those
+
+
+def test_an_answer_over_1_mb_is_cut_off_as_transient(client, stub):
+    stub.script(ds.ok("x" * (MAX_BODY_BYTES + 1)))
+    with pytest.raises(DeepSeekTransientError, match="exceeded 1024 KB"):
         client.complete_json(MESSAGES)
 
 

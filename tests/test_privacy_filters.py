@@ -82,6 +82,10 @@ def error_event(**overrides) -> dict:
     (f"Credentials(login='op', password='{PASSWORD}')", f"Credentials(login='op', password={FILTERED})"),
     (f"GET /x?token={WB_JWT}&page=2", f"GET /x?token={FILTERED}&page=2"),
     ("chat 42 synced: 3 messages in 12 ms", "chat 42 synced: 3 messages in 12 ms"),
+    # WB's problem title is why WB refused, not a secret: "auth" inside a word is no name.
+    ("WB API rejected the token (401): unauthorized: token expired",
+     "WB API rejected the token (401): unauthorized: token expired"),
+    (f"x-wb-token: {PASSWORD}", f"x-wb-token: {FILTERED}"),
 ])
 def test_value_patterns_are_masked_inside_text(text, expected):
     assert mask(text) == expected

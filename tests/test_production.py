@@ -111,12 +111,47 @@ def test_port_keeps_loopback_and_gunicorn_bind_overrides(load_conf):
         "0.0.0.0:8080", "unix:/run/cc.sock"]
 
 
-@pytest.mark.parametrize("name, value", [("GUNICORN_TIMEOUT", "abc"), ("GUNICORN_THREADS", "0"),
-                                         ("PORT", "-1"), ("GUNICORN_MAX_REQUESTS", "-5")])
-def test_a_bad_value_stops_gunicorn_with_one_line(load_conf, name, value):
+@pytest.mark.parametrize("name, value, rule", [
+    ("GUNICORN_TIMEOUT", "abc", "a whole number from 1 to 3600"),
+    ("GUNICORN_THREADS", "0", "a whole number from 1 to 64"),
+    ("PORT", "-1", "a whole number from 1 to 65535"),
+    ("GUNICORN_MAX_REQUESTS", "-5", "a whole number from 0 to 10000000"),
+])
+def test_a_bad_value_stops_gunicorn_with_one_line(load_conf, name, value, rule):
     with pytest.raises(SystemExit) as exc:
         load_conf(**{name: value})
-    assert str(exc.value) == f"gunicorn.conf.py: {name} must be a whole number >= {0 if 'MAX' in name else 1}, got {value!r}"
+    assert str(exc.value) == f"configuration error: {name} must be {rule}, got {value!r}"
+
+
+@pytest.mark.parametrize("variable", ["SENTRY_DSN=garbage", "SENTRY_TRACES_SAMPLE_RATE=1.5", "WEB_CONCURRENCY=100000",
+                                      "PORT=99999", "GUNICORN_LOGLEVEL=garbage", "REDIS_URL=redis://"])
+def test_real_gunicorn_with_a_bad_variable_exits_at_once_with_one_line(tmp_path, variable):
+    """What systemd runs: the master must stop, not restart workers forever."""
+    name, value = variable.split("=", 1)
+    result = gunicorn("-c", "gunicorn.conf.py", "wsgi:app", env=process_env(tmp_path, **{name: value}))
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"configuration error: {name} ")
+
+
+def test_web_py_checks_web_concurrency_before_gunicorn_reads_it(tmp_path):
+    # gunicorn itself does int(WEB_CONCURRENCY) on import: a traceback without web.py.
+    result = subprocess.run([sys.executable, "web.py"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60, env=process_env(tmp_path, WEB_CONCURRENCY="abc"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: WEB_CONCURRENCY must be a whole number from 1 to 64, got 'abc'"]
+
+
+def test_web_py_serves_like_gunicorn(tmp_path):
+    port = free_port()
+    web = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "web.py")], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=process_env(tmp_path, PORT=port, WEB_CONCURRENCY=1))
+    try:
+        wait_for_port(port, web, "python web.py", timeout=30)
+        assert requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).json() == {"status": "ok"}
+    finally:
+        stop(web)
 
 
 def test_worker_exit_leaves_sentry_sdk_unimported_when_sentry_is_off(tmp_path):
@@ -351,3 +386,16 @@ def test_an_error_behind_nginx_reaches_sentry_with_the_request_id(nginx_and_guni
     lines = access_lines(nginx_and_gunicorn["access"], 1)
     assert lines and lines[-1].startswith("request_id=incident-42-abc method=GET path=/api/health/sentry-test ")
     assert " status=500 " in lines[-1]
+
+
+def test_oversized_requests_get_json_from_nginx_never_gunicorns_html(nginx_and_gunicorn):
+    url = nginx_and_gunicorn["url"]
+    answers = {
+        413: requests.post(f"{url}/api/health", data=b"x" * (2 * 1024 * 1024), timeout=10),
+        414: requests.get(f"{url}/api/health?q={'a' * 6000}", timeout=10),
+        400: requests.get(f"{url}/api/health", headers={"X-Big": "b" * 6000}, timeout=10),
+    }
+    for status, answer in answers.items():
+        assert answer.status_code == status, answer.text
+        assert answer.headers["Content-Type"] == "application/json", answer.text
+        assert set(answer.json()) == {"detail"}

@@ -122,9 +122,9 @@ def test_events_bad_shape(stub, client):
     stub.fail_next(200, body={"result": {"next": "soon", "totalEvents": 1, "events": []}, "errors": None})
     with pytest.raises(WBBadResponse, match="'next' or 'totalEvents'"):
         client.get_events(None)
+    # A broken event is not the page's fault: it is passed on, for the sync to set aside.
     stub.fail_next(200, body={"result": {"next": 5, "totalEvents": 1, "events": [{"chatID": "x"}]}})
-    with pytest.raises(WBBadResponse, match="event #0"):
-        client.get_events(None)
+    assert client.get_events(None)["events"] == [{"chatID": "x"}]
 
 
 def test_sync_cut_off_midway(stub, client):

@@ -1,6 +1,8 @@
 """`flask db upgrade`."""
 from __future__ import annotations
 
+import logging
+
 import click
 from flask.cli import AppGroup
 
@@ -16,6 +18,8 @@ def db_group():
 @db_group.command("upgrade", help="Create the schema on a new database or upgrade an existing one.")
 @one_line_errors
 def db_upgrade():
+    # Alembic narrates every plugin (on import) and step at INFO; the result line is enough.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from chatcenter import migrate  # Alembic is heavy: loaded only for this command
 
     migrate.upgrade(runtime.get().db.engine)

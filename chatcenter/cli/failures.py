@@ -10,8 +10,10 @@ import click
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from chatcenter import runtime
+from chatcenter import runtime, startup
+from chatcenter.config import public_url
 from chatcenter.failures import is_transient
+from chatcenter.queues import QueueUnavailable
 
 EX_TEMPFAIL = 75  # sysexits.h: try again later
 
@@ -29,28 +31,45 @@ class CommandFailed(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
-def _without_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
-
-
 def explain(exc: BaseException) -> CommandFailed:
     """The operator's line for an exception a command did not expect to explain."""
-    settings = runtime.get().settings
-    if isinstance(exc, RedisError):
-        return CommandFailed(f"cannot reach Redis at {_without_password(settings.redis_url)} "
-                             f"({type(exc).__name__}): is it running? check REDIS_URL", transient=True)
+    resources = runtime.get()
+    settings = resources.settings
+    if isinstance(exc, (RedisError, QueueUnavailable)):
+        cause = exc if isinstance(exc, RedisError) else (exc.__context__ or exc)  # raised `from None`
+        return CommandFailed(startup.redis_unreachable(settings.redis_url, cause), transient=True)
     if isinstance(exc, SQLAlchemyError):
-        return CommandFailed(f"database error at {_without_password(settings.database_url)} "
-                             f"({type(exc).__name__}): is it running and upgraded (`flask db upgrade`)? "
-                             "check DATABASE_URL", transient=True)
+        # A database that answers a plain query is reachable: the fault is the schema.
+        if startup.database_answers(resources) is not None:
+            return CommandFailed(startup.database_unreachable(settings.database_url, exc), transient=True)
+        return CommandFailed(f"database error ({type(exc).__name__}) at {public_url(settings.database_url)}: "
+                             "is the schema up to date? run `flask db upgrade`")
     if hasattr(exc, "transient"):  # ours: the message is written for operators
-        return CommandFailed(str(exc), transient=is_transient(exc))
+        return CommandFailed(_with_advice(str(exc), exc), transient=is_transient(exc))
     return CommandFailed(f"unexpected {type(exc).__name__}; run again with --verbose for the traceback")
+
+
+def _advice(exc: BaseException) -> str:
+    from chatcenter.clients.deepseek import DeepSeekConfigError
+    from chatcenter.clients.wb import WBAuthError
+
+    if isinstance(exc, DeepSeekConfigError):
+        return "check DEEPSEEK_API_KEY, DEEPSEEK_API_BASE_URL and the DeepSeek account"
+    if isinstance(exc, WBAuthError):
+        return "give the seller a new WB token: `flask sellers set-token ID`"
+    return "try again later" if is_transient(exc) else ""
+
+
+def _with_advice(message: str, exc: BaseException) -> str:
+    """The exception's own words, then what to do (unless they already say it)."""
+    advice = _advice(exc)
+    return f"{message}: {advice}" if advice and advice not in message else message
+
+
+def verbose_logging() -> None:
+    """--verbose: the INFO lines a command's jobs write (to stderr) come back."""
+    for name in ("", "chatcenter"):  # the root and ours (configure_logging sets both)
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def one_line_errors(command):
@@ -59,6 +78,8 @@ def one_line_errors(command):
     @click.option("--verbose", is_flag=True, help="show the traceback of a failure")
     @functools.wraps(command)
     def guarded(*args, verbose: bool = False, **kwargs):
+        if verbose:
+            verbose_logging()
         try:
             return command(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):

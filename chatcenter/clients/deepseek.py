@@ -6,8 +6,10 @@ object the model wrote, or raises a `DeepSeekError`:
 - `DeepSeekConfigError` (transient=False): missing or rejected key, no balance, a request the
   server refuses. Retrying will not help; an operator must act.
 - `DeepSeekTransientError` (transient=True): rate limits, 5xx, network trouble, the overall
-  deadline, and answers that are blank, truncated or not a JSON object (JSON mode can do
-  that; a retry usually succeeds).
+  deadline, an answer body over MAX_BODY_BYTES, and answers that are blank, truncated or not
+  a JSON object. JSON mode documents blank content as an occasional quirk: a blank or
+  non-JSON answer is asked for again at once, up to BLANK_RETRIES more times within the
+  same deadline, before it is raised.
 - plain `DeepSeekError` (transient=False): the answer was refused by the content filter.
 
 Error messages never contain the API key or the texts that were sent: a server message
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -24,8 +27,12 @@ from dataclasses import dataclass
 import requests
 import urllib3.exceptions
 
+log = logging.getLogger("chatcenter.deepseek")
+
 _MAX_SERVER_MESSAGE = 200
 _CHUNK = 64 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # a chat analysis is a few KB; past this the server is misbehaving
+BLANK_RETRIES = 2  # extra in-place attempts after a blank or non-JSON answer
 
 
 _ECHO_MIN = 12  # a run this long shared with the prompt is the prompt quoted back
@@ -50,6 +57,10 @@ class DeepSeekTransientError(DeepSeekError):
     """Rate limits, 5xx, network trouble, the deadline, a blank or malformed answer."""
 
     transient = True
+
+
+class DeepSeekUnusableContent(DeepSeekTransientError):
+    """A 200 whose content is blank, not JSON or not an object: worth asking again at once."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +151,18 @@ class DeepSeekClient:
         if temperature is not None:
             body["temperature"] = temperature
 
-        started = time.monotonic()
-        deadline_at = started + self.deadline
+        deadline_at = time.monotonic() + self.deadline
+        for attempt in range(1 + BLANK_RETRIES):
+            try:
+                return self._complete_once(body, deadline_at)
+            except DeepSeekUnusableContent as exc:
+                # The retry shares the one deadline, so a job's time limit still holds.
+                if attempt == BLANK_RETRIES or time.monotonic() >= deadline_at:
+                    raise
+                log.info("DeepSeek answer unusable (%s); asking again at once", exc)
+        raise AssertionError("unreachable")
+
+    def _complete_once(self, body: dict, deadline_at: float) -> Completion:
         try:
             status, raw = self._post(body, deadline_at)
         except _DeadlineExceeded:
@@ -193,6 +214,7 @@ class DeepSeekClient:
         # Under load DeepSeek sends 200 headers, then a blank line every few seconds, then the
         # JSON. Each recv() succeeds, so only this loop's clock check can end the wait.
         chunks: list[bytes] = []
+        size = 0
         while True:
             remaining = deadline_at - time.monotonic()
             if remaining <= 0:
@@ -212,6 +234,12 @@ class DeepSeekClient:
                 ) from None
             if not chunk:
                 return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:  # never hold a runaway answer in memory
+                raise DeepSeekTransientError(
+                    f"DeepSeek's answer exceeded {MAX_BODY_BYTES // 1024} KB; not read further",
+                    status=resp.status_code,
+                )
             chunks.append(chunk)
 
     # -- interpretation -----------------------------------------------------------------
@@ -276,15 +304,15 @@ class DeepSeekClient:
             )
         if not isinstance(content, str) or not content.strip():
             # Documented JSON-mode quirk: blank content. A retry usually works.
-            raise DeepSeekTransientError("DeepSeek returned blank content", status=status)
+            raise DeepSeekUnusableContent("DeepSeek returned blank content", status=status)
         try:
             data = json.loads(content)
         except ValueError:
-            raise DeepSeekTransientError(
+            raise DeepSeekUnusableContent(
                 "DeepSeek returned content that is not valid JSON", status=status
             ) from None
         if not isinstance(data, dict):
-            raise DeepSeekTransientError(
+            raise DeepSeekUnusableContent(
                 f"DeepSeek returned JSON {type(data).__name__}, expected an object", status=status
             )
 
@@ -313,13 +341,19 @@ def _int(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _cap_socket_timeout(resp: requests.Response, seconds: float) -> None:
-    # urllib3 applies the read timeout to each recv(); to stop a silent server at the deadline
-    # the socket's own timeout must shrink as the deadline nears. This reaches into urllib3's
-    # private connection attribute, so if that ever moves we fall back to the read timeout.
+def _cap_socket_timeout(resp: requests.Response, seconds: float) -> bool:
+    """Whether the socket's timeout could be set (tests/test_dependencies.py checks it can).
+
+    urllib3 applies the read timeout to each recv(); to stop a silent server at the deadline
+    the socket's own timeout must shrink as the deadline nears. This is the one place that
+    reaches into urllib3's private connection attribute; if that ever moves we fall back to
+    the read timeout, and the test fails on the upgrade.
+    """
     sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
-    if sock is not None:
-        try:
-            sock.settimeout(max(seconds, 0.001))
-        except OSError:
-            pass
+    if sock is None:
+        return False
+    try:
+        sock.settimeout(max(seconds, 0.001))
+    except OSError:
+        return False
+    return True

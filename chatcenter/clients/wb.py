@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import requests
+import urllib3
 
 from chatcenter.clients.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
 from chatcenter.config import REDIS_PREFIX
@@ -24,6 +25,12 @@ RATE_LIMIT, RATE_PERIOD = 10, 10.0
 # A 429 without usable headers still needs a pause; the cap on attempts guards
 # against a server that keeps answering "retry in 0 s".
 _DEFAULT_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 600.0
+# Every call ends within this many seconds, however slowly WB sends: well under the time a
+# run's lease survives without its heartbeat being useful, and under a job's timeout.
+REQUEST_DEADLINE = 30.0
+_READ_CHUNK = 64 * 1024
+MAX_BODY_BYTES = 64 * 2**20  # a chat list of 100,000 chats is well under this
 _MAX_429_RETRIES = 5
 _DETAIL_MAX = 300
 
@@ -83,6 +90,7 @@ class WBClient:
         connect_timeout: float = 3.05,
         read_timeout: float = 20.0,
         max_rate_wait: float = 30.0,
+        deadline: float = REQUEST_DEADLINE,
     ):
         self._token = (token or "").strip()
         problem = token_problem(self._token)
@@ -92,6 +100,7 @@ class WBClient:
         self.limiter = limiter
         self.timeout = (connect_timeout, read_timeout)
         self.max_rate_wait = max_rate_wait
+        self.deadline = deadline
         self.session = requests.Session()
 
     @classmethod
@@ -140,14 +149,8 @@ class WBClient:
             events = result["events"] = []
         if not isinstance(events, list):
             raise WBBadResponse(f"WB {EVENTS_PATH}: 'events' is not a list")
-        for i, ev in enumerate(events):
-            if not (
-                isinstance(ev, dict)
-                and _nonempty_str(ev.get("chatID"))
-                and _nonempty_str(ev.get("eventID"))
-                and _is_int(ev.get("addTimestamp"))
-            ):
-                raise WBBadResponse(f"WB {EVENTS_PATH}: event #{i} lacks chatID, eventID or addTimestamp")
+        # Each event is checked by chatcenter.wb_events, which sets a broken one aside:
+        # refusing the whole page for one event would stall the seller for good.
         # Absent on some answers; callers may rely on the keys existing.
         result.setdefault("newestEventTime", None)
         result.setdefault("oldestEventTime", None)
@@ -181,7 +184,7 @@ class WBClient:
             resp = self._send(method, path, params, files)
             if resp.status_code != 429:
                 return self._decode(resp, what)
-            retry = _retry_seconds(resp)
+            retry = retry_seconds(resp.headers)
             if self.limiter is not None:
                 self.limiter.block_for(retry)  # make the other processes back off too
             if retry > deadline - time.monotonic():
@@ -200,23 +203,54 @@ class WBClient:
         )
 
     def _send(self, method, path, params, files) -> requests.Response:
+        deadline = time.monotonic() + self.deadline
         try:
-            return self.session.request(
+            resp = self.session.request(
                 method,
                 self.base_url + path,
                 params=params,
                 files=files,
                 headers={"Authorization": self._token},  # the raw token, no "Bearer"
-                timeout=self.timeout,
+                timeout=(self.timeout[0], min(self.timeout[1], self.deadline)),
                 # A redirect could carry the token to another host; WB has no reason to redirect.
                 allow_redirects=False,
+                stream=True,  # the body is read here, against the overall deadline
             )
+            self._read_body(resp, deadline, f"{method} {path}")
+            return resp
         except requests.Timeout as exc:
             kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
             msg = f"WB API {method} {path}: {kind} timeout"
         except requests.RequestException as exc:
             msg = f"WB API {method} {path}: connection failed ({type(exc).__name__})"
         raise WBUnavailable(msg) from None
+
+    def _read_body(self, resp: requests.Response, deadline: float, what: str) -> None:
+        """Read the whole body by the deadline: a read timeout alone lets a server that
+        trickles a byte a second hold the call (and the seller's sync) for hours."""
+        body = bytearray()
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    raise WBUnavailable(f"WB API {what}: no complete answer within {self.deadline:.0f} s")
+                if len(body) > MAX_BODY_BYTES:
+                    raise WBBadResponse(f"WB API {what}: answer larger than {MAX_BODY_BYTES // 2**20} MB")
+                # read1: returns what one read brings, so the deadline is checked between reads.
+                chunk = resp.raw.read1(_READ_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                body += chunk
+        except WBError:
+            resp.close()
+            raise
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            resp.close()
+            if isinstance(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)):
+                raise requests.ReadTimeout() from None
+            raise requests.ConnectionError() from None
+        resp._content = bytes(body)
+        resp._content_consumed = True
+        resp.raw.release_conn()
 
     def _decode(self, resp: requests.Response, what: str) -> dict:
         status = resp.status_code
@@ -273,13 +307,16 @@ def _rid_suffix(resp: requests.Response) -> str:
     return f" (requestId {rid})" if isinstance(rid, str) and rid else ""
 
 
-def _retry_seconds(resp: requests.Response) -> float:
+def retry_seconds(headers) -> float:
+    """How long a 429 asks us to wait. A value outside 0-600 s (1e9, 1e300, inf, nan) or
+    garbage is not believed: it must neither block a seller for years nor overflow the
+    limiter, so the default wait applies."""
     for header in ("X-Ratelimit-Retry", "Retry-After", "X-Ratelimit-Reset"):
         try:
-            value = float(resp.headers[header])
-        except (KeyError, ValueError):
+            value = float(headers[header])
+        except (KeyError, TypeError, ValueError):
             continue
-        if value >= 0:
+        if 0 <= value <= MAX_RETRY_SECONDS:  # False for nan too
             return value
     return _DEFAULT_RETRY_SECONDS
 

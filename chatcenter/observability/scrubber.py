@@ -104,7 +104,8 @@ _VALUE_RE = re.compile(
 # `password=...`, `"token": "..."`, `client_name='...'` inside text (reprs, logs, URLs).
 _INLINE_RE = re.compile(
     r"""(?ix)
-    ( (?:password|passwd|secret|token|api[_-]?key|auth|cookie|session|csrf|dsn|credential
+    ( (?<![a-z0-9])  # a name, not the inside of a word ("unauthorized: token expired" stays)
+      (?:password|passwd|secret|token|api[_-]?key|auth|cookie|session|csrf|dsn|credential
         |client[_-]?name|buyer[_-]?name|reply[_-]?sign|e[_-]?mail|phone)[\w.-]*["']?\s*[=:]\s*
       (?!(?i:bearer|basic)\s) )  # "Authorization: Bearer x": the pattern above keeps the word
     ( \[Filtered\] | "(?:[^"\\]|\\.)*" | '(?:[^'\\]|\\.)*' | [^\s&,;)\]}'"]+ )

@@ -10,7 +10,7 @@ from chatcenter.observability import scrubber
 from chatcenter.web import access_log, request_id
 from chatcenter.web.api import bp as api_bp
 from chatcenter.web.errors import register_error_handlers
-from chatcenter.web.health import bp as health_bp
+from chatcenter.web import health
 from chatcenter.web.inbox import init_inbox
 
 
@@ -27,6 +27,6 @@ def init_web(app: Flask, settings: Settings) -> None:
         n = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     register_error_handlers(app)
-    app.register_blueprint(health_bp)
+    health.init_app(app, settings)
     app.register_blueprint(api_bp)
     init_inbox(app, settings)

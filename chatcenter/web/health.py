@@ -1,16 +1,33 @@
-"""Liveness, readiness and the Sentry test routes."""
+"""Liveness, readiness and (with DEBUG only) the Sentry test routes."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as ProbeTimeout
+
+from flask import Blueprint, Flask, jsonify
 from redis.exceptions import RedisError
 
 from chatcenter import runtime
+from chatcenter.config import Settings
 from chatcenter.queues import DEFAULT, QueueUnavailable, queue
 from chatcenter.web.errors import PublicError
 
 bp = Blueprint("health", __name__, url_prefix="/api/health")
+# Registered only with DEBUG: in production the routes do not exist, for every method.
+diagnostics = Blueprint("diagnostics", __name__, url_prefix="/api/health")
 
 READY_TIMEOUT = 1.0  # seconds per dependency check
+# Probes run here so /ready answers within READY_TIMEOUT even when a database hangs
+# (accepts the connection, then says nothing). A hung probe holds one of these threads
+# until the driver's own timeout; more hung probes than threads just time out in the queue.
+_probes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ready-probe")
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.register_blueprint(bp)
+    if settings.debug:
+        app.register_blueprint(diagnostics)
 SENTRY_DISABLED = {
     "status": "sentry_disabled",
     "message": "Sentry is not configured (SENTRY_DSN is empty)",
@@ -28,16 +45,25 @@ def liveness():
     return jsonify(status="ok")
 
 
-def _check(probe) -> dict:
+def _checks(probes: dict) -> dict:
+    """Run the probes side by side; each answers within READY_TIMEOUT or counts as timed out."""
+    futures = {name: _probes.submit(probe) for name, probe in probes.items()}
+    deadline = time.monotonic() + READY_TIMEOUT
+    return {name: _outcome(future, deadline) for name, future in futures.items()}
+
+
+def _outcome(future, deadline: float) -> dict:
     try:
-        probe()
+        future.result(timeout=max(deadline - time.monotonic(), 0))
+    except ProbeTimeout:
+        return {"ok": False, "error": "timeout"}
     except Exception as exc:  # any failure means "not ready"; the class name is enough
         return {"ok": False, "error": type(exc).__name__}
     return {"ok": True}
 
 
-def _ping_redis() -> None:
-    client = runtime.redis_client(runtime.get().settings.redis_url, timeout=READY_TIMEOUT)
+def _ping_redis(url: str) -> None:
+    client = runtime.redis_client(url, timeout=READY_TIMEOUT)
     try:
         client.ping()
     finally:
@@ -47,7 +73,8 @@ def _ping_redis() -> None:
 @bp.get("/ready")
 def readiness():
     resources = runtime.get()
-    checks = {"database": _check(resources.db.ping), "redis": _check(_ping_redis)}
+    redis_url = resources.settings.redis_url  # the probe thread has no app context
+    checks = _checks({"database": resources.db.ping, "redis": lambda: _ping_redis(redis_url)})
     ready = all(check["ok"] for check in checks.values())
     settings = resources.settings
     body = {
@@ -58,22 +85,15 @@ def readiness():
     return jsonify(body), 200 if ready else 503
 
 
-def _require_debug() -> None:
-    if not runtime.get().settings.debug:
-        abort(404)  # the route does not exist in production
-
-
-@bp.get("/sentry-test")
+@diagnostics.get("/sentry-test")
 def sentry_test():
-    _require_debug()
     if not runtime.get().settings.sentry_enabled:
         return jsonify(SENTRY_DISABLED)
     raise SentryTestError("Sentry test error - this is intentional for testing error tracking")
 
 
-@bp.post("/sentry-test/worker")
+@diagnostics.post("/sentry-test/worker")
 def sentry_test_worker():
-    _require_debug()
     resources = runtime.get()
     if not resources.settings.sentry_enabled:
         return jsonify(SENTRY_DISABLED)

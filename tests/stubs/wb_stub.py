@@ -129,12 +129,17 @@ class WBStub:
         return chat
 
     def add_event(self, chat_id, text="Здравствуйте", sender="client", is_new_chat=False,
-                  add_timestamp=None, attachments=None, client_name=None) -> dict:
+                  add_timestamp=None, attachments=None, client_name=None, same_ms=False,
+                  poison=None) -> dict:
+        """Add a message event. `same_ms`: share the newest event's millisecond. `poison`:
+        fields served in place of the event's own (hostile-feed tests); the feed keeps the
+        event at its real place, as WB's cursor would."""
         with self.lock:
             chat = next((c for c in self.chats if c["chatID"] == chat_id), None)
-            last = self.events[-1]["addTimestamp"] if self.events else 0
-            ts = add_timestamp if add_timestamp is not None else max(int(time.time() * 1000), last + 1)
-            if any(e["addTimestamp"] == ts for e in self.events):
+            last = _feed_ms(self.events[-1]) if self.events else 0
+            ts = add_timestamp if add_timestamp is not None else (
+                last if same_ms and self.events else max(int(time.time() * 1000), last + 1))
+            if not same_ms and any(_feed_ms(e) == ts for e in self.events):
                 raise ValueError(f"addTimestamp {ts} already used")
             event = {
                 "chatID": chat_id,
@@ -153,8 +158,11 @@ class WBStub:
                     event["message"]["attachments"] = attachments
             if is_new_chat:
                 event["replySign"] = chat["replySign"] if chat else f"sign-{uuid.uuid4().hex}"
+            if poison:
+                event[_FEED_MS] = ts
+                event.update(poison)
             self.events.append(event)
-            self.events.sort(key=lambda e: e["addTimestamp"])
+            self.events.sort(key=_feed_ms)  # stable: events sharing a millisecond keep their order
             if chat and text is not None and ts >= chat["lastMessage"]["addTimestamp"]:
                 chat["lastMessage"] = {"text": text, "addTimestamp": ts}
             return event
@@ -174,6 +182,14 @@ class WBStub:
     def malformed_next(self, count: int = 1, path=None) -> None:
         """Answer 200 with a body that is not valid JSON."""
         self._push("malformed", count, path)
+
+    def trickle_next(self, bytes_per_second: float, count: int = 1, path=None) -> None:
+        """Answer the next `count` requests normally, but send the body this slowly."""
+        self._push("trickle", count, path, rate=bytes_per_second)
+
+    def call_next(self, callback, count: int = 1, path=None) -> None:
+        """Call `callback()` before answering the next `count` requests normally."""
+        self._push("call", count, path, callback=callback)
 
     def fail_after_pages(self, n: int | None) -> None:
         """Events: serve n more pages, then 500 until reset() or fail_after_pages(None)."""
@@ -208,6 +224,10 @@ class WBStub:
         if fault and fault["kind"] == "delay":
             if self._stopping.wait(fault["seconds"]):
                 return
+        elif fault and fault["kind"] == "call":
+            fault["callback"]()
+        elif fault and fault["kind"] == "trickle":
+            h.trickle_rate = fault["rate"]
         elif fault and fault["kind"] == "malformed":
             return h.reply(200, b'{"result": [{"chatID": ', "application/json")
         elif fault:
@@ -262,11 +282,12 @@ class WBStub:
             if self._fail_after_pages is not None and self._pages_served >= self._fail_after_pages:
                 return 500, problem(500, "events storage unavailable", "internal server error")
             self._pages_served += 1
-            pool = self.events if nxt is None else [e for e in self.events if e["addTimestamp"] > after]
-            page = json.loads(json.dumps(pool[: self.page_size]))
+            pool = self.events if nxt is None else [e for e in self.events if _feed_ms(e) > after]
+            served = pool[: self.page_size]
+            page = [{k: v for k, v in e.items() if k != _FEED_MS} for e in json.loads(json.dumps(served))]
         return 200, {
             "result": {
-                "next": page[-1]["addTimestamp"] if page else (after if nxt is not None else 0),
+                "next": _feed_ms(served[-1]) if served else (after if nxt is not None else 0),
                 "newestEventTime": page[-1]["addTime"] if page else None,
                 "oldestEventTime": page[0]["addTime"] if page else None,
                 "totalEvents": len(page),
@@ -303,8 +324,17 @@ class WBStub:
         return 200, {"result": {"addTime": event["addTimestamp"], "chatID": chat["chatID"]}, "errors": []}
 
 
+def _feed_ms(event: dict) -> int:
+    """Where an event sits in the feed: its addTimestamp, unless a poisoned one replaced it."""
+    return event.get(_FEED_MS, event["addTimestamp"])
+
+
+_FEED_MS = "_feed_ms"  # never served
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API behind requests.Session
+    trickle_rate: float | None = None  # bytes per second for this answer's body (trickle_next)
 
     def do_GET(self):
         self._run("GET")
@@ -325,13 +355,26 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
         self.end_headers()
+        if self.trickle_rate:
+            rate, self.trickle_rate = self.trickle_rate, None  # this answer only (keep-alive)
+            for i in range(len(data)):
+                if self.server.stub._stopping.wait(1 / rate):
+                    return
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+            return
         self.wfile.write(data)
 
     def reply_json(self, status, body, headers=None, problem_json=False) -> None:
         ctype = "application/problem+json" if problem_json else "application/json"
         if isinstance(body, str):
             body = body.encode()
-        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        if not isinstance(body, bytes):
+            try:
+                body = json.dumps(body, ensure_ascii=False).encode()
+            except UnicodeEncodeError:  # a lone surrogate (hostile-feed tests) goes as its JSON escape
+                body = json.dumps(body).encode()
+        data = body
         self.reply(status, data, f"{ctype}; charset=utf-8", headers)
 
     def log_message(self, format, *args):  # keep test output quiet

@@ -22,7 +22,7 @@ PAGING = {"order": one_of(ORDERS), "limit": whole_number(1, MAX_LIMIT), "cursor"
 def chats():
     args = query(**FILTERS, **PAGING)
     filters = ChatFilter(**{name: args[name] for name in FILTERS if name in args})
-    with runtime.get().db.session() as session:
+    with runtime.get().db.reader() as session:
         page = list_chats(session, filters, order=args.get("order", "activity"),
                           limit=args.get("limit", DEFAULT_LIMIT), cursor=args.get("cursor"))
     return jsonify(chats=page.chats, next_cursor=page.next_cursor)
@@ -31,7 +31,7 @@ def chats():
 @bp.get("/<int:chat_id>")
 def chat(chat_id: int):
     args = query(limit=whole_number(1, MAX_LIMIT), before=identifier)
-    with runtime.get().db.session() as session:
+    with runtime.get().db.reader() as session:
         found = chat_detail(session, chat_id, limit=args.get("limit", DEFAULT_LIMIT), before=args.get("before"))
     if found is None:
         raise actions.NotFound(f"chat {chat_id} does not exist")

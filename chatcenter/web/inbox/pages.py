@@ -60,7 +60,7 @@ def inbox_part(args) -> dict:
     try:
         filters = inbox_filters(args)
         cursor = args.get("cursor") or None
-        with runtime.get().db.session() as session:
+        with runtime.get().db.reader() as session:
             page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
             awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True))
             sellers = list_sellers(session)
@@ -73,6 +73,7 @@ def inbox_part(args) -> dict:
     return {
         "chats": page.chats,
         "awaiting": awaiting,
+        "sellers": sellers,
         "seller_names": {s["id"]: s["name"] for s in sellers},
         "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor) if page.next_cursor else None,
         "first_url": url_for("inbox.inbox", **kept) if cursor else None,
@@ -89,9 +90,7 @@ def _mask_in_reports(*values) -> None:
 @bp.get("/")
 def inbox():
     part = inbox_part(request.args)
-    with runtime.get().db.session() as session:
-        sellers = list_sellers(session)
-    return render_template("inbox/inbox.html", part=part, sellers=sellers, args=request.args,
+    return render_template("inbox/inbox.html", part=part, sellers=part["sellers"], args=request.args,
                            urgencies=URGENCIES, categories=CATEGORIES)
 
 
@@ -106,7 +105,7 @@ def _int_param(name: str) -> int | None:
 
 def _load_chat(chat_id: int, before: int | None) -> dict:
     try:
-        with runtime.get().db.session() as session:
+        with runtime.get().db.reader() as session:
             chat = chat_detail(session, chat_id, before=before)
     except BadQuery as exc:
         abort(400, str(exc))

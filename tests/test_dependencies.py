@@ -1,0 +1,23 @@
+"""Dependencies we rely on beyond their public surface: pinned, and checked on upgrade."""
+from __future__ import annotations
+
+import requests
+import urllib3
+
+from chatcenter.clients.deepseek import _cap_socket_timeout
+from chatcenter.config import PROJECT_ROOT
+from tests.stubs import deepseek_stub as ds
+
+
+def test_urllib3_is_pinned_at_the_installed_version():
+    # chatcenter/clients/deepseek.py imports urllib3 itself: it must not float with requests.
+    pins = (PROJECT_ROOT / "requirements.txt").read_text().split()
+    assert f"urllib3=={urllib3.__version__}" in pins
+
+
+def test_the_deepseek_deadline_still_reaches_urllib3s_socket(deepseek_stub):
+    """Fails when a urllib3 upgrade moves the private attribute the deadline relies on."""
+    deepseek_stub.script(ds.slow_blank_lines(1.0))
+    with requests.post(f"{deepseek_stub.url}/chat/completions", json={}, stream=True, timeout=5,
+                       headers={"Authorization": f"Bearer {deepseek_stub.api_key}"}) as resp:
+        assert _cap_socket_timeout(resp, 0.25) is True
