@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -132,7 +133,7 @@ def world(sellers: int, mean_gap: float, start: float, duration: float):
         url = proc.stdout.readline().strip()
         if not url.startswith("http"):
             raise RuntimeError("bench/wb_world.py did not start")
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -263,6 +264,11 @@ def to_analysis(messages: list[dict]) -> tuple[list[float | None], int]:
     return latencies, sum(len(v) for v in analyses.values())
 
 
+def _own_cpu(since: float = 0.0) -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime - since
+
+
 def busiest_window(times: list[float], window: float = WB_WINDOW) -> int:
     times, most, first = sorted(times), 0, 0
     for last, t in enumerate(times):
@@ -284,7 +290,7 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
     start = time.time() + warmup
     with ExitStack() as stack:
         deepseek = stack.enter_context(deepseek_stub())
-        wb_url = stack.enter_context(world(sellers, mean_gap, start, duration))
+        wb_url, world_pid = stack.enter_context(world(sellers, mean_gap, start, duration))
         env = app_env(wb_url, deepseek)
         flask(env, "db", "upgrade")
         add_sellers(sellers)
@@ -301,10 +307,18 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
         watcher = ApiWatcher(base, key)
         watcher.start()
 
+        roles = {"web": [ours[0].pid], "workers": [p.pid for p in ours[1:-1]], "cron": [ours[-1].pid],
+                 "(not ours) WB stand-in": [world_pid]}
         time.sleep(max(0.0, start - time.time()))
+        before = {role: tree_cpu_seconds(pids) for role, pids in roles.items()}
+        own_before = _own_cpu()
         cpu_before, t_before = tree_cpu_seconds([p.pid for p in ours]), time.monotonic()
         time.sleep(duration)
-        cpu = (tree_cpu_seconds([p.pid for p in ours]) - cpu_before) / (time.monotonic() - t_before)
+        elapsed = time.monotonic() - t_before
+        cpu = (tree_cpu_seconds([p.pid for p in ours]) - cpu_before) / elapsed
+        print("freshness: CPU cores by role: " + ", ".join(
+            f"{role} {(tree_cpu_seconds(pids) - before[role]) / elapsed:.2f}" for role, pids in roles.items())
+            + f", (not ours) this script with the DeepSeek stub {_own_cpu(own_before) / elapsed:.2f}", file=sys.stderr)
         written = get_json(wb_url + "/_world/messages")
         deadline = time.monotonic() + drain  # the last messages still on their way
         while time.monotonic() < deadline and any(
@@ -341,6 +355,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=15, help="seconds before the buyers start (default 15)")
     parser.add_argument("--drain", type=float, default=60,
                         help="seconds to wait for the last messages after the buyers stop (default 60)")
+    parser.add_argument("--logs", help="keep the processes' logs in this folder (default: a temporary one)")
     args = parser.parse_args()
     counts = [int(n) for n in args.sellers.split(",") if n.strip()]
 
@@ -351,10 +366,11 @@ def main() -> None:
                    "→ analysis p95 s", "not shown / not analysed", "analyses (DeepSeek calls)",
                    "most WB requests / seller / 10 s", "WB requests/s", "CPU cores"])
     with tempfile.TemporaryDirectory(prefix="freshness-") as tmp:
+        tmp = args.logs or tmp
         for sellers in counts:
             workers = default_workers(sellers, args.mean_gap) if args.workers == "auto" else int(args.workers)
             logs = Path(tmp) / f"n{sellers}"
-            logs.mkdir()
+            logs.mkdir(parents=True, exist_ok=True)
             print(f"freshness: {sellers} sellers, {workers} workers, {args.duration:.0f} s ...", file=sys.stderr,
                   flush=True)
             r = run(sellers, workers, args.duration, args.mean_gap, args.warmup, args.drain, logs)

@@ -34,8 +34,11 @@ def is_held(redis: Redis, job_id: str) -> bool:
 class Lease:
     def __init__(self, redis: Redis, job_id: str, ttl: float = TTL):
         self.job_id = job_id
-        self._lock = redis.lock(lease_key(job_id), timeout=ttl)
+        # Not thread-local: the heartbeat thread extends the lock the run's thread took
+        # (with redis-py's default it cannot see the token, and the lease lapsed after TTL).
+        self._lock = redis.lock(lease_key(job_id), timeout=ttl, thread_local=False)
         self._ttl = ttl
+        self._beat_every = ttl / 3  # as BEAT: two missed beats in a row are still survived
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -54,7 +57,7 @@ class Lease:
             return False
 
     def _beat(self) -> None:
-        while not self._stop.wait(BEAT):
+        while not self._stop.wait(self._beat_every):
             try:
                 self._lock.extend(self._ttl, replace_ttl=True)
             except Exception as exc:  # LockNotOwnedError or Redis away: say so, keep trying
@@ -63,7 +66,7 @@ class Lease:
     def release(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=BEAT)
+            self._thread.join(timeout=self._beat_every)
         try:
             self._lock.release()
         except Exception:  # expired or Redis away: it will expire on its own

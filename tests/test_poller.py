@@ -3,6 +3,7 @@ database and the WB stub (a pass is driven by hand; the cron process runs them i
 from __future__ import annotations
 
 import signal
+import time
 from datetime import datetime, timezone
 from concurrent.futures import wait
 
@@ -342,3 +343,22 @@ def test_the_default_configuration_polls_each_seller_at_least_every_interval(job
         assert max(gaps) <= INTERVAL + 5, (gaps, output)  # generous: a loaded machine is late
     # An empty poll is only ever the events request.
     assert {r.path for r in wb_stub.requests} == {EVENTS}
+
+
+def test_a_run_longer_than_its_lease_ttl_is_still_seen_running(job_app, redis_client):
+    # The poller (and enqueue) take a started job without a lease for a dead run and start
+    # a second one: the heartbeat must keep the lease of a long run alive.
+    from chatcenter.leases import Lease
+
+    job_id = SYNC_JOB.job_id(1)
+    lease = Lease(redis_client, job_id, ttl=1.5)
+    assert lease.acquire()
+    try:
+        enqueue(redis_client, SYNC_JOB, 1, ())
+        queue(redis_client, "sync").fetch_job(job_id).set_status("started")
+        time.sleep(4 * 1.5)  # outlive the TTL several times
+        assert lease.owned()
+        assert held_back_subjects(redis_client, SYNC_JOB, [1]) == {1}
+    finally:
+        lease.release()
+    assert held_back_subjects(redis_client, SYNC_JOB, [1]) == set()

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from chatcenter.actions import request_sync
 from chatcenter.models import Message, Seller, SyncState
-from tests.helpers import add_seller, resources, rows, seed_wb, wait_until
+from chatcenter.queues import queue
+from tests.helpers import add_seller, resources, rows, run_worker_process, seed_wb, wait_until
 from tests.helpers import start_process as start
 
 
@@ -138,3 +139,19 @@ def test_the_worker_lines_the_readme_shows_are_what_it_logs_on_stderr(job_app, j
     assert result.stdout == ""  # logs go to stderr
     assert f"chatcenter:sync: Job OK (sync-seller-{seller_id})" in result.stderr
     assert f"seller {seller_id} synced: 1 chats and 3 messages added in 1 pages, 1 analyses enqueued" in result.stderr
+
+
+def job_modules_loaded() -> list[str]:
+    """Run as a job: which job modules the work-horse had before it ran this one."""
+    import sys
+
+    return [name for name in ("jobs.sync", "jobs.analysis", "jobs.reply") if name in sys.modules]
+
+
+def test_work_horses_start_with_the_job_modules_loaded(job_app, job_settings):
+    # Each forked work-horse importing them again cost ~0.2 s of CPU per job (bench/freshness.py).
+    job = queue(resources(job_app).redis, "default").enqueue(f"{__name__}.job_modules_loaded")
+    finished = run_worker_process(job_settings, "default")
+    assert finished.returncode == 0, finished.stderr
+    job.refresh()
+    assert job.return_value() == ["jobs.sync", "jobs.analysis", "jobs.reply"]
