@@ -68,7 +68,8 @@ def test_an_unreachable_redis_is_one_line_naming_it(make_app, dead_redis):
     seller_id = add_seller(make_app())  # the database is fine; only Redis is away
     result = run(dead_redis, "sync", str(seller_id))
     assert result.returncode == EX_TEMPFAIL
-    assert one_line(result).startswith("error: cannot reach Redis at redis://:***@127.0.0.1:")
+    assert one_line(result).startswith("error: the job queue (Redis) is unavailable: cannot reach Redis at "
+                                       "redis://:***@127.0.0.1:")
     assert "check REDIS_URL" in result.stderr
 
 
