@@ -330,7 +330,8 @@ def test_the_default_configuration_polls_each_seller_at_least_every_interval(job
     cron = start_process(job_settings, "-m", "jobs.cron")
     try:
         def polls(token):
-            return [r.at for r in list(wb_stub.requests) if r.headers.get("Authorization") == token]
+            with wb_stub.lock:
+                return [at for r, at in zip(wb_stub.requests, wb_stub.arrivals) if r.headers.get("Authorization") == token]
 
         assert wait_until(lambda: all(len(polls(t)) >= 3 for t in tokens), timeout=60), cron.pid
     finally:
