@@ -27,10 +27,12 @@ wsgi_app = "wsgi:app"
 # some hosts) moves the port, never the address (gunicorn alone would use 0.0.0.0).
 bind = list(_SERVER.bind)
 # Processes x threads = concurrent requests. Threads suit this I/O-bound API (database,
-# Redis); with GUNICORN_THREADS > 1 gunicorn uses its gthread worker.
+# Redis). The worker class is gunicorn's gthread, made to hold no thread while a client is
+# slow to send its headers or idle (chatcenter/slow_clients.py); nginx in front is the
+# real defence against slow clients.
 workers = _SERVER.workers
 threads = _SERVER.threads
-worker_class = "gthread" if threads > 1 else "sync"
+worker_class = "chatcenter.slow_clients.HeaderBufferingWorker"
 # A request silent this long is killed; nginx's proxy_read_timeout must be a bit longer.
 timeout = _SERVER.timeout
 # On SIGTERM/HUP, requests in flight get this long; systemd's TimeoutStopSec is longer.

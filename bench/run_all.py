@@ -17,6 +17,9 @@ BENCHES = {
     "api": "api.py",
     "sentry_web": "sentry_web.py",
     "freshness": "freshness.py",
+    "crash_recovery": "crash_recovery.py",
+    "soak": "soak.py",
+    "ingest": "ingest.py",
 }
 
 

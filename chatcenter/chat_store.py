@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,12 +51,48 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def _chats_by_wb_id(session: Session, seller_id: int, wb_ids) -> dict[str, Chat]:
-    found: dict[str, Chat] = {}
+_CHATS = Chat.__table__
+# The chat columns a page of events reads and may change (record_message's copied columns,
+# the reply sign and the buyer's name); the chat list adds the goods card.
+_STATE_COLUMNS = ("last_message_at", "last_message_id", "awaiting_reply", "waiting_since", "analysis_due",
+                  "reply_sign", "client_name")
+
+
+class ChatState:
+    """A chat's changeable columns as plain attributes: pages are stored with Core
+    statements (executemany), not ORM objects, which is what keeps ingest fast."""
+
+    def __init__(self, row, columns):
+        self.id, self.wb_chat_id = row.id, row.wb_chat_id
+        self._columns = columns
+        for name in columns:
+            setattr(self, name, getattr(row, name))
+        self._loaded = self.values()
+
+    def values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self._columns)
+
+    def changed(self) -> bool:
+        return self.values() != self._loaded
+
+
+def _chat_states(session: Session, seller_id: int, wb_ids, columns=_STATE_COLUMNS) -> dict[str, ChatState]:
+    found: dict[str, ChatState] = {}
+    selected = [_CHATS.c.id, _CHATS.c.wb_chat_id, *(_CHATS.c[name] for name in columns)]
     for chunk in _chunks(sorted(wb_ids)):
-        rows = session.scalars(select(Chat).where(Chat.seller_id == seller_id, Chat.wb_chat_id.in_(chunk)))
-        found.update((chat.wb_chat_id, chat) for chat in rows)
+        rows = session.execute(select(*selected).where(_CHATS.c.seller_id == seller_id,
+                                                       _CHATS.c.wb_chat_id.in_(chunk)))
+        found.update((row.wb_chat_id, ChatState(row, columns)) for row in rows)
     return found
+
+
+def _save_chat_states(session: Session, states, columns=_STATE_COLUMNS) -> None:
+    rows = [{"chat_id": state.id, **dict(zip(columns, state.values()))} for state in states if state.changed()]
+    if rows:
+        stmt = update(_CHATS).where(_CHATS.c.id == bindparam("chat_id")).values(
+            {name: bindparam(name) for name in columns})
+        for chunk in _chunks(rows):
+            session.execute(stmt, chunk)
 
 
 def _add_chats(session: Session, seller_id: int, new: dict[str, dict]) -> int:
@@ -68,15 +104,18 @@ def _add_chats(session: Session, seller_id: int, new: dict[str, dict]) -> int:
                  priority=DEFAULT_PRIORITY, created_at=now, **{"last_message_at": now, **values})
             for wb_id, values in new.items()]
     for chunk in _chunks(rows):
-        stmt = _insert(session, Chat.__table__).on_conflict_do_nothing(
-            index_elements=["seller_id", "wb_chat_id"]).returning(Chat.__table__.c.id)
+        stmt = _insert(session, _CHATS).on_conflict_do_nothing(
+            index_elements=["seller_id", "wb_chat_id"]).returning(_CHATS.c.id)
         added += len(session.execute(stmt, chunk).all())
     return added
 
 
+_LIST_COLUMNS = ("last_message_at", "reply_sign", "client_name", "good_card")
+
+
 def store_chat_list(session: Session, seller_id: int, wb_chats: list[WBChat]) -> int:
     """Insert new chats and refresh known ones; return how many were added."""
-    known = _chats_by_wb_id(session, seller_id, {c.chat_id for c in wb_chats})
+    known = _chat_states(session, seller_id, {c.chat_id for c in wb_chats}, _LIST_COLUMNS)
     new = {}
     for wb_chat in wb_chats:
         last = from_ms(wb_chat.last_message_ms)
@@ -90,7 +129,7 @@ def store_chat_list(session: Session, seller_id: int, wb_chats: list[WBChat]) ->
         chat.reply_sign = wb_chat.reply_sign or chat.reply_sign
         chat.client_name = wb_chat.client_name or chat.client_name
         chat.good_card = wb_chat.good_card or chat.good_card
-    session.flush()
+    _save_chat_states(session, known.values(), _LIST_COLUMNS)
     return _add_chats(session, seller_id, new)
 
 
@@ -106,7 +145,12 @@ def store_set_aside(session: Session, seller_id: int, events: list[SetAsideEvent
     stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["seller_id", "digest"]) \
         .returning(table.c.digest)
     new = {row.digest for row in session.execute(stmt, rows)}
-    return [e for e in events if e.digest in new and not new.discard(e.digest)]
+    first_time = []
+    for event in events:
+        if event.digest in new:
+            first_time.append(event)
+            new.discard(event.digest)  # the same event twice in one batch counts once
+    return first_time
 
 
 def record_message(chat: Chat, message: Message) -> None:
@@ -138,7 +182,7 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
     messages = list({(e.chat_id, e.event_id): e for e in events if e.event_type == "message"}.values())
     if not messages:
         return result
-    chats = _chats_by_wb_id(session, seller_id, {e.chat_id for e in messages})
+    chats = _chat_states(session, seller_id, {e.chat_id for e in messages})
     first_seen: dict[str, dict] = {}
     for e in sorted(messages, key=lambda e: e.timestamp_ms):
         if e.chat_id not in chats and e.chat_id not in first_seen:  # started after the chat list was read
@@ -146,7 +190,7 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
                                      "client_name": e.client_name}
     if first_seen:
         result.chats_added = _add_chats(session, seller_id, first_seen)
-        chats.update(_chats_by_wb_id(session, seller_id, set(first_seen)))
+        chats.update(_chat_states(session, seller_id, set(first_seen)))
 
     adopted = _adopt_sent_replies(session, chats, [e for e in messages if e.sender == SELLER])
     rows = [dict(chat_id=chats[e.chat_id].id, wb_event_id=e.event_id, sender=e.sender, text=e.text,
@@ -171,34 +215,35 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
         if row.sender == CLIENT:
             result.buyer_messages_added += 1
             result.buyer_chat_ids.add(chat.id)
-    session.flush()
+    _save_chat_states(session, chats.values())
     return result
 
 
-def _adopt_sent_replies(session: Session, chats: dict[str, Chat], events: list[WBEvent]) -> set[tuple[str, str]]:
+def _adopt_sent_replies(session: Session, chats: dict[str, ChatState],
+                        events: list[WBEvent]) -> set[tuple[str, str]]:
     """WB's feed reporting replies we stored when sending them: give each WB's id, add
     nothing. Returns the (chat, event) ids so adopted."""
     if not events:
         return set()
     chat_ids = {chats[e.chat_id].id for e in events}
-    pending = session.scalars(
-        select(Message).where(Message.chat_id.in_(chat_ids), Message.sender == SELLER,
-                              Message.wb_event_id.startswith(REPLY_EVENT_PREFIX))
+    pending = session.execute(
+        select(Message.id, Message.chat_id, Message.text).where(
+            Message.chat_id.in_(chat_ids), Message.sender == SELLER, Message.wb_event_id.startswith(REPLY_EVENT_PREFIX))
         .order_by(Message.id)
     ).all()
     if not pending:
         return set()
     adopted = set()
     for event in events:
-        chat = chats[event.chat_id]
-        sent = next((m for m in pending if m.chat_id == chat.id and m.text == event.text), None)
+        chat_id = chats[event.chat_id].id
+        sent = next((m for m in pending if m.chat_id == chat_id and m.text == event.text), None)
         if sent is None or session.scalar(select(Message.id).where(
-                Message.chat_id == chat.id, Message.wb_event_id == event.event_id)) is not None:
+                Message.chat_id == chat_id, Message.wb_event_id == event.event_id)) is not None:
             continue
-        sent.wb_event_id = event.event_id
+        session.execute(update(Message).where(Message.id == sent.id).values(wb_event_id=event.event_id)
+                        .execution_options(synchronize_session=False))
         pending.remove(sent)
         adopted.add((event.chat_id, event.event_id))
-    session.flush()
     return adopted
 
 
@@ -212,15 +257,16 @@ def store_sent_reply(session: Session, chat: Chat, reply_id: int, text: str, sen
     return message
 
 
-def store_analysis(session: Session, chat: Chat, analysis: Analysis) -> None:
+def store_analysis(session: Session, chat: Chat, analysis: Analysis, read_up_to: int | None = None) -> None:
     """Add an analysis and make it the chat's latest; the chat stays due if a buyer message
-    it did not read arrived meanwhile."""
+    it did not read (an id above `read_up_to`, by default the message it covers) arrived
+    meanwhile."""
     session.add(analysis)
     session.flush()
     chat.latest_analysis_id = analysis.id
     chat.sentiment, chat.category, chat.urgency = analysis.sentiment, analysis.category, analysis.urgency
     chat.priority = PRIORITIES.get(analysis.urgency, DEFAULT_PRIORITY)
-    settle_analysis_due(session, chat, analysis.last_message_id)
+    settle_analysis_due(session, chat, analysis.last_message_id if read_up_to is None else read_up_to)
 
 
 def settle_analysis_due(session: Session, chat: Chat, read_up_to: int) -> None:

@@ -46,6 +46,7 @@ def analyze_chat_with_ai(chat_id: int) -> dict:
                     "analysis": latest.as_dict()}
         prompt = build_messages(history, chat.good_card)
         newest_id = history[0].id
+        read_up_to = max(m.id for m in history)  # a late, older message may have the highest id
 
     with DeepSeekClient(settings.deepseek_api_base_url, settings.deepseek_api_key, settings.deepseek_model) as client:
         try:
@@ -65,7 +66,7 @@ def analyze_chat_with_ai(chat_id: int) -> dict:
             sentiment=result.sentiment, category=result.category, urgency=result.urgency,
             summary=result.summary, suggested_reply=result.suggested_reply,
         )
-        store_analysis(session, session.get(Chat, chat_id), analysis)
+        store_analysis(session, session.get(Chat, chat_id), analysis, read_up_to)
         stored = analysis.as_dict()
     log.info("chat %s analysed: analysis %s (%s, %s, %s; %s tokens)", chat_id, stored["id"],
              result.sentiment, result.category, result.urgency,

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from chatcenter import runtime
@@ -19,6 +22,9 @@ from chatcenter.wb_events import clean_chats, clean_page
 log = logging.getLogger("jobs.sync")
 
 MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say so
+# Events stored per transaction: fewer commits (each one a disk flush) without holding much
+# in memory; a crash costs a re-read of at most this many.
+BATCH_EVENTS = 1000
 # The chat list costs a WB request and brings only names and cards (events name new chats
 # themselves), so it is read when an event names a chat we do not know, and otherwise at
 # most this often.
@@ -84,6 +90,8 @@ def public_error(error: BaseException) -> tuple[str, str]:
         return SyncState.AUTH_ERROR, str(error)
     if isinstance(error, (WBError, PermanentJobError, QueueUnavailable)):
         return SyncState.ERROR, str(error)
+    if isinstance(error, RedisError):
+        return SyncState.ERROR, f"Redis is unavailable ({type(error).__name__}); the next sync tries again"
     # Not ours: its text may quote data (SQL parameters, a buyer's text); the class name is enough.
     return SyncState.ERROR, f"internal error ({type(error).__name__}); see the worker log"
 
@@ -108,52 +116,107 @@ def _finish(db, seller_id: int, error: BaseException | None) -> None:
 
 
 def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result: SyncResult) -> None:
-    db, seller_id = resources.db, result.seller_id
+    seller_id = result.seller_id
     if chat_list_due(refreshed_at, utcnow(), unknown_chat_seen=False):
         _read_chat_list(client, resources, result)
 
-    unknown_chat_seen, enqueued = False, set()
-    for _ in range(MAX_PAGES):
-        # One millisecond back: if WB's `next` means "strictly after", an event sharing the
-        # last stored event's millisecond but served on the next page is not skipped. The
-        # repeats are dropped by the messages' unique key.
-        page = client.get_events(cursor - 1 if cursor else None)
-        raw_events = page.get("events") or []
-        if not page.get("totalEvents") or not raw_events:
-            break
-        next_cursor = page["next"]
-        if cursor is not None and next_cursor == cursor:
-            break  # the page only re-read the cursor's millisecond: caught up
-        if cursor is not None and next_cursor < cursor:
-            raise CursorError(f"WB's events cursor went backwards (next={next_cursor} after {cursor}); "
-                              f"the sync stopped and tries again next round")
-        cleaned = clean_page(raw_events)
-        # The page's rows, the cursor past them and the set-aside count commit together: a
-        # crash between pages loses nothing and a re-run re-reads at most one page.
-        with db.session() as session:
-            stored = store_events(session, seller_id, cleaned.events)
-            set_aside = store_set_aside(session, seller_id, cleaned.set_aside)
-            _move_cursor(session, seller_id, cursor, next_cursor, len(set_aside))
-        for event in set_aside:  # by id and kind: the event's text may be a buyer's
-            log.warning("seller %s: WB event %s set aside (%s)", seller_id, event.event_id, event.kind)
-            result.set_aside_kinds[event.kind] = result.set_aside_kinds.get(event.kind, 0) + 1
-        result.pages += 1
-        result.events_set_aside += len(set_aside)
-        result.chats_added += stored.chats_added
-        result.messages_added += stored.messages_added
-        unknown_chat_seen |= stored.chats_added > 0 or stored.new_chat_announced
-        result.analyses_enqueued += enqueue_analyses(resources, sorted(stored.buyer_chat_ids - enqueued))
-        enqueued |= stored.buyer_chat_ids
-        cursor = next_cursor
-    else:
-        raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
+    run = _Run(resources, result, cursor)
+    feed, failure = read_feed(client, cursor), None
+    try:
+        while True:
+            try:
+                raw_events, next_cursor = next(feed)
+            except StopIteration:
+                break
+            except Exception as exc:  # noqa: BLE001 - WB or Redis failed: the pages read so far are good
+                failure = exc
+                break
+            run.add_page(raw_events, next_cursor)
+            if len(run.batch) >= BATCH_EVENTS:
+                run.store()
+        run.store()
+    finally:
+        feed.close()
+    if failure is not None:
+        raise failure
 
     if result.set_aside_kinds:
         report_set_aside(resources.redis, seller_id, result.set_aside_kinds)
-    if unknown_chat_seen and not result.chat_list_read:
+    if run.unknown_chat_seen and not result.chat_list_read:
         _read_chat_list(client, resources, result)
     # Chats still due from an earlier run (Redis or the worker gone between commit and enqueue).
-    result.analyses_enqueued += enqueue_due_analyses(resources, seller_id, skip=enqueued)
+    result.analyses_enqueued += enqueue_due_analyses(resources, seller_id, skip=run.enqueued)
+
+
+def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int]]:
+    """WB's event pages from `cursor` on, as (events, next); the next page is fetched while
+    the caller stores this one. Stops when the feed is caught up; raises CursorError when
+    WB's cursor goes backwards (an oscillating feed would otherwise loop at the rate limit)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-feed")
+
+    def fetch(at: int | None):
+        # One millisecond back: if WB's `next` means "strictly after", an event sharing the
+        # last stored event's millisecond but served on the next page is not skipped. The
+        # repeats are dropped by the messages' unique key.
+        return pool.submit(client.get_events, at - 1 if at else None)
+
+    try:
+        ahead = fetch(cursor)
+        for _ in range(MAX_PAGES):
+            page = ahead.result()
+            raw_events = page.get("events") or []
+            if not page.get("totalEvents") or not raw_events:
+                return
+            next_cursor = page["next"]
+            if cursor is not None and next_cursor == cursor:
+                return  # the page only re-read the cursor's millisecond: caught up
+            if cursor is not None and next_cursor < cursor:
+                raise CursorError(f"WB's events cursor went backwards (next={next_cursor} after {cursor}); "
+                                  f"the sync stopped and tries again next round")
+            cursor = next_cursor
+            ahead = fetch(cursor)
+            yield raw_events, cursor
+        raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Run:
+    """Pages read but not stored yet, and what storing them told us."""
+
+    def __init__(self, resources, result: SyncResult, cursor: int | None):
+        self.resources, self.result = resources, result
+        self.stored_cursor = self.cursor = cursor
+        self.batch: list = []
+        self.unknown_chat_seen = False
+        self.enqueued: set[int] = set()
+
+    def add_page(self, raw_events: list, next_cursor: int) -> None:
+        self.batch.extend(raw_events)
+        self.cursor = next_cursor
+        self.result.pages += 1
+
+    def store(self) -> None:
+        """The batch's rows, the cursor past them and the set-aside count commit together:
+        a crash loses nothing and a re-run re-reads at most one batch."""
+        if not self.batch:
+            return
+        result, seller_id = self.result, self.result.seller_id
+        cleaned = clean_page(self.batch)
+        with self.resources.db.session() as session:
+            stored = store_events(session, seller_id, cleaned.events)
+            set_aside = store_set_aside(session, seller_id, cleaned.set_aside)
+            _move_cursor(session, seller_id, self.stored_cursor, self.cursor, len(set_aside))
+        self.batch, self.stored_cursor = [], self.cursor
+        for event in set_aside:  # by id and kind: the event's text may be a buyer's
+            log.warning("seller %s: WB event %s set aside (%s)", seller_id, event.event_id, event.kind)
+            result.set_aside_kinds[event.kind] = result.set_aside_kinds.get(event.kind, 0) + 1
+        result.events_set_aside += len(set_aside)
+        result.chats_added += stored.chats_added
+        result.messages_added += stored.messages_added
+        self.unknown_chat_seen |= stored.chats_added > 0 or stored.new_chat_announced
+        result.analyses_enqueued += enqueue_analyses(self.resources, sorted(stored.buyer_chat_ids - self.enqueued))
+        self.enqueued |= stored.buyer_chat_ids
 
 
 def _move_cursor(session, seller_id: int, expected: int | None, new: int, set_aside: int) -> None:

@@ -14,7 +14,7 @@ import pytest
 from chatcenter.config import PROJECT_ROOT
 from chatcenter.leases import Lease
 from chatcenter.queues import SYNC_JOB
-from tests.helpers import WB_TOKEN, add_seller, settings_env
+from tests.helpers import add_seller, settings_env
 from tests.stubs import deepseek_stub as ds
 
 EX_TEMPFAIL = 75
@@ -68,7 +68,8 @@ def test_an_unreachable_redis_is_one_line_naming_it(make_app, dead_redis):
     seller_id = add_seller(make_app())  # the database is fine; only Redis is away
     result = run(dead_redis, "sync", str(seller_id))
     assert result.returncode == EX_TEMPFAIL
-    assert one_line(result).startswith("error: cannot reach Redis at redis://:***@127.0.0.1:")
+    assert one_line(result).startswith("error: the job queue (Redis) is unavailable: cannot reach Redis at "
+                                       "redis://:***@127.0.0.1:")
     assert "check REDIS_URL" in result.stderr
 
 
@@ -156,3 +157,20 @@ def test_db_upgrade_prints_its_result_and_no_alembic_lines(tmp_path, settings, s
     assert result.stdout.splitlines() == ["database schema is up to date"]
     assert "alembic" not in result.stdout + result.stderr
     assert "Sentry initialized" not in result.stdout + result.stderr  # only the web app says that
+
+
+def test_every_command_of_ours_has_the_one_line_failure_handler(app):
+    import click
+
+    def leaves(command, path=()):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from leaves(sub, (*path, name))
+        else:
+            yield " ".join(path), command
+
+    # app.cli holds the app's own commands only (flask's run, shell and routes live elsewhere).
+    commands = [leaf for name, command in app.cli.commands.items() for leaf in leaves(command, (name,))]
+    assert len(commands) >= 14
+    without = [path for path, command in commands if "verbose" not in {p.name for p in command.params}]
+    assert without == []

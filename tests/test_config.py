@@ -175,3 +175,17 @@ def test_every_process_checks_every_variable_at_start(tmp_path, process, variabl
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"configuration error: {name}")
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://:s3cret@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
+    ("postgresql+psycopg://cc:s3cret@db.example.com/cc", "postgresql+psycopg://cc:***@db.example.com/cc"),
+    ("redis://u:s3cret@[::1]:6379/0", "redis://u:***@[::1]:6379/0"),
+    ("redis://u:s3cret@host:notaport/0", "redis://***@host:notaport/0"),
+    ("sqlite:///instance/chatcenter.db", "sqlite:///instance/chatcenter.db"),
+    ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+])
+def test_urls_are_shown_without_their_password(url, shown):
+    from chatcenter.config import public_url
+
+    assert public_url(url) == shown

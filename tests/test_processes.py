@@ -122,6 +122,25 @@ def test_a_new_seller_is_synced_within_one_cron_round(job_app, job_settings, wb_
     assert len(rows(job_app)[0]) == 2
 
 
+def test_the_worker_lines_the_readme_shows_are_what_it_logs_on_stderr(job_app, job_settings, wb_stub):
+    from chatcenter.config import PROJECT_ROOT
+    from tests.helpers import run_worker_process
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert "`chatcenter:sync: Job OK (sync-seller-7)`" in readme
+    assert "`seller 1 synced: 3 chats and 9 messages added in 3 pages, 3 analyses enqueued`" in readme
+    seed_wb(wb_stub, chats=1)
+    seller_id = add_seller(job_app)
+    request_sync(resources(job_app), seller_id)
+
+    result = run_worker_process(job_settings, "sync")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # logs go to stderr
+    assert f"chatcenter:sync: Job OK (sync-seller-{seller_id})" in result.stderr
+    assert f"seller {seller_id} synced: 1 chats and 3 messages added in 1 pages, 1 analyses enqueued" in result.stderr
+
+
 def job_modules_loaded() -> list[str]:
     """Run as a job: which job modules the work-horse had before it ran this one."""
     import sys

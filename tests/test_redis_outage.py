@@ -75,7 +75,7 @@ def test_cli_says_in_one_line_that_the_queue_is_unavailable(make_app, own_redis)
     assert result.exit_code == 75
     assert "Traceback" not in result.output
     [line] = result.output.strip().splitlines()
-    assert line.startswith("error: ") and "job queue (Redis) is unavailable" in line
+    assert line.startswith("error: ") and "Redis" in line  # what it could not reach
 
 
 def test_worker_survives_an_outage_mid_sync_and_resumes_by_itself(make_app, job_settings, wb_stub, own_redis):

@@ -37,7 +37,9 @@ def explain(exc: BaseException) -> CommandFailed:
     settings = resources.settings
     if isinstance(exc, (RedisError, QueueUnavailable)):
         cause = exc if isinstance(exc, RedisError) else (exc.__context__ or exc)  # raised `from None`
-        return CommandFailed(startup.redis_unreachable(settings.redis_url, cause), transient=True)
+        # Worded like the API's 503 (the job queue), then what could not be reached.
+        unreachable = startup.redis_unreachable(settings.redis_url, cause)
+        return CommandFailed(f"the job queue (Redis) is unavailable: {unreachable}", transient=True)
     if isinstance(exc, SQLAlchemyError):
         # A database that answers a plain query is reachable: the fault is the schema.
         if startup.database_answers(resources) is not None:
