@@ -319,10 +319,17 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
         print("freshness: CPU cores by role: " + ", ".join(
             f"{role} {(tree_cpu_seconds(pids) - before[role]) / elapsed:.2f}" for role, pids in roles.items())
             + f", (not ours) this script with the DeepSeek stub {_own_cpu(own_before) / elapsed:.2f}", file=sys.stderr)
-        written = get_json(wb_url + "/_world/messages")
+        written = get_json(wb_url + "/_world/messages")  # the messages measured
+
+        def api_latencies() -> list[float | None]:
+            # A visit's last messages may come after the window: a chat showing one of
+            # them shows the measured ones before it too.
+            everything = get_json(wb_url + "/_world/messages")
+            latency = dict(zip(map(_serial, everything), to_api(everything, dict(watcher.shown))))
+            return [latency[_serial(m)] for m in written]
+
         deadline = time.monotonic() + drain  # the last messages still on their way
-        while time.monotonic() < deadline and any(
-                v is None for v in to_api(written, dict(watcher.shown))):
+        while time.monotonic() < deadline and None in api_latencies():
             time.sleep(1)
         watcher.stop.set()
         watcher.join(timeout=30)
@@ -330,7 +337,7 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
         dead = [p.args for p in ours if p.poll() is not None]
         if dead:
             raise RuntimeError(f"processes exited during the run: {dead}; see {logs}")
-    api = to_api(written, watcher.shown)
+        api = api_latencies()
     analysis, analyses = to_analysis(written)
     ended = start + duration
     for m, a, b in zip(written, api, analysis):

@@ -33,7 +33,7 @@ from chatcenter.leases import lease_key
 from chatcenter.models import Chat, Seller, SyncState
 from chatcenter.observability.sentry import active_sdk
 from chatcenter.poller import (
-    Outcome, after_poll, after_skip, first_schedule, has_news, held_back, is_due, sync_due,
+    Outcome, after_poll, after_skip, first_schedule, has_news, held_back, is_due, should_poll, sync_due,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, JobKind, enqueue, recover_dead_runs
 
@@ -117,7 +117,7 @@ class Poller:
         due = [sid for sid in sellers if sid not in self.in_flight and is_due(self.schedules[sid], now)]
         pending = held_back_subjects(self.resources.redis, SYNC_JOB, due)
         for seller_id in due:
-            if seller_id in pending:
+            if not should_poll(self.schedules[seller_id], now, sync_pending=seller_id in pending):
                 self.schedules[seller_id] = after_skip(self.schedules[seller_id], now, self.interval)
                 self.counts["skipped"] += 1
                 continue

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import datetime, timezone
 from concurrent.futures import wait
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import event, select
@@ -15,8 +15,8 @@ from chatcenter.clients.wb import WBClient
 from chatcenter.job_rules import run_now
 from chatcenter.models import Analysis, Chat, Seller, SyncState
 from chatcenter.poller import (
-    FAILED_COOL_OFF, MAX_BACKOFF, MIN_DEFER, Outcome, Schedule, after_poll, after_skip, backoff, first_schedule, has_news,
-    held_back, is_due, should_poll, sync_due,
+    FAILED_COOL_OFF, MAX_BACKOFF, MIN_DEFER, Outcome, Schedule, after_poll, after_skip, backoff, first_schedule,
+    has_news, held_back, is_due, should_poll, sync_due,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, enqueue, queue
 from jobs.poller import Poller, held_back_subjects
@@ -330,7 +330,8 @@ def test_the_default_configuration_polls_each_seller_at_least_every_interval(job
     cron = start_process(job_settings, "-m", "jobs.cron")
     try:
         def polls(token):
-            return [r.at for r in list(wb_stub.requests) if r.headers.get("Authorization") == token]
+            with wb_stub.lock:
+                return [at for r, at in zip(wb_stub.requests, wb_stub.arrivals) if r.headers.get("Authorization") == token]
 
         assert wait_until(lambda: all(len(polls(t)) >= 3 for t in tokens), timeout=60), cron.pid
     finally:

@@ -31,7 +31,6 @@ class Recorded(NamedTuple):
     path: str
     query: dict
     headers: dict
-    at: float = 0.0  # time.time() on arrival: tests and benches count requests per window
 
 
 def _iso(ms: int) -> str:
@@ -60,6 +59,7 @@ class WBStub:
         self.events: list[dict] = []
         self.page_size = page_size
         self.requests: list[Recorded] = []
+        self.arrivals: list[float] = []  # time.time() of each request in `requests`, in step
         self.sent_messages: list[dict] = []  # multipart fields as received
         # Optional real limit per token, e.g. (10, 10.0); None = unlimited.
         self.rate_limit: tuple[int, float] | None = None
@@ -109,6 +109,7 @@ class WBStub:
             self._pages_served = 0
             self._hits: dict[str, deque] = {}
             self.requests.clear()
+            self.arrivals.clear()
             self.sent_messages.clear()
 
     # ---- data builders ----------------------------------------------------
@@ -220,7 +221,8 @@ class WBStub:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
         with self.lock:
-            self.requests.append(Recorded(method, path, query, dict(h.headers.items()), time.time()))
+            self.requests.append(Recorded(method, path, query, dict(h.headers.items())))
+            self.arrivals.append(time.time())
 
         fault = self._take_fault(path)
         if fault and fault["kind"] == "delay":
