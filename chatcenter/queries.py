@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from redis import Redis
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Bundle, Session, aliased
 
-from chatcenter.models import PRIORITIES, Analysis, Chat, Message, Reply, ReplyState, Seller
+from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import fetch_job, kind_of
 
@@ -177,9 +177,13 @@ def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity"
     return ChatPage([_chat_summary(*row) for row in page], next_cursor)
 
 
-def count_chats(session: Session, filters: ChatFilter) -> int:
-    """How many chats match (the inbox shows how many await a reply)."""
-    return session.scalar(select(func.count()).select_from(Chat).where(*filters.conditions()))
+def count_chats(session: Session, filters: ChatFilter, *, up_to: int | None = None) -> int:
+    """How many chats match (the inbox shows how many await a reply); with `up_to`, counting
+    stops past it (the answer is then up_to + 1), so a big backlog costs no more than a page."""
+    matching = select(Chat.id).where(*filters.conditions())
+    if up_to is not None:
+        matching = matching.limit(up_to + 1)
+    return session.scalar(select(func.count()).select_from(matching.subquery()))
 
 
 def first_name(client_name: str | None) -> str | None:

@@ -457,3 +457,14 @@ def test_the_secret_key_is_generated_once_per_machine_unless_set(tmp_path):
     with pytest.raises(ConfigError, match="SECRET_KEY must be empty or at least 32 characters"):
         Settings.from_mapping({"SECRET_KEY": "too-short"})
     assert "too-short" not in repr(replace(Settings(), secret_key="too-short"))
+
+
+def test_a_backlog_past_999_is_shown_as_999_plus_without_counting_it_all(signed_in, app):
+    seller_id = add_seller(app)
+    with resources(app).db.session() as session:
+        session.add_all(Chat(seller_id=seller_id, wb_chat_id=f"backlog-{n}", awaiting_reply=True,
+                             analysis_due=False, priority=2, waiting_since=utcnow(), last_message_at=utcnow())
+                        for n in range(1000))
+    page = signed_in.get("/").get_data(as_text=True)
+    assert "More than 999 chats await a reply" in page
+    assert "<title>(999+)" in page

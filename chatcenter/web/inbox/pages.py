@@ -31,6 +31,9 @@ from chatcenter.web.inbox.present import parse_time
 log = logging.getLogger("chatcenter.inbox")
 
 PAGE_SIZE = 25
+# Past this many chats awaiting a reply the inbox says "999+": counting a backlog of tens of
+# thousands on every page load and live refresh would cost more than the page itself.
+AWAITING_SHOWN_MAX = 999
 SHOW = {"awaiting": True, "answered": False}  # the "Show" filter; empty: every chat
 REFRESH_SECONDS = 15  # how often a page part fetches itself again
 BUSY_REFRESH_SECONDS = 2  # ... while a reply, analysis or sync it asked for is under way
@@ -62,7 +65,8 @@ def inbox_part(args) -> dict:
         cursor = args.get("cursor") or None
         with runtime.get().db.reader() as session:
             page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
-            awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True))
+            awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True),
+                                   up_to=AWAITING_SHOWN_MAX)
             sellers = list_sellers(session)
     except BadQuery as exc:
         abort(400, str(exc))
@@ -72,7 +76,8 @@ def inbox_part(args) -> dict:
     kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category") and v}
     return {
         "chats": page.chats,
-        "awaiting": awaiting,
+        "awaiting": min(awaiting, AWAITING_SHOWN_MAX),
+        "awaiting_more": awaiting > AWAITING_SHOWN_MAX,  # shown as "999+"
         "sellers": sellers,
         "seller_names": {s["id"]: s["name"] for s in sellers},
         "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor) if page.next_cursor else None,
