@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import contextvars
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -22,8 +23,8 @@ from chatcenter.wb_events import clean_chats, clean_page
 log = logging.getLogger("jobs.sync")
 
 MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say so
-# Events stored per transaction: fewer commits (each one a disk flush) without holding much
-# in memory; a crash costs a re-read of at most this many.
+# Most events stored per transaction: fewer commits (each one a disk flush) without holding
+# much in memory; a crash costs a re-read of at most this many.
 BATCH_EVENTS = 1000
 # The chat list costs a WB request and brings only names and cards (events name new chats
 # themselves), so it is read when an event names a chat we do not know, and otherwise at
@@ -125,14 +126,16 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
     try:
         while True:
             try:
-                raw_events, next_cursor = next(feed)
+                raw_events, next_cursor, more_ready = next(feed)
             except StopIteration:
                 break
             except Exception as exc:  # noqa: BLE001 - WB or Redis failed: the pages read so far are good
                 failure = exc
                 break
             run.add_page(raw_events, next_cursor)
-            if len(run.batch) >= BATCH_EVENTS:
+            # Pages that come fast are stored together (fewer commits); while WB is slow to
+            # send the next one, what is here is stored (and shown) at once.
+            if len(run.batch) >= BATCH_EVENTS or not more_ready:
                 run.store()
         run.store()
     finally:
@@ -148,9 +151,9 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
     result.analyses_enqueued += enqueue_due_analyses(resources, seller_id, skip=run.enqueued)
 
 
-def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int]]:
-    """WB's event pages from `cursor` on, as (events, next); the next page is fetched while
-    the caller stores this one. Stops when the feed is caught up; raises CursorError when
+def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int, bool]]:
+    """WB's event pages from `cursor` on, as (events, next, whether the page after is already
+    here); the next page is fetched while the caller stores this one. Stops when the feed is caught up; raises CursorError when
     WB's cursor goes backwards (an oscillating feed would otherwise loop at the rate limit)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-feed")
 
@@ -158,7 +161,8 @@ def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int]
         # One millisecond back: if WB's `next` means "strictly after", an event sharing the
         # last stored event's millisecond but served on the next page is not skipped. The
         # repeats are dropped by the messages' unique key.
-        return pool.submit(client.get_events, at - 1 if at else None)
+        # In a copy of this context: Sentry's scope (breadcrumbs of the WB calls) goes along.
+        return pool.submit(contextvars.copy_context().run, client.get_events, at - 1 if at else None)
 
     try:
         ahead = fetch(cursor)
@@ -175,7 +179,7 @@ def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int]
                                   f"the sync stopped and tries again next round")
             cursor = next_cursor
             ahead = fetch(cursor)
-            yield raw_events, cursor
+            yield raw_events, cursor, ahead.done()
         raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
