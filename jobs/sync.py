@@ -26,6 +26,7 @@ MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say 
 # Most events stored per transaction: fewer commits (each one a disk flush) without holding
 # much in memory; a crash costs a re-read of at most this many.
 BATCH_EVENTS = 1000
+STORE_WHILE_WAITING_AFTER = 0.1  # seconds
 # The chat list costs a WB request and brings only names and cards (events name new chats
 # themselves), so it is read when an event names a chat we do not know, and otherwise at
 # most this often.
@@ -126,16 +127,19 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
     try:
         while True:
             try:
-                raw_events, next_cursor, more_ready = next(feed)
+                page = next(feed)
             except StopIteration:
                 break
             except Exception as exc:  # noqa: BLE001 - WB or Redis failed: the pages read so far are good
                 failure = exc
                 break
-            run.add_page(raw_events, next_cursor)
             # Pages that come fast are stored together (fewer commits); while WB is slow to
             # send the next one, what is here is stored (and shown) at once.
-            if len(run.batch) >= BATCH_EVENTS or not more_ready:
+            if page is None:
+                run.store()
+                continue
+            run.add_page(*page)
+            if len(run.batch) >= BATCH_EVENTS:
                 run.store()
         run.store()
     finally:
@@ -151,9 +155,10 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
     result.analyses_enqueued += enqueue_due_analyses(resources, seller_id, skip=run.enqueued)
 
 
-def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int, bool]]:
-    """WB's event pages from `cursor` on, as (events, next, whether the page after is already
-    here); the next page is fetched while the caller stores this one. Stops when the feed is caught up; raises CursorError when
+def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int] | None]:
+    """WB's event pages from `cursor` on, as (events, next); the next page is fetched while
+    the caller stores this one, and None comes when WB is slow to send it (a hint to store
+    what is here). Stops when the feed is caught up; raises CursorError when
     WB's cursor goes backwards (an oscillating feed would otherwise loop at the rate limit)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-feed")
 
@@ -167,7 +172,11 @@ def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int,
     try:
         ahead = fetch(cursor)
         for _ in range(MAX_PAGES):
-            page = ahead.result()
+            try:
+                page = ahead.result(timeout=STORE_WHILE_WAITING_AFTER)
+            except TimeoutError:  # WB is slow to send: let the caller store what it has meanwhile
+                yield None
+                page = ahead.result()
             raw_events = page.get("events") or []
             if not page.get("totalEvents") or not raw_events:
                 return
@@ -179,7 +188,7 @@ def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int,
                                   f"the sync stopped and tries again next round")
             cursor = next_cursor
             ahead = fetch(cursor)
-            yield raw_events, cursor, ahead.done()
+            yield raw_events, cursor
         raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
