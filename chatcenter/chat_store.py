@@ -7,6 +7,7 @@ message, waiting time, due analysis, latest analysis) change only here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
@@ -62,15 +63,14 @@ class ChatState:
     """A chat's changeable columns as plain attributes: pages are stored with Core
     statements (executemany), not ORM objects, which is what keeps ingest fast."""
 
-    def __init__(self, row, columns):
-        self.id, self.wb_chat_id = row.id, row.wb_chat_id
-        self._columns = columns
-        for name in columns:
-            setattr(self, name, getattr(row, name))
-        self._loaded = self.values()
+    def __init__(self, row, columns: tuple[str, ...]):
+        self.id, self.wb_chat_id = row[0], row[1]
+        self._loaded = tuple(row[2:])
+        self.__dict__.update(zip(columns, self._loaded))
+        self._values = attrgetter(*columns)
 
     def values(self) -> tuple:
-        return tuple(getattr(self, name) for name in self._columns)
+        return self._values(self)
 
     def changed(self) -> bool:
         return self.values() != self._loaded

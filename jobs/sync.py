@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import contextvars
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -22,9 +23,10 @@ from chatcenter.wb_events import clean_chats, clean_page
 log = logging.getLogger("jobs.sync")
 
 MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say so
-# Events stored per transaction: fewer commits (each one a disk flush) without holding much
-# in memory; a crash costs a re-read of at most this many.
+# Most events stored per transaction: fewer commits (each one a disk flush) without holding
+# much in memory; a crash costs a re-read of at most this many.
 BATCH_EVENTS = 1000
+STORE_WHILE_WAITING_AFTER = 0.1  # seconds
 # The chat list costs a WB request and brings only names and cards (events name new chats
 # themselves), so it is read when an event names a chat we do not know, and otherwise at
 # most this often.
@@ -125,13 +127,18 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
     try:
         while True:
             try:
-                raw_events, next_cursor = next(feed)
+                page = next(feed)
             except StopIteration:
                 break
             except Exception as exc:  # noqa: BLE001 - WB or Redis failed: the pages read so far are good
                 failure = exc
                 break
-            run.add_page(raw_events, next_cursor)
+            # Pages that come fast are stored together (fewer commits); while WB is slow to
+            # send the next one, what is here is stored (and shown) at once.
+            if page is None:
+                run.store()
+                continue
+            run.add_page(*page)
             if len(run.batch) >= BATCH_EVENTS:
                 run.store()
         run.store()
@@ -148,9 +155,10 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
     result.analyses_enqueued += enqueue_due_analyses(resources, seller_id, skip=run.enqueued)
 
 
-def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int]]:
+def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int] | None]:
     """WB's event pages from `cursor` on, as (events, next); the next page is fetched while
-    the caller stores this one. Stops when the feed is caught up; raises CursorError when
+    the caller stores this one, and None comes when WB is slow to send it (a hint to store
+    what is here). Stops when the feed is caught up; raises CursorError when
     WB's cursor goes backwards (an oscillating feed would otherwise loop at the rate limit)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-feed")
 
@@ -158,12 +166,17 @@ def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int]
         # One millisecond back: if WB's `next` means "strictly after", an event sharing the
         # last stored event's millisecond but served on the next page is not skipped. The
         # repeats are dropped by the messages' unique key.
-        return pool.submit(client.get_events, at - 1 if at else None)
+        # In a copy of this context: Sentry's scope (breadcrumbs of the WB calls) goes along.
+        return pool.submit(contextvars.copy_context().run, client.get_events, at - 1 if at else None)
 
     try:
         ahead = fetch(cursor)
         for _ in range(MAX_PAGES):
-            page = ahead.result()
+            try:
+                page = ahead.result(timeout=STORE_WHILE_WAITING_AFTER)
+            except TimeoutError:  # WB is slow to send: let the caller store what it has meanwhile
+                yield None
+                page = ahead.result()
             raw_events = page.get("events") or []
             if not page.get("totalEvents") or not raw_events:
                 return
