@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter
+import functools
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, select, update
+from sqlalchemy import JSON, Boolean, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -64,7 +65,9 @@ class _Driver:
         """An aware datetime as the column stores it: SQLite keeps SQLAlchemy's UTC text."""
         if value is None or self.name != "sqlite":
             return value
-        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        if value.tzinfo is not timezone.utc:
+            value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     @staticmethod
     def json(value):
@@ -88,11 +91,10 @@ class ChatState:
     """A chat's changeable columns as plain attributes: pages are stored with Core
     statements (executemany), not ORM objects, which is what keeps ingest fast."""
 
-    def __init__(self, row, columns: tuple[str, ...]):
-        self.id, self.wb_chat_id = row[0], row[1]
-        self._loaded = tuple(row[2:])
-        self.__dict__.update(zip(columns, self._loaded))
-        self._values = attrgetter(*columns)
+    def __init__(self, chat_id: int, wb_chat_id: str, loaded: tuple, columns: tuple[str, ...]):
+        self.id, self.wb_chat_id, self._loaded = chat_id, wb_chat_id, loaded
+        self.__dict__.update(zip(columns, loaded))
+        self._values = _getters(columns)
 
     def values(self) -> tuple:
         return self._values(self)
@@ -101,13 +103,41 @@ class ChatState:
         return self.values() != self._loaded
 
 
+_getters = functools.cache(lambda columns: attrgetter(*columns))
+
+
+def _sqlite_time(value: str | None) -> datetime | None:
+    """SQLAlchemy's UTC text on SQLite, read back as an aware datetime."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+def _readers(driver: _Driver, columns: tuple[str, ...]) -> list:
+    """For each column, what turns the driver's value into SQLAlchemy's (None: as it is)."""
+    if driver.name != "sqlite":
+        return [None] * len(columns)  # psycopg returns datetimes, booleans and JSON as such
+    readers = []
+    for name in columns:
+        kind = _CHATS.c[name].type
+        readers.append(_sqlite_time if isinstance(kind, models.UTCDateTime)
+                       else (lambda v: None if v is None else bool(v)) if isinstance(kind, Boolean)
+                       else (lambda v: None if v is None else json.loads(v)) if isinstance(kind, JSON)
+                       else None)
+    return readers
+
+
 def _chat_states(session: Session, seller_id: int, wb_ids, columns=_STATE_COLUMNS) -> dict[str, ChatState]:
+    """The chats' states by WB id, read through the driver (no per-row result processing)."""
+    driver = _Driver(session)
+    readers = [(i, read) for i, read in enumerate(_readers(driver, columns)) if read is not None]
     found: dict[str, ChatState] = {}
-    selected = [_CHATS.c.id, _CHATS.c.wb_chat_id, *(_CHATS.c[name] for name in columns)]
     for chunk in _chunks(sorted(wb_ids)):
-        rows = session.execute(select(*selected).where(_CHATS.c.seller_id == seller_id,
-                                                       _CHATS.c.wb_chat_id.in_(chunk)))
-        found.update((row.wb_chat_id, ChatState(row, columns)) for row in rows)
+        sql = (f"SELECT id, wb_chat_id, {', '.join(columns)} FROM {_CHATS.name} "
+               f"WHERE seller_id = {driver.mark} AND wb_chat_id IN ({', '.join([driver.mark] * len(chunk))})")
+        for row in driver.connection.exec_driver_sql(sql, (seller_id, *chunk)):
+            loaded = list(row[2:])
+            for i, read in readers:
+                loaded[i] = read(loaded[i])
+            found[row[1]] = ChatState(row[0], row[1], tuple(loaded), columns)
     return found
 
 
