@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter
-from datetime import datetime
+import functools
+import json
+from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import JSON, Boolean, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,6 +49,32 @@ def _insert(session: Session, model):
     raise RuntimeError(f"unsupported database: {dialect}")
 
 
+class _Driver:
+    """The session's connection for statements sent to the DB driver as they are: ingest
+    builds its rows as plain tuples, once, instead of SQLAlchemy's per-row processing."""
+
+    def __init__(self, session: Session):
+        self.connection = session.connection()
+        self.name = self.connection.dialect.name
+        if self.name not in ("postgresql", "sqlite"):
+            raise RuntimeError(f"unsupported database: {self.name}")
+        self.mark = "?" if self.name == "sqlite" else "%s"
+        self.json_mark = self.mark if self.name == "sqlite" else "CAST(%s AS JSON)"
+
+    def time(self, value: datetime | None):
+        """An aware datetime as the column stores it: SQLite keeps SQLAlchemy's UTC text."""
+        if value is None or self.name != "sqlite":
+            return value
+        if value.tzinfo is not timezone.utc:
+            value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    @staticmethod
+    def json(value):
+        """A JSON column's value as SQLAlchemy's JSON type writes it (None: SQL NULL)."""
+        return None if value is None else json.dumps(value)
+
+
 def _chunks(items: list, size: int = CHUNK):
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -63,11 +91,10 @@ class ChatState:
     """A chat's changeable columns as plain attributes: pages are stored with Core
     statements (executemany), not ORM objects, which is what keeps ingest fast."""
 
-    def __init__(self, row, columns: tuple[str, ...]):
-        self.id, self.wb_chat_id = row[0], row[1]
-        self._loaded = tuple(row[2:])
-        self.__dict__.update(zip(columns, self._loaded))
-        self._values = attrgetter(*columns)
+    def __init__(self, chat_id: int, wb_chat_id: str, loaded: tuple, columns: tuple[str, ...]):
+        self.id, self.wb_chat_id, self._loaded = chat_id, wb_chat_id, loaded
+        self.__dict__.update(zip(columns, loaded))
+        self._values = _getters(columns)
 
     def values(self) -> tuple:
         return self._values(self)
@@ -76,23 +103,67 @@ class ChatState:
         return self.values() != self._loaded
 
 
+_getters = functools.cache(lambda columns: attrgetter(*columns))
+
+
+def _sqlite_time(value: str | None) -> datetime | None:
+    """SQLAlchemy's UTC text on SQLite, read back as an aware datetime."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+def _readers(driver: _Driver, columns: tuple[str, ...]) -> list:
+    """For each column, what turns the driver's value into SQLAlchemy's (None: as it is)."""
+    if driver.name != "sqlite":
+        return [None] * len(columns)  # psycopg returns datetimes, booleans and JSON as such
+    readers = []
+    for name in columns:
+        kind = _CHATS.c[name].type
+        readers.append(_sqlite_time if isinstance(kind, models.UTCDateTime)
+                       else (lambda v: None if v is None else bool(v)) if isinstance(kind, Boolean)
+                       else (lambda v: None if v is None else json.loads(v)) if isinstance(kind, JSON)
+                       else None)
+    return readers
+
+
 def _chat_states(session: Session, seller_id: int, wb_ids, columns=_STATE_COLUMNS) -> dict[str, ChatState]:
+    """The chats' states by WB id, read through the driver (no per-row result processing)."""
+    driver = _Driver(session)
+    readers = [(i, read) for i, read in enumerate(_readers(driver, columns)) if read is not None]
     found: dict[str, ChatState] = {}
-    selected = [_CHATS.c.id, _CHATS.c.wb_chat_id, *(_CHATS.c[name] for name in columns)]
     for chunk in _chunks(sorted(wb_ids)):
-        rows = session.execute(select(*selected).where(_CHATS.c.seller_id == seller_id,
-                                                       _CHATS.c.wb_chat_id.in_(chunk)))
-        found.update((row.wb_chat_id, ChatState(row, columns)) for row in rows)
+        sql = (f"SELECT id, wb_chat_id, {', '.join(columns)} FROM {_CHATS.name} "
+               f"WHERE seller_id = {driver.mark} AND wb_chat_id IN ({', '.join([driver.mark] * len(chunk))})")
+        for row in driver.connection.exec_driver_sql(sql, (seller_id, *chunk)):
+            loaded = list(row[2:])
+            for i, read in readers:
+                loaded[i] = read(loaded[i])
+            found[row[1]] = ChatState(row[0], row[1], tuple(loaded), columns)
     return found
 
 
 def _save_chat_states(session: Session, states, columns=_STATE_COLUMNS) -> None:
-    rows = [{"chat_id": state.id, **dict(zip(columns, state.values()))} for state in states if state.changed()]
+    """One executemany UPDATE of the changed chats, with driver values built here (no
+    per-row SQLAlchemy parameter processing)."""
+    driver = _Driver(session)
+    types = [_CHATS.c[name].type for name in columns]
+    times = [i for i, kind in enumerate(types) if isinstance(kind, models.UTCDateTime)]
+    jsons = [i for i, kind in enumerate(types) if isinstance(kind, JSON)]
+    rows = []
+    for state in states:
+        if state.changed():
+            values = list(state.values())
+            for i in times:
+                values[i] = driver.time(values[i])
+            for i in jsons:
+                values[i] = driver.json(values[i])
+            values.append(state.id)
+            rows.append(tuple(values))
     if rows:
-        stmt = update(_CHATS).where(_CHATS.c.id == bindparam("chat_id")).values(
-            {name: bindparam(name) for name in columns})
+        assignments = ", ".join(f"{name} = {driver.json_mark if i in jsons else driver.mark}"
+                                for i, name in enumerate(columns))
+        sql = f"UPDATE {_CHATS.name} SET {assignments} WHERE id = {driver.mark}"
         for chunk in _chunks(rows):
-            session.execute(stmt, chunk)
+            driver.connection.exec_driver_sql(sql, chunk)
 
 
 def _add_chats(session: Session, seller_id: int, new: dict[str, dict]) -> int:
@@ -193,30 +264,49 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
         chats.update(_chat_states(session, seller_id, set(first_seen)))
 
     adopted = _adopt_sent_replies(session, chats, [e for e in messages if e.sender == SELLER])
-    rows = [dict(chat_id=chats[e.chat_id].id, wb_event_id=e.event_id, sender=e.sender, text=e.text,
-                 attachments=e.attachments, sent_at=e.sent_at)
-            for e in messages if (e.chat_id, e.event_id) not in adopted]
-    table = Message.__table__
-    inserted = []
-    for chunk in _chunks(rows):
-        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["chat_id", "wb_event_id"]) \
-            .returning(table.c.id, table.c.chat_id, table.c.wb_event_id, table.c.sender, table.c.sent_at)
-        inserted += session.execute(stmt, chunk).all()
-
-    by_key = {(chats[e.chat_id].id, e.event_id): e for e in messages}
     by_id = {chat.id: chat for chat in chats.values()}
-    for row in sorted(inserted, key=lambda r: (r.sent_at, r.id)):
-        chat, event = by_id[row.chat_id], by_key[(row.chat_id, row.wb_event_id)]
+    inserted = _insert_messages(session, [(chats[e.chat_id].id, e) for e in messages
+                                          if (e.chat_id, e.event_id) not in adopted])
+    for chat_id, message_id, event, sent_at in inserted:
+        chat = by_id[chat_id]
         chat.reply_sign = event.reply_sign or chat.reply_sign
         chat.client_name = event.client_name or chat.client_name
-        _record(chat, row.id, row.sender, row.sent_at)
+        _record(chat, message_id, event.sender, sent_at)
         result.messages_added += 1
         result.new_chat_announced |= event.is_new_chat
-        if row.sender == CLIENT:
+        if event.sender == CLIENT:
             result.buyer_messages_added += 1
             result.buyer_chat_ids.add(chat.id)
     _save_chat_states(session, chats.values())
     return result
+
+
+_MESSAGE_COLUMNS = "chat_id, wb_event_id, sender, text, attachments, sent_at"
+
+
+def _insert_messages(session: Session, rows: list[tuple[int, WBEvent]]) -> list[tuple]:
+    """Insert (chat id, event) rows; those already stored are skipped by the unique
+    chat/event key. Returns the inserted ones as (chat id, message id, event, sent_at), in
+    the order they happened (sent_at, then id). One multi-row INSERT per chunk, parameters
+    as one flat tuple: the per-row cost is building that tuple."""
+    driver = _Driver(session)
+    table = Message.__table__.name
+    one = f"({driver.mark}, {driver.mark}, {driver.mark}, {driver.mark}, {driver.json_mark}, {driver.mark})"
+    inserted = []
+    for chunk in _chunks(rows):
+        params, by_key = [], {}
+        for chat_id, e in chunk:
+            sent_at = from_ms(e.timestamp_ms)
+            by_key[(chat_id, e.event_id)] = (e, sent_at)
+            params += (chat_id, e.event_id, e.sender, e.text,
+                       driver.json(e.attachments), driver.time(sent_at))
+        sql = (f"INSERT INTO {table} ({_MESSAGE_COLUMNS}) VALUES {', '.join([one] * len(chunk))} "
+               f"ON CONFLICT (chat_id, wb_event_id) DO NOTHING RETURNING id, chat_id, wb_event_id")
+        for message_id, chat_id, event_id in driver.connection.exec_driver_sql(sql, tuple(params)):
+            event, sent_at = by_key[(chat_id, event_id)]
+            inserted.append((chat_id, message_id, event, sent_at))
+    inserted.sort(key=lambda row: (row[3], row[1]))
+    return inserted
 
 
 def _adopt_sent_replies(session: Session, chats: dict[str, ChatState],

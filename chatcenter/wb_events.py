@@ -135,7 +135,7 @@ def clean_event(event, now: int | None = None) -> WBEvent:
     if not isinstance(event_type, str):
         raise SetAside("eventType not a string")
     sender = event.get("sender", "wb")
-    if not isinstance(sender, str) or not clean_text(sender):
+    if not isinstance(sender, str) or not (clean_sender := clean_text(sender)):
         raise SetAside("sender not a string")
     if len(sender) > SENDER_MAX:
         raise SetAside("sender too long")
@@ -143,9 +143,10 @@ def clean_event(event, now: int | None = None) -> WBEvent:
     return WBEvent(
         chat_id=_identifier(event, "chatID", CHAT_ID_MAX),
         event_id=_identifier(event, "eventID", EVENT_ID_MAX),
-        event_type=clean_text(event_type)[:SENDER_MAX],
+        # The usual "message" needs no cleaning (ingest cleans every event).
+        event_type=event_type if event_type == "message" else clean_text(event_type)[:SENDER_MAX],
         timestamp_ms=_timestamp(event, now_ms() if now is None else now),
-        sender=clean_text(sender),
+        sender=clean_sender,
         text=text,
         attachments=attachments,
         client_name=_optional(event.get("clientName"), CLIENT_NAME_MAX),
