@@ -118,12 +118,13 @@ def run_one(kind: str, events: int, page_size: int) -> dict:
 
             sync.WBClient = Unlimited
             with app.app_context():
-                started, cpu_started = time.perf_counter(), time.process_time()
+                started, cpu_started, pg_started = time.perf_counter(), time.process_time(), postgres_cpu()
                 result = sync.sync_seller_chats(seller_id)
                 seconds = time.perf_counter() - started
                 # This process's CPU (all its threads; not the stub's): the figure a busy machine
                 # disturbs least.
                 cpu = time.process_time() - cpu_started
+                pg_cpu = postgres_cpu() - pg_started
             with db.session() as session:
                 stored = session.query(Message).count()
             app.extensions["chatcenter"].close()
@@ -131,11 +132,28 @@ def run_one(kind: str, events: int, page_size: int) -> dict:
             stop.set()
             server.join(timeout=10)
             drop()
+    stub = resource.getrusage(resource.RUSAGE_CHILDREN)  # the stub's process, joined above
     if stored != events or result["messages_added"] != events:
         raise SystemExit(f"error: {kind}: stored {stored} of {events} events; the sync is broken")
     return {"events_per_s": events / seconds, "seconds": seconds, "pages": result["pages"],
             "cpu_s_per_1000": cpu / events * 1000,
+            "postgres_cpu_s_per_1000": pg_cpu / events * 1000 if kind == "postgresql" else 0.0,
+            "stub_cpu_s_per_1000": (stub.ru_utime + stub.ru_stime) / events * 1000,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by the machine's PostgreSQL processes alive now (Linux /proc):
+    the server's share of the work, which the sync's own CPU figure does not show."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if "postgres" in stat.read_text().split("(", 1)[1].split(")", 1)[0]:
+                total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def measure(kind: str, events: int, page_size: int) -> dict:

@@ -21,7 +21,7 @@ from chatcenter.models import DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, Mess
 from chatcenter.wb_events import SetAsideEvent, WBChat, WBEvent
 
 CLIENT, SELLER = "client", "seller"
-REPLY_EVENT_PREFIX = "reply:"  # wb_event_id of a sent reply until WB's feed reports it
+REPLY_EVENT_PREFIX = "reply:"  # wb_event_id of a sent reply until WB's feed reports it (models.UNCONFIRMED_REPLY)
 
 
 @dataclass
@@ -59,7 +59,6 @@ class _Driver:
         if self.name not in ("postgresql", "sqlite"):
             raise RuntimeError(f"unsupported database: {self.name}")
         self.mark = "?" if self.name == "sqlite" else "%s"
-        self.json_mark = self.mark if self.name == "sqlite" else "CAST(%s AS JSON)"
 
     def time(self, value: datetime | None):
         """An aware datetime as the column stores it: SQLite keeps SQLAlchemy's UTC text."""
@@ -68,6 +67,21 @@ class _Driver:
         if value.tzinfo is not timezone.utc:
             value = value.astimezone(timezone.utc)
         return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    def insert(self, table, columns: tuple[str, ...], rows: list[tuple], conflict: str, returning: str):
+        """INSERT rows (tuples in `columns` order) skipping those the `conflict` key already
+        holds; yields the RETURNING rows. Rows go in chunks: on PostgreSQL as one array per
+        column (a short statement, whatever the chunk's size), on SQLite as multi-row VALUES."""
+        head = f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}"
+        for chunk in _chunks(rows):
+            if self.name == "postgresql":
+                sql = f"{head}SELECT * FROM unnest({_pg_arrays(table, columns)}){tail}"
+                params = tuple(map(list, zip(*chunk)))
+            else:
+                one = f"({', '.join('?' * len(columns))})"
+                sql, params = f"{head}VALUES {', '.join([one] * len(chunk))}{tail}", tuple(v for r in chunk for v in r)
+            yield from self.connection.exec_driver_sql(sql, params)
 
     @staticmethod
     def json(value):
@@ -80,7 +94,7 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-_CHATS = Chat.__table__
+_CHATS, _MESSAGES = Chat.__table__, Message.__table__
 # The chat columns a page of events reads and may change (record_message's copied columns,
 # the reply sign and the buyer's name); the chat list adds the goods card.
 _STATE_COLUMNS = ("last_message_at", "last_message_id", "awaiting_reply", "waiting_since", "analysis_due",
@@ -130,10 +144,13 @@ def _chat_states(session: Session, seller_id: int, wb_ids, columns=_STATE_COLUMN
     driver = _Driver(session)
     readers = [(i, read) for i, read in enumerate(_readers(driver, columns)) if read is not None]
     found: dict[str, ChatState] = {}
+    select_ = f"SELECT id, wb_chat_id, {', '.join(columns)} FROM {_CHATS.name} WHERE seller_id = {driver.mark} AND "
     for chunk in _chunks(sorted(wb_ids)):
-        sql = (f"SELECT id, wb_chat_id, {', '.join(columns)} FROM {_CHATS.name} "
-               f"WHERE seller_id = {driver.mark} AND wb_chat_id IN ({', '.join([driver.mark] * len(chunk))})")
-        for row in driver.connection.exec_driver_sql(sql, (seller_id, *chunk)):
+        if driver.name == "postgresql":  # one array parameter: the same statement for any chunk
+            sql, params = select_ + "wb_chat_id = ANY(%s)", (seller_id, chunk)
+        else:
+            sql, params = select_ + f"wb_chat_id IN ({', '.join('?' * len(chunk))})", (seller_id, *chunk)
+        for row in driver.connection.exec_driver_sql(sql, params):
             loaded = list(row[2:])
             for i, read in readers:
                 loaded[i] = read(loaded[i])
@@ -158,27 +175,47 @@ def _save_chat_states(session: Session, states, columns=_STATE_COLUMNS) -> None:
                 values[i] = driver.json(values[i])
             values.append(state.id)
             rows.append(tuple(values))
-    if rows:
-        assignments = ", ".join(f"{name} = {driver.json_mark if i in jsons else driver.mark}"
-                                for i, name in enumerate(columns))
-        sql = f"UPDATE {_CHATS.name} SET {assignments} WHERE id = {driver.mark}"
+    if not rows:
+        return
+    if driver.name == "postgresql":
+        # One statement per chunk, a column of values per array parameter: a statement per row
+        # (executemany) costs PostgreSQL a parse, a plan and a round of executor start-up each.
+        arrays = _pg_arrays(_CHATS, (*columns, "id"))
+        assignments = ", ".join(f"{name} = v.{name}" for name in columns)
+        sql = (f"UPDATE {_CHATS.name} SET {assignments} FROM unnest({arrays}) AS v({', '.join(columns)}, id) "
+               f"WHERE {_CHATS.name}.id = v.id")
         for chunk in _chunks(rows):
-            driver.connection.exec_driver_sql(sql, chunk)
+            driver.connection.exec_driver_sql(sql, tuple(map(list, zip(*chunk))))
+        return
+    assignments = ", ".join(f"{name} = {driver.mark}" for name in columns)
+    sql = f"UPDATE {_CHATS.name} SET {assignments} WHERE id = {driver.mark}"
+    for chunk in _chunks(rows):
+        driver.connection.exec_driver_sql(sql, chunk)
+
+
+def _pg_arrays(table, columns) -> str:
+    """Parameters for unnest(): one array per column, typed as the column is."""
+    return ", ".join(f"%s::{_pg_type(table, name)}[]" for name in columns)
+
+
+@functools.cache
+def _pg_type(table, column: str) -> str:
+    return table.c[column].type.compile(dialect=postgresql.dialect())
+
+
+_NEW_CHAT_COLUMNS = ("seller_id", "wb_chat_id", "awaiting_reply", "analysis_due", "priority", "created_at",
+                     "last_message_at", "reply_sign", "client_name", "good_card")
 
 
 def _add_chats(session: Session, seller_id: int, new: dict[str, dict]) -> int:
     """Insert chats by WB id (values: their columns); a chat another run added meanwhile is
     skipped by the database. Returns how many this call added."""
-    added = 0
-    now = utcnow()
-    rows = [dict(seller_id=seller_id, wb_chat_id=wb_id, awaiting_reply=False, analysis_due=False,
-                 priority=DEFAULT_PRIORITY, created_at=now, **{"last_message_at": now, **values})
+    driver = _Driver(session)
+    now = driver.time(utcnow())
+    rows = [(seller_id, wb_id, False, False, DEFAULT_PRIORITY, now, driver.time(values.get("last_message_at")) or now,
+             values.get("reply_sign"), values.get("client_name"), driver.json(values.get("good_card")))
             for wb_id, values in new.items()]
-    for chunk in _chunks(rows):
-        stmt = _insert(session, _CHATS).on_conflict_do_nothing(
-            index_elements=["seller_id", "wb_chat_id"]).returning(_CHATS.c.id)
-        added += len(session.execute(stmt, chunk).all())
-    return added
+    return sum(1 for _ in driver.insert(_CHATS, _NEW_CHAT_COLUMNS, rows, "seller_id, wb_chat_id", "id"))
 
 
 _LIST_COLUMNS = ("last_message_at", "reply_sign", "client_name", "good_card")
@@ -281,30 +318,24 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
     return result
 
 
-_MESSAGE_COLUMNS = "chat_id, wb_event_id, sender, text, attachments, sent_at"
+_MESSAGE_COLUMNS = ("chat_id", "wb_event_id", "sender", "text", "attachments", "sent_at")
 
 
 def _insert_messages(session: Session, rows: list[tuple[int, WBEvent]]) -> list[tuple]:
     """Insert (chat id, event) rows; those already stored are skipped by the unique
     chat/event key. Returns the inserted ones as (chat id, message id, event, sent_at), in
-    the order they happened (sent_at, then id). One multi-row INSERT per chunk, parameters
-    as one flat tuple: the per-row cost is building that tuple."""
+    the order they happened (sent_at, then id)."""
     driver = _Driver(session)
-    table = Message.__table__.name
-    one = f"({driver.mark}, {driver.mark}, {driver.mark}, {driver.mark}, {driver.json_mark}, {driver.mark})"
+    by_key, values = {}, []
+    for chat_id, e in rows:
+        sent_at = from_ms(e.timestamp_ms)
+        by_key[(chat_id, e.event_id)] = (e, sent_at)
+        values.append((chat_id, e.event_id, e.sender, e.text, driver.json(e.attachments), driver.time(sent_at)))
     inserted = []
-    for chunk in _chunks(rows):
-        params, by_key = [], {}
-        for chat_id, e in chunk:
-            sent_at = from_ms(e.timestamp_ms)
-            by_key[(chat_id, e.event_id)] = (e, sent_at)
-            params += (chat_id, e.event_id, e.sender, e.text,
-                       driver.json(e.attachments), driver.time(sent_at))
-        sql = (f"INSERT INTO {table} ({_MESSAGE_COLUMNS}) VALUES {', '.join([one] * len(chunk))} "
-               f"ON CONFLICT (chat_id, wb_event_id) DO NOTHING RETURNING id, chat_id, wb_event_id")
-        for message_id, chat_id, event_id in driver.connection.exec_driver_sql(sql, tuple(params)):
-            event, sent_at = by_key[(chat_id, event_id)]
-            inserted.append((chat_id, message_id, event, sent_at))
+    for message_id, chat_id, event_id in driver.insert(_MESSAGES, _MESSAGE_COLUMNS, values, "chat_id, wb_event_id",
+                                                       "id, chat_id, wb_event_id"):
+        event, sent_at = by_key[(chat_id, event_id)]
+        inserted.append((chat_id, message_id, event, sent_at))
     inserted.sort(key=lambda row: (row[3], row[1]))
     return inserted
 
@@ -318,7 +349,7 @@ def _adopt_sent_replies(session: Session, chats: dict[str, ChatState],
     chat_ids = {chats[e.chat_id].id for e in events}
     pending = session.execute(
         select(Message.id, Message.chat_id, Message.text).where(
-            Message.chat_id.in_(chat_ids), Message.sender == SELLER, Message.wb_event_id.startswith(REPLY_EVENT_PREFIX))
+            Message.chat_id.in_(chat_ids), models.UNCONFIRMED_REPLY, Message.sender == SELLER)
         .order_by(Message.id)
     ).all()
     if not pending:

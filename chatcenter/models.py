@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String,
-    Text, TypeDecorator, UniqueConstraint,
+    Text, TypeDecorator, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -130,6 +130,11 @@ class Chat(Base):
         return f"<Chat id={self.id} seller_id={self.seller_id}>"
 
 
+# The prefix is chat_store.REPLY_EVENT_PREFIX; a literal, so that a query's condition
+# matches the partial index's own.
+UNCONFIRMED_REPLY = text("wb_event_id LIKE 'reply:%'")
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
@@ -137,6 +142,10 @@ class Message(Base):
         # WB event ids are unique within a chat; the same WB shop added as two sellers
         # has two copies of each chat, and each copy keeps all of its messages.
         UniqueConstraint("chat_id", "wb_event_id", name="uq_messages_chat_event"),
+        # Sent replies the feed has not confirmed yet: a handful of rows, which every page
+        # of a sync looks up (chat_store._adopt_sent_replies).
+        Index("ix_messages_unconfirmed_replies", "chat_id",
+              postgresql_where=UNCONFIRMED_REPLY, sqlite_where=UNCONFIRMED_REPLY),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

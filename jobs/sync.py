@@ -1,10 +1,11 @@
 """sync_seller_chats: bring one seller's chats and messages up to date from WB."""
 from __future__ import annotations
 
-import logging
 import contextvars
+import logging
+import queue
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +28,9 @@ MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say 
 # much in memory; a crash costs a re-read of at most this many.
 BATCH_EVENTS = 1000
 STORE_WHILE_WAITING_AFTER = 0.1  # seconds
+# Pages read ahead while a batch is stored: a batch's worth, so the database and WB work
+# at the same time (ingest was waiting on each in turn).
+PAGES_AHEAD = 10
 # The chat list costs a WB request and brings only names and cards (events name new chats
 # themselves), so it is read when an event names a chat we do not know, and otherwise at
 # most this often.
@@ -156,42 +160,69 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
 
 
 def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int] | None]:
-    """WB's event pages from `cursor` on, as (events, next); the next page is fetched while
-    the caller stores this one, and None comes when WB is slow to send it (a hint to store
-    what is here). Stops when the feed is caught up; raises CursorError when
-    WB's cursor goes backwards (an oscillating feed would otherwise loop at the rate limit)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-feed")
+    """WB's event pages from `cursor` on, as (events, next). A thread reads up to
+    PAGES_AHEAD pages ahead while the caller stores, and None comes when WB is slow to send
+    the next one (a hint to store what is here). Stops when the feed is caught up; raises
+    CursorError when WB's cursor goes backwards (an oscillating feed would otherwise loop
+    at the rate limit)."""
+    pages: queue.Queue = queue.Queue(maxsize=PAGES_AHEAD)
+    stop = threading.Event()
 
-    def fetch(at: int | None):
-        # One millisecond back: if WB's `next` means "strictly after", an event sharing the
-        # last stored event's millisecond but served on the next page is not skipped. The
-        # repeats are dropped by the messages' unique key.
-        # In a copy of this context: Sentry's scope (breadcrumbs of the WB calls) goes along.
-        return pool.submit(contextvars.copy_context().run, client.get_events, at - 1 if at else None)
-
-    try:
-        ahead = fetch(cursor)
-        for _ in range(MAX_PAGES):
+    def put(item) -> bool:
+        while not stop.is_set():
             try:
-                page = ahead.result(timeout=STORE_WHILE_WAITING_AFTER)
-            except TimeoutError:  # WB is slow to send: let the caller store what it has meanwhile
+                pages.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce(at: int | None) -> None:
+        try:
+            for _ in range(MAX_PAGES):
+                # One millisecond back: if WB's `next` means "strictly after", an event sharing
+                # the last stored event's millisecond but served on the next page is not
+                # skipped. The repeats are dropped by the messages' unique key.
+                page = client.get_events(at - 1 if at else None)
+                raw_events = page.get("events") or []
+                if not page.get("totalEvents") or not raw_events:
+                    break
+                next_cursor = page["next"]
+                if at is not None and next_cursor == at:
+                    break  # the page only re-read the cursor's millisecond: caught up
+                if at is not None and next_cursor < at:
+                    raise CursorError(f"WB's events cursor went backwards (next={next_cursor} after {at}); "
+                                      f"the sync stopped and tries again next round")
+                at = next_cursor
+                if not put((raw_events, at)):
+                    return
+            else:
+                raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
+            put(_FEED_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+            put(exc)
+
+    # In a copy of this context: Sentry's scope (breadcrumbs of the WB calls) goes along.
+    reader = threading.Thread(target=contextvars.copy_context().run, args=(produce, cursor),
+                              name="wb-feed", daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                item = pages.get(timeout=STORE_WHILE_WAITING_AFTER)
+            except queue.Empty:  # WB is slow to send: let the caller store what it has meanwhile
                 yield None
-                page = ahead.result()
-            raw_events = page.get("events") or []
-            if not page.get("totalEvents") or not raw_events:
+                item = pages.get()
+            if item is _FEED_END:
                 return
-            next_cursor = page["next"]
-            if cursor is not None and next_cursor == cursor:
-                return  # the page only re-read the cursor's millisecond: caught up
-            if cursor is not None and next_cursor < cursor:
-                raise CursorError(f"WB's events cursor went backwards (next={next_cursor} after {cursor}); "
-                                  f"the sync stopped and tries again next round")
-            cursor = next_cursor
-            ahead = fetch(cursor)
-            yield raw_events, cursor
-        raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
+            if isinstance(item, BaseException):
+                raise item
+            yield item
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop.set()
+
+
+_FEED_END = object()
 
 
 class _Run:

@@ -289,17 +289,18 @@ class WBStub:
             # The events are kept in feed order: a binary search keeps big feeds (bench) cheap.
             start = 0 if nxt is None else bisect.bisect_right(self.events, after, key=_feed_ms)
             served = self.events[start:start + self.page_size]
-            page = [{k: v for k, v in e.items() if k != _FEED_MS} for e in json.loads(json.dumps(served))]
-        return 200, {
-            "result": {
-                "next": _feed_ms(served[-1]) if served else (after if nxt is not None else 0),
-                "newestEventTime": page[-1]["addTime"] if page else None,
-                "oldestEventTime": page[0]["addTime"] if page else None,
-                "totalEvents": len(page),
-                "events": page,
-            },
-            "errors": None,
-        }
+            page = [{k: v for k, v in e.items() if k != _FEED_MS} for e in served]
+            # Encoded under the lock: a test changing an event later cannot change this page.
+            return 200, json_bytes({
+                "result": {
+                    "next": _feed_ms(served[-1]) if served else (after if nxt is not None else 0),
+                    "newestEventTime": page[-1]["addTime"] if page else None,
+                    "oldestEventTime": page[0]["addTime"] if page else None,
+                    "totalEvents": len(page),
+                    "events": page,
+                },
+                "errors": None,
+            })
 
     def _message(self, query, headers, raw):
         ctype = headers.get("Content-Type", "")
@@ -335,6 +336,13 @@ def _feed_ms(event: dict) -> int:
 
 
 _FEED_MS = "_feed_ms"  # never served
+
+
+def json_bytes(body) -> bytes:
+    try:
+        return json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate (hostile-feed tests) goes as its JSON escape
+        return json.dumps(body).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -381,12 +389,8 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(body, str):
             body = body.encode()
         if not isinstance(body, bytes):
-            try:
-                body = json.dumps(body, ensure_ascii=False).encode()
-            except UnicodeEncodeError:  # a lone surrogate (hostile-feed tests) goes as its JSON escape
-                body = json.dumps(body).encode()
-        data = body
-        self.reply(status, data, f"{ctype}; charset=utf-8", headers)
+            body = json_bytes(body)
+        self.reply(status, body, f"{ctype}; charset=utf-8", headers)
 
     def log_message(self, format, *args):  # keep test output quiet
         pass
