@@ -199,13 +199,14 @@ def main() -> None:
                 runs[(kind, events)].append(measure(kind, events, args.page_size))
 
     table = Table(f"first sync of {CHATS:,} chats, pages of {args.page_size} events, {args.rounds} rounds; medians",
-                  ["database", "events", "events/s", "seconds", "sync CPU s / 1,000 events", "peak RSS MB"])
+                  ["database", "events", "events/s", "seconds", "CPU s / 1,000 events: sync", "PostgreSQL", "WB stub",
+                   "peak RSS MB"])
     for kind in kinds:
         for events in sizes:
             got = runs[(kind, events)]
             table.add(kind, f"{events:,}", median(r["events_per_s"] for r in got), median(r["seconds"] for r in got),
-                      median(r["cpu_s_per_1000"] for r in got),
-                      median(r["peak_rss_mb"] for r in got))
+                      *(median(r[key] for r in got) for key in ("cpu_s_per_1000", "postgres_cpu_s_per_1000",
+                                                                 "stub_cpu_s_per_1000", "peak_rss_mb")))
         biggest, smallest = max(sizes), min(sizes)
         table.target(f"{kind} events/s at {biggest:,} events",
                      median(r["events_per_s"] for r in runs[(kind, biggest)]), TARGET_EVENTS_PER_S, at_most=False)
@@ -216,6 +217,8 @@ def main() -> None:
     if "postgresql" not in kinds:
         table.note(f"PostgreSQL not measured: {PG_URL.split('@')[-1]} did not answer")
     table.note("WB's rate limit is off in this bench; the stub runs in a process of its own; analysis is off")
+    table.note("CPU: the sync's process (all threads), the PostgreSQL server's processes, the WB stub's process "
+               "(with filling its feed); their sum over the seconds shows how much the three overlap")
     report("ingest", "python bench/ingest.py", [table])
 
 

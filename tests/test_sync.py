@@ -8,7 +8,8 @@ from sqlalchemy import select
 from chatcenter.actions import request_sync
 from chatcenter.job_rules import run_now
 from chatcenter.leases import Lease
-from chatcenter.models import Chat, Message, Seller, SyncState
+from chatcenter.chat_store import store_sent_reply
+from chatcenter.models import Chat, Message, Seller, SyncState, utcnow
 from chatcenter.queues import SYNC_JOB, queue
 from jobs.sync import sync_seller_chats
 from tests.helpers import add_seller, overrides, resources, rows, run_jobs, seed_wb
@@ -182,3 +183,46 @@ def test_job_arguments_are_ids_only(job_app, redis_client):
     assert job.description == "jobs.sync.sync_seller_chats"
     raw = b"".join(v if isinstance(v, bytes) else b"" for v in redis_client.hgetall(job.key).values())
     assert b"eyJ" not in raw
+
+
+def test_a_sent_reply_the_feed_reports_is_kept_once_under_wbs_event_id(job_app, wb_stub):
+    chat = seed_wb(wb_stub, chats=1, messages_per_chat=1)[0]
+    seller_id = add_seller(job_app)
+    sync_seller_chats(seller_id)
+    text = "Ответ: «посылка» уже в пути"
+    with resources(job_app).db.session() as session:
+        stored = session.scalar(select(Chat).where(Chat.wb_chat_id == chat["chatID"]))
+        store_sent_reply(session, stored, reply_id=77, text=text, sent_at=utcnow())
+    event = wb_stub.add_event(chat["chatID"], text=text, sender="seller")  # WB's feed shows our reply
+
+    result = sync_seller_chats(seller_id)
+
+    assert result["messages_added"] == 0
+    with resources(job_app).db.session() as session:
+        sent = session.execute(select(Message.wb_event_id, Message.text).where(Message.sender == "seller")).all()
+    assert [tuple(row) for row in sent] == [(event["eventID"], text)]
+
+
+def test_texts_names_and_cards_are_stored_exactly_as_wb_sent_them(job_app, wb_stub):
+    """Quotes, backslashes, line breaks, emoji and JSON-looking text survive the bulk
+    statements (PostgreSQL's rows travel as one JSON parameter)."""
+    chat = wb_stub.add_chat(client_name='Анна "Ш" \\ О\'Нил')
+    chat["goodCard"]["size"] = 'XL "oversize" \\ 😀'
+    texts = ['кавычки " и \\ обратная косая черта', "строка 1\nстрока 2\tтабуляция", "эмодзи 😀 и ascii",
+             '{"json": [1, 2], "null": null}', "'; DROP TABLE messages; --"]
+    for n, text in enumerate(texts):
+        wb_stub.add_event(chat["chatID"], text=text, sender="client", is_new_chat=(n == 0),
+                          attachments={"images": [f"https://example.test/{n}\\\"x\".jpg"]} if n == 1 else None)
+    seller_id = add_seller(job_app)
+
+    assert sync_seller_chats(seller_id)["messages_added"] == len(texts)
+
+    with resources(job_app).db.session() as session:
+        stored = session.scalar(select(Chat).where(Chat.wb_chat_id == chat["chatID"]))
+        messages = session.scalars(select(Message).where(Message.chat_id == stored.id).order_by(Message.sent_at))
+        assert [m.text for m in messages] == texts
+        attached = session.scalar(select(Message.attachments).where(Message.chat_id == stored.id,
+                                                                    Message.text == texts[1]))
+        assert (stored.client_name, stored.good_card["size"], attached) == (
+            'Анна "Ш" \\ О\'Нил', 'XL "oversize" \\ 😀', {"images": ['https://example.test/1\\"x".jpg']})
+        assert stored.awaiting_reply and stored.last_message_at == max(m.sent_at for m in stored.messages)
