@@ -176,6 +176,19 @@ def test_messages_breadcrumbs_and_spans_are_masked():
                               "data": {"u": FILTERED}}
 
 
+def test_sql_breadcrumbs_pass_as_they_are_unless_they_carry_parameters():
+    """Our statements carry placeholders, not values: masking each query's breadcrumb when
+    it is made would cost every request; whatever is sent is still masked by before_send."""
+    register_personal(BUYER)
+    sql = {"type": "default", "category": "query", "message": "SELECT chats.id FROM chats WHERE chats.id = %(id)s",
+           "data": {}}
+    assert before_breadcrumb(sql, {}) is sql and sql["message"].endswith("%(id)s")
+    with_params = {"category": "query", "message": "SELECT 1", "data": {"db.params": [BUYER]}}
+    assert before_breadcrumb(with_params, {})["data"]["db.params"] == [FILTERED]
+    event = error_event(breadcrumbs={"values": [{"category": "query", "message": f"SELECT '{EMAIL}'"}]})
+    assert before_send(event, {})["breadcrumbs"]["values"][0]["message"] == f"SELECT '{FILTERED}'"
+
+
 def test_check_in_is_returned_unchanged():
     check_in = {"type": "check_in", "check_in_id": "f" * 32, "monitor_slug": "chatcenter-sync-all-sellers",
                 "status": "ok", "monitor_config": {"schedule": {"type": "interval", "value": 1, "unit": "minute"}}}

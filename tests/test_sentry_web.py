@@ -136,7 +136,11 @@ def test_sample_rate_zero_sends_no_transaction(make_app, sentry_receiver):
 
     sentry_receiver.clear()
     app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=0.0)
+    app.add_url_rule("/api/things", "things", lambda: {"things": []})
+    sampled_by_caller = {"sentry-trace": "771a43a4192642f0b136d5159a501700-b7ad6b7169203331-1"}
     for _ in range(5):
         app.test_client().get("/api/health")
+        # Tracing is off at 0: a caller asking for a trace does not get one either.
+        assert app.test_client().get("/api/things", headers=sampled_by_caller).status_code == 200
     sentry_sdk.flush(timeout=5)
     assert sentry_receiver.transactions == []

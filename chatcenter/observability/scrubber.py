@@ -245,6 +245,11 @@ def before_send_transaction(event: dict, hint: dict) -> dict | None:
 
 
 def before_breadcrumb(crumb: dict, hint: dict) -> dict | None:
+    # An SQL breadcrumb is one of our statements with placeholders (sentry-sdk records no
+    # parameters unless told to): no registered value can be in it, and before_send masks
+    # the patterns in whatever is sent. Masking each one here cost an API request 0.3 ms.
+    if crumb.get("category") == "query" and not (crumb.get("data") or {}).get("db.params"):
+        return crumb
     try:
         return _masked(crumb)
     except Exception:

@@ -86,7 +86,8 @@ def init_sentry(settings: Settings, component: str) -> bool:
         dsn=settings.sentry_dsn,
         environment=settings.sentry_environment,
         release=release_name(settings.sentry_release),
-        traces_sampler=_traces_sampler(settings.sentry_traces_sample_rate),
+        # At 0, no sampler at all: tracing is off, so no request pays for deciding it.
+        traces_sampler=_traces_sampler(settings.sentry_traces_sample_rate) if settings.sentry_traces_sample_rate else None,
         integrations=_integrations(component),
         # A chat center holds buyers' messages: frame variables and request bodies are
         # never collected (stack traces, tags with ids and breadcrumbs are).
