@@ -255,7 +255,9 @@ def main() -> int:
                   "DeepSeek 5% blank", ["check", "result"])
     for name, ok in checks.items():
         table.add(name, "ok" if ok else "FAILED")
-    table.note(f"{len(wb_events)} WB events, {len(stored)} stored messages; {len(reply_rows)} replies asked, "
+    unconfirmed = sum(1 for event_id in stored if event_id.startswith("reply:"))
+    table.note(f"{len(wb_events)} WB events, {len(stored)} stored messages ({unconfirmed} of them replies the "
+               f"feed had not confirmed); {len(reply_rows)} replies asked, "
                f"{len(replies_sent)} sent; {failed_jobs} jobs failed for good, {len(events)} Sentry events")
     table.note(f"operator's answers by status: {dict(sorted(operator.statuses.items()))}; "
                f"no answer: {operator.errors or 'none'}")
