@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 import functools
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import JSON, Boolean, select, update
+from sqlalchemy import JSON, Boolean, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from chatcenter import models
-from chatcenter.models import DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, Message, from_ms, utcnow
+from chatcenter.models import DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, Message, Reply, from_ms, utcnow
 from chatcenter.wb_events import SetAsideEvent, WBChat, WBEvent
 
 CLIENT, SELLER = "client", "seller"
@@ -139,14 +139,18 @@ def _readers(driver: _Driver, columns: tuple[str, ...]) -> list:
 
 
 def _chat_states(session: Session, seller_id: int, wb_ids, columns=_STATE_COLUMNS) -> dict[str, ChatState]:
-    """The chats' states by WB id, read through the driver (no per-row result processing)."""
+    """The chats' states by WB id, read through the driver (no per-row result processing).
+
+    On PostgreSQL the rows are locked until the transaction ends: what is read here is
+    written back, so an analysis or a sent reply committing in between must wait, not be
+    overwritten (or a reply stored twice: store_sent_reply locks the same row)."""
     driver = _Driver(session)
     readers = [(i, read) for i, read in enumerate(_readers(driver, columns)) if read is not None]
     found: dict[str, ChatState] = {}
     select_ = f"SELECT id, wb_chat_id, {', '.join(columns)} FROM {_CHATS.name} WHERE seller_id = {driver.mark} AND "
     for chunk in _chunks(sorted(wb_ids)):
         if driver.name == "postgresql":  # one array parameter: the same statement for any chunk
-            sql, params = select_ + "wb_chat_id = ANY(%s)", (seller_id, chunk)
+            sql, params = select_ + "wb_chat_id = ANY(%s) FOR UPDATE", (seller_id, chunk)
         else:
             sql, params = select_ + f"wb_chat_id IN ({', '.join('?' * len(chunk))})", (seller_id, *chunk)
         for row in driver.connection.exec_driver_sql(sql, params):
@@ -376,8 +380,26 @@ def _adopt_sent_replies(session: Session, chats: dict[str, ChatState],
     return adopted
 
 
+# How far WB's time for a sent reply may be from its feed event's (the answer's addTime,
+# or our clock when WB gave none).
+SENT_REPLY_SLACK = timedelta(seconds=60)
+
+
 def store_sent_reply(session: Session, chat: Chat, reply_id: int, text: str, sent_at: datetime) -> Message:
-    """The seller message for a reply WB accepted; the chat stops awaiting an answer."""
+    """The seller message for a reply WB accepted; the chat stops awaiting an answer.
+
+    A sync may have stored WB's feed event of this very reply first (it reads the feed while
+    the reply is being sent): that message is the reply's then, not a second copy. The chat
+    row is locked first, as a sync locks it, so the two cannot both miss each other."""
+    session.execute(select(Chat.id).where(Chat.id == chat.id).with_for_update())
+    claimed = exists().where(Reply.chat_id == chat.id, Reply.message_id == Message.id)
+    from_feed = session.scalar(
+        select(Message).where(Message.chat_id == chat.id, Message.sender == SELLER, Message.text == text,
+                              Message.wb_event_id.not_like(f"{REPLY_EVENT_PREFIX}%"), ~claimed,
+                              Message.sent_at.between(sent_at - SENT_REPLY_SLACK, sent_at + SENT_REPLY_SLACK))
+        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1))
+    if from_feed is not None:
+        return from_feed
     message = Message(chat_id=chat.id, wb_event_id=f"{REPLY_EVENT_PREFIX}{reply_id}", sender=SELLER,
                       text=text, sent_at=sent_at)
     session.add(message)

@@ -1,6 +1,8 @@
 """The WB sync job against the local WB stub, on real Redis and SQLite/PostgreSQL."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from rq.job import Job
 from sqlalchemy import select
@@ -9,7 +11,7 @@ from chatcenter.actions import request_sync
 from chatcenter.job_rules import run_now
 from chatcenter.leases import Lease
 from chatcenter.chat_store import store_sent_reply
-from chatcenter.models import Chat, Message, Seller, SyncState, utcnow
+from chatcenter.models import Chat, Message, Seller, SyncState, from_ms, utcnow
 from chatcenter.queues import SYNC_JOB, queue
 from jobs.sync import sync_seller_chats
 from tests.helpers import add_seller, overrides, resources, rows, run_jobs, seed_wb
@@ -226,3 +228,28 @@ def test_texts_names_and_cards_are_stored_exactly_as_wb_sent_them(job_app, wb_st
         assert (stored.client_name, stored.good_card["size"], attached) == (
             'Анна "Ш" \\ О\'Нил', 'XL "oversize" \\ 😀', {"images": ['https://example.test/1\\"x".jpg']})
         assert stored.awaiting_reply and stored.last_message_at == max(m.sent_at for m in stored.messages)
+
+
+def test_a_reply_whose_feed_event_a_sync_stored_first_is_not_stored_again(job_app, wb_stub):
+    """The race the soak found: WB accepts a reply, a running sync stores its feed event,
+    and only then does the reply job store the reply."""
+    chat = seed_wb(wb_stub, chats=1, messages_per_chat=1)[0]
+    seller_id = add_seller(job_app)
+    text = "Спасибо за заказ!"
+    # An earlier answer in the same words, ten minutes before: a message of its own.
+    old = wb_stub.add_event(chat["chatID"], text=text, sender="seller",
+                            add_timestamp=wb_stub.events[-1]["addTimestamp"] - 600_000)
+    sync_seller_chats(seller_id)
+    event = wb_stub.add_event(chat["chatID"], text=text, sender="seller")
+    sync_seller_chats(seller_id)  # the feed's copy first
+
+    with resources(job_app).db.session() as session:
+        stored = session.scalar(select(Chat).where(Chat.wb_chat_id == chat["chatID"]))
+        message = store_sent_reply(session, stored, reply_id=5, text=text, sent_at=from_ms(event["addTimestamp"]))
+        assert message.wb_event_id == event["eventID"]
+        # Nothing from the feed matches a later send: stored as sent, waiting for the feed.
+        again = store_sent_reply(session, stored, reply_id=6, text=text, sent_at=utcnow() + timedelta(hours=1))
+        assert again.wb_event_id == "reply:6"
+    with resources(job_app).db.session() as session:
+        ids = sorted(session.scalars(select(Message.wb_event_id).where(Message.sender == "seller")))
+    assert ids == sorted([old["eventID"], event["eventID"], "reply:6"])
