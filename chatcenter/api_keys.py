@@ -74,11 +74,17 @@ def verify(session: Session, presented: str):
     return row
 
 
+def touch_due(row, now=None) -> bool:
+    """Whether the key's last use is older than TOUCH_EVERY (or unrecorded): only then
+    does a request need a write transaction."""
+    return row.last_used_at is None or (now or utcnow()) - row.last_used_at >= TOUCH_EVERY
+
+
 def touch(session: Session, row) -> None:
     """Record that the key was used, at most once per TOUCH_EVERY (a conditional update,
     so concurrent requests of one key write once)."""
     now = utcnow()
-    if row.last_used_at is not None and now - row.last_used_at < TOUCH_EVERY:
+    if not touch_due(row, now):
         return
     session.execute(update(ApiKey).where(
         ApiKey.id == row.id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - TOUCH_EVERY),
