@@ -65,8 +65,9 @@ def verify(session: Session, presented: str):
     if not KEY_PATTERN.fullmatch(presented):
         raise KeyRefused("is not an API key of this service (they look like cc_...)")
     digest = hash_key(presented)
-    row = session.execute(select(ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.last_used_at)
-                          .where(ApiKey.key_hash == digest)).first()
+    keys = ApiKey.__table__.c  # table columns through the Core: no ORM execution path per request
+    row = session.connection().execute(select(keys.id, keys.key_hash, keys.revoked_at, keys.last_used_at)
+                                       .where(keys.key_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise KeyRefused("is not a known API key")
     if row.revoked_at is not None:
