@@ -3,6 +3,7 @@ waiting times and attachment links. Registered as Jinja globals and filters."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from babel.dates import format_skeleton, format_time
@@ -62,9 +63,16 @@ def since(value) -> str:
 def money(amount, currency) -> str:
     if not isinstance(amount, (int, float)) or isinstance(amount, bool):
         return ""
+    return _money(amount, currency, get_locale())
+
+
+# Babel parses the pattern and looks up the currency on every call (a quarter of the inbox
+# page's rendering); a price, currency and language always give the same text.
+@lru_cache(maxsize=4096)
+def _money(amount, currency, locale) -> str:
     try:
         # "1 490 ₽" in Russian, "1,490 RUB" in English: whole roubles unless there are kopecks.
-        return format_currency(amount, currency or "RUB", "#,##0.## ¤", locale=get_locale(), currency_digits=False)
+        return format_currency(amount, currency or "RUB", "#,##0.## ¤", locale=locale, currency_digits=False)
     except (ValueError, KeyError, TypeError):  # a currency code Babel does not know
         return f"{amount} {currency or ''}".strip()
 
@@ -103,8 +111,19 @@ def attachment_links(attachments) -> list[dict]:
     return links
 
 
+# (language, mapping, value) -> the translated label: the catalogues are loaded once per
+# process, so a label need not go through Flask-Babel's lookup each time it is shown.
+_LABELS: dict[tuple, str] = {}
+
+
 def label(mapping: dict, value) -> str:
-    return str(mapping.get(value, value or ""))
+    if value not in mapping:
+        return str(value or "")
+    key = (str(get_locale()), id(mapping), value)
+    text = _LABELS.get(key)
+    if text is None:
+        text = _LABELS[key] = str(mapping[value])
+    return text
 
 
 def init_present(app: Flask) -> None:
