@@ -189,7 +189,7 @@ def count_chats(session: Session, filters: ChatFilter, *, up_to: int | None = No
     matching = select(Chat.id).where(*filters.conditions())
     if up_to is not None:
         matching = matching.limit(up_to + 1)
-    return session.scalar(select(func.count()).select_from(matching.subquery()))
+    return session.connection().execute(select(func.count()).select_from(matching.subquery())).scalar()
 
 
 def first_name(client_name: str | None) -> str | None:
@@ -283,14 +283,21 @@ def chat_reply(session: Session, chat_id: int, reply_id: int) -> dict | None:
 
 # ------------------------------------------------------------------------------ sellers
 
-def seller_view(seller: Seller) -> dict:
+def seller_view(seller) -> dict:  # a Seller or a row of its columns
     return {"id": seller.id, "name": seller.name, "active": seller.active, "sync_state": seller.sync_state,
             "last_synced_at": seller.last_synced_at.isoformat() if seller.last_synced_at else None,
             "last_error": seller.last_error, "set_aside_events": seller.set_aside_events}
 
 
+# The columns seller_view shows (no token), read as plain rows: the inbox lists the
+# sellers on every page load.
+_sellers = Seller.__table__.c
+_SELLER_SELECT = select(_sellers.id, _sellers.name, _sellers.active, _sellers.sync_state, _sellers.last_synced_at,
+                        _sellers.last_error, _sellers.set_aside_events).order_by(_sellers.id)
+
+
 def list_sellers(session: Session) -> list[dict]:
-    return [seller_view(s) for s in session.scalars(select(Seller).order_by(Seller.id))]
+    return [seller_view(s) for s in session.connection().execute(_SELLER_SELECT)]
 
 
 # --------------------------------------------------------------------------------- jobs
