@@ -43,7 +43,8 @@ def _bound_gettext() -> dict:
     """The templates' gettext and ngettext, bound to this request's translations once per
     page: Flask-Babel's own look them up again for each string (several context-local
     lookups, some 150 strings on the inbox page). Jinja's newstyle wrappers keep the same
-    escaping and %-formatting; `_` resolves `gettext` from the template context."""
+    escaping and %-formatting."""
     translations = get_translations()
-    return {"gettext": _make_new_gettext(translations.ugettext),
-            "ngettext": _make_new_ngettext(translations.ungettext)}
+    gettext = _make_new_gettext(translations.ugettext)
+    # `_` too: Jinja's own `_` only resolves `gettext` again and calls it.
+    return {"_": gettext, "gettext": gettext, "ngettext": _make_new_ngettext(translations.ungettext)}

@@ -3,7 +3,7 @@ waiting times and attachment links. Registered as Jinja globals and filters."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import urlsplit
 
 from babel.dates import format_skeleton, format_time
@@ -60,10 +60,10 @@ def since(value) -> str:
     return babel_timedelta(utcnow() - moment, threshold=1, format="short", locale=get_locale())
 
 
-def money(amount, currency) -> str:
+def money(amount, currency, locale=None) -> str:
     if not isinstance(amount, (int, float)) or isinstance(amount, bool):
         return ""
-    return _money(amount, currency, get_locale())
+    return _money(amount, currency, locale or get_locale())
 
 
 # Babel parses the pattern and looks up the currency on every call (a quarter of the inbox
@@ -116,10 +116,10 @@ def attachment_links(attachments) -> list[dict]:
 _LABELS: dict[tuple, str] = {}
 
 
-def label(mapping: dict, value) -> str:
+def label(mapping: dict, value, locale=None) -> str:
     if value not in mapping:
         return str(value or "")
-    key = (str(get_locale()), id(mapping), value)
+    key = (str(locale or get_locale()), id(mapping), value)
     text = _LABELS.get(key)
     if text is None:
         text = _LABELS[key] = str(mapping[value])
@@ -134,3 +134,10 @@ def init_present(app: Flask) -> None:
         REPLY_STATE=REPLY_STATE, current_timezone=lambda: str(get_timezone()),
         current_language=lambda: str(get_locale()),
     )
+    app.context_processor(_in_page_language)
+
+
+def _in_page_language() -> dict:
+    """label and money with the page's language looked up once per render, not per call."""
+    locale = get_locale()
+    return {"label": partial(label, locale=locale), "money": partial(money, locale=locale)}
