@@ -116,10 +116,10 @@ def attachment_links(attachments) -> list[dict]:
 _LABELS: dict[tuple, str] = {}
 
 
-def label(mapping: dict, value, locale=None) -> str:
+def label(mapping: dict, value, locale: str | None = None) -> str:
     if value not in mapping:
         return str(value or "")
-    key = (str(locale or get_locale()), id(mapping), value)
+    key = (locale or str(get_locale()), id(mapping), value)
     text = _LABELS.get(key)
     if text is None:
         text = _LABELS[key] = str(mapping[value])
@@ -140,4 +140,4 @@ def init_present(app: Flask) -> None:
 def _in_page_language() -> dict:
     """label and money with the page's language looked up once per render, not per call."""
     locale = get_locale()
-    return {"label": partial(label, locale=locale), "money": partial(money, locale=locale)}
+    return {"label": partial(label, locale=str(locale)), "money": partial(money, locale=locale)}
