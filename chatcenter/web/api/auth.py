@@ -12,6 +12,7 @@ from chatcenter import api_keys, runtime
 from chatcenter.observability import scrubber
 from chatcenter.observability.sentry import active_sdk
 from chatcenter.web.errors import error_response
+from chatcenter.web.reads import request_reader
 
 REALM = "chatcenter"
 REQUESTER_PREFIX = "api-key-"
@@ -38,16 +39,15 @@ def require_api_key():
     sdk = active_sdk()
     if sdk is not None and len(credentials) <= 256:  # (a key is 46 characters)
         scrubber.register_personal(credentials)  # whatever might quote it is masked
-    db = runtime.get().db
     try:
-        # Read without a transaction (no BEGIN/COMMIT round trips); the key is read from
-        # the database on every request, so a revocation counts from the next one.
-        with db.reader() as session:
+        # Read without a transaction (no BEGIN/COMMIT round trips), on the connection the
+        # view reads with; the key is read on every request, so a revocation counts at once.
+        with request_reader() as session:
             key = api_keys.verify(session, credentials)
     except api_keys.KeyRefused as refused:
         return unauthorized(f"the key {refused}", error="invalid_token")
     if api_keys.touch_due(key):  # about once a minute per key
-        with db.session() as session:
+        with runtime.get().db.session() as session:
             api_keys.touch(session, key)
     key_id = key.id
     # "api-key-3", not "api-key:3": the scrubber masks whatever follows "api-key:" in any

@@ -26,6 +26,7 @@ from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.i18n import LANGUAGES
 from chatcenter.web.inbox.i18n import SESSION_KEY as LANGUAGE_KEY
 from chatcenter.web.inbox.security import csrf
+from chatcenter.web.reads import request_reader
 
 log = logging.getLogger("chatcenter.inbox")
 
@@ -56,7 +57,7 @@ def signed_in_operator() -> SignedIn | None:
     operator_id = session.get(OPERATOR_KEY)
     if not isinstance(operator_id, int):
         return None
-    with runtime.get().db.reader() as db:  # a read: no transaction
+    with request_reader() as db:  # a read (no transaction), on the connection the page reads with
         operator = session_holder(db, operator_id)
     valid = (operator is not None and operator.active
              and session.get(FINGERPRINT_KEY) == fingerprint(operator.password_hash))
