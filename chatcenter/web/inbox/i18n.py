@@ -42,8 +42,9 @@ def init_i18n(app: Flask) -> None:
 def _bound_gettext() -> dict:
     """The templates' gettext and ngettext, bound to this request's translations once per
     page: Flask-Babel's own look them up again for each string (several context-local
-    lookups, some 150 strings on the inbox page). Jinja's newstyle wrappers keep the same
-    escaping and %-formatting."""
+    lookups, some 150 strings on the inbox page). Jinja's own newstyle wrappers (private to
+    jinja2.ext, hence the pin and tests/test_dependencies.py) keep its escaping and
+    %-formatting exactly."""
     translations = get_translations()
     gettext = _make_new_gettext(translations.ugettext)
     # `_` too: Jinja's own `_` only resolves `gettext` again and calls it.
