@@ -41,7 +41,9 @@ def create_app(config: Settings | None = None, component: str | None = None) -> 
         PROPAGATE_EXCEPTIONS=False,
         MAX_CONTENT_LENGTH=settings.max_content_length,
     )
-    app.json.sort_keys = False  # answers keep the order they are written in
+    from chatcenter.web.json_answers import AnswerJSONProvider
+
+    app.json = AnswerJSONProvider(app)  # orjson; answers keep the order they are written in
     app.extensions[EXTENSION] = Runtime(settings)
 
     from chatcenter.cli import register_commands

@@ -65,8 +65,9 @@ def verify(session: Session, presented: str):
     if not KEY_PATTERN.fullmatch(presented):
         raise KeyRefused("is not an API key of this service (they look like cc_...)")
     digest = hash_key(presented)
-    row = session.execute(select(ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.last_used_at)
-                          .where(ApiKey.key_hash == digest)).first()
+    keys = ApiKey.__table__.c  # table columns through the Core: no ORM execution path per request
+    row = session.connection().execute(select(keys.id, keys.key_hash, keys.revoked_at, keys.last_used_at)
+                                       .where(keys.key_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise KeyRefused("is not a known API key")
     if row.revoked_at is not None:
@@ -74,11 +75,17 @@ def verify(session: Session, presented: str):
     return row
 
 
+def touch_due(row, now=None) -> bool:
+    """Whether the key's last use is older than TOUCH_EVERY (or unrecorded): only then
+    does a request need a write transaction."""
+    return row.last_used_at is None or (now or utcnow()) - row.last_used_at >= TOUCH_EVERY
+
+
 def touch(session: Session, row) -> None:
     """Record that the key was used, at most once per TOUCH_EVERY (a conditional update,
     so concurrent requests of one key write once)."""
     now = utcnow()
-    if row.last_used_at is not None and now - row.last_used_at < TOUCH_EVERY:
+    if not touch_due(row, now):
         return
     session.execute(update(ApiKey).where(
         ApiKey.id == row.id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - TOUCH_EVERY),

@@ -79,6 +79,15 @@ def authenticate(session: Session, email: str, password: str) -> Operator | None
     return operator if operator is not None and matches else None
 
 
+def session_holder(session: Session, operator_id: int):
+    """The id, e-mail, password hash and state of an operator (None if unknown), as a plain
+    row through the Core: it is read on every page request to check the session."""
+    operators = Operator.__table__.c
+    return session.connection().execute(
+        select(operators.id, operators.email, operators.password_hash, operators.active)
+        .where(operators.id == operator_id)).first()
+
+
 def record_login(session: Session, operator_id: int) -> None:
     operator = session.get(Operator, operator_id)
     if operator is not None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections import namedtuple
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from redis import Redis
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Bundle, Session, aliased
+from sqlalchemy.orm import Session
 
 from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
@@ -117,28 +118,33 @@ def _time_key(value) -> datetime:
 
 # ------------------------------------------------------------------------------- chats
 
-LastMessage = aliased(Message)
-
-# A list row carries only the columns a summary shows, as plain bundles rather than ORM
-# objects: loading 50 chats with their analysis and last message into the identity map
-# cost more than the query itself.
-_CHAT = Bundle("chat", Chat.id, Chat.seller_id, Chat.client_name, Chat.good_card, Chat.awaiting_reply,
-               Chat.waiting_since, Chat.last_message_at, Chat.priority)
-_ANALYSIS = Bundle("analysis", Analysis.id, Analysis.sentiment, Analysis.category, Analysis.urgency,
-                   Analysis.summary, Analysis.suggested_reply, Analysis.model, Analysis.last_message_id,
-                   Analysis.created_at)
-_LAST = Bundle("last", LastMessage.id, LastMessage.sender, LastMessage.text, LastMessage.attachments,
-               LastMessage.sent_at)
+# A list row carries only the columns a summary shows, selected as table columns through
+# the Core and split into three named tuples: ORM loading (entities, or even Bundles) of 50
+# chats with their analysis and last message cost several times the query itself. The
+# select is built once; each query adds its conditions, order and limit.
+_last_message = Message.__table__.alias()  # messages_1: a chat's newest message
+_chats, _analyses, _last = Chat.__table__.c, Analysis.__table__.c, _last_message.c
+_CHAT = (_chats.id, _chats.seller_id, _chats.client_name, _chats.good_card, _chats.awaiting_reply,
+         _chats.waiting_since, _chats.last_message_at, _chats.priority)
+_ANALYSIS = (_analyses.id, _analyses.sentiment, _analyses.category, _analyses.urgency, _analyses.summary,
+             _analyses.suggested_reply, _analyses.model, _analyses.last_message_id, _analyses.created_at)
+_LAST = (_last.id, _last.sender, _last.text, _last.attachments, _last.sent_at)
+_CHAT_SELECT = (select(*_CHAT, *_ANALYSIS, *_LAST)
+                .outerjoin(Analysis.__table__, _analyses.id == _chats.latest_analysis_id)
+                .outerjoin(_last_message, _last.id == _chats.last_message_id))
+_ChatRow = namedtuple("_ChatRow", [c.key for c in _CHAT])
+_AnalysisRow = namedtuple("_AnalysisRow", [c.key for c in _ANALYSIS])
+_LastRow = namedtuple("_LastRow", [c.key for c in _LAST])
+_A, _L = len(_CHAT), len(_CHAT) + len(_ANALYSIS)  # where the analysis and the last message start
 
 
 def _chat_rows(session: Session, conditions: list, order_by: list, limit: int):
-    query = (select(_CHAT, _ANALYSIS, _LAST)
-             .outerjoin(Analysis, Analysis.id == Chat.latest_analysis_id)
-             .outerjoin(LastMessage, LastMessage.id == Chat.last_message_id)
-             .where(*conditions).order_by(*order_by).limit(limit))
-    # An outer join that found nothing gives a bundle of NULLs: that is "none".
-    return [(chat, analysis if analysis.id is not None else None, last if last.id is not None else None)
-            for chat, analysis, last in session.execute(query)]
+    query = _CHAT_SELECT.where(*conditions).order_by(*order_by).limit(limit)
+    # An outer join that found nothing gives NULLs, the id included: that is "none".
+    return [(_ChatRow._make(row[:_A]),
+             _AnalysisRow._make(row[_A:_L]) if row[_A] is not None else None,
+             _LastRow._make(row[_L:]) if row[_L] is not None else None)
+            for row in session.connection().execute(query)]
 
 
 def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity", limit: int = 50,
@@ -183,7 +189,7 @@ def count_chats(session: Session, filters: ChatFilter, *, up_to: int | None = No
     matching = select(Chat.id).where(*filters.conditions())
     if up_to is not None:
         matching = matching.limit(up_to + 1)
-    return session.scalar(select(func.count()).select_from(matching.subquery()))
+    return session.connection().execute(select(func.count()).select_from(matching.subquery())).scalar()
 
 
 def first_name(client_name: str | None) -> str | None:
@@ -197,7 +203,7 @@ def _product(card: dict | None) -> dict | None:
     return {k: card.get(k) for k in ("nmID", "price", "priceCurrency", "size")}
 
 
-def _message(message: Message | None, preview: bool = False) -> dict | None:
+def _message(message, preview: bool = False) -> dict | None:  # a Message or a row of its columns
     if message is None:
         return None
     text = message.text or ""
@@ -207,7 +213,7 @@ def _message(message: Message | None, preview: bool = False) -> dict | None:
             "sent_at": message.sent_at.isoformat()}
 
 
-def analysis_view(analysis: Analysis | None) -> dict | None:
+def analysis_view(analysis) -> dict | None:  # an Analysis or a row of its columns
     if analysis is None:
         return None
     return {"id": analysis.id, "sentiment": analysis.sentiment, "category": analysis.category,
@@ -216,7 +222,7 @@ def analysis_view(analysis: Analysis | None) -> dict | None:
             "created_at": analysis.created_at.isoformat()}
 
 
-def _chat_summary(chat: Chat, analysis: Analysis | None, last: Message | None) -> dict:
+def _chat_summary(chat: _ChatRow, analysis: _AnalysisRow | None, last: _LastRow | None) -> dict:
     return {
         "id": chat.id,
         "seller_id": chat.seller_id,
@@ -239,11 +245,13 @@ def chat_detail(session: Session, chat_id: int, *, limit: int = 50, before: int 
         return None
     chat, analysis, last = found[0]
     older = [tuple_(Message.sent_at, Message.id) < _message_key(session, chat_id, before)] if before else []
-    newest_first = session.scalars(select(Message).where(Message.chat_id == chat_id, *older)
-                                   .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)).all()
+    # Plain rows of the tables' columns (the same SQL as for entities, without ORM loading).
+    connection = session.connection()
+    newest_first = connection.execute(select(Message.__table__).where(Message.chat_id == chat_id, *older)
+                                      .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)).all()
     page = list(reversed(newest_first[:limit]))
-    replies = session.scalars(select(Reply).where(Reply.chat_id == chat_id, Reply.state != ReplyState.SENT)
-                              .order_by(Reply.id.desc()).limit(5)).all()
+    replies = connection.execute(select(Reply.__table__).where(Reply.chat_id == chat_id, Reply.state != ReplyState.SENT)
+                                 .order_by(Reply.id.desc()).limit(5)).all()
     return {
         **_chat_summary(chat, analysis, last),
         "product": chat.good_card if isinstance(chat.good_card, dict) else None,
@@ -261,7 +269,7 @@ def _message_key(session: Session, chat_id: int, message_id: int):
     return tuple_(*found)
 
 
-def reply_view(reply: Reply) -> dict:
+def reply_view(reply) -> dict:  # a Reply or a row of its columns
     return {"id": reply.id, "state": reply.state, "error": reply.error, "message_id": reply.message_id,
             "created_at": reply.created_at.isoformat(),
             "sent_at": reply.sent_at.isoformat() if reply.sent_at else None}
@@ -275,14 +283,21 @@ def chat_reply(session: Session, chat_id: int, reply_id: int) -> dict | None:
 
 # ------------------------------------------------------------------------------ sellers
 
-def seller_view(seller: Seller) -> dict:
+def seller_view(seller) -> dict:  # a Seller or a row of its columns
     return {"id": seller.id, "name": seller.name, "active": seller.active, "sync_state": seller.sync_state,
             "last_synced_at": seller.last_synced_at.isoformat() if seller.last_synced_at else None,
             "last_error": seller.last_error, "set_aside_events": seller.set_aside_events}
 
 
+# The columns seller_view shows (no token), read as plain rows: the inbox lists the
+# sellers on every page load.
+_sellers = Seller.__table__.c
+_SELLER_SELECT = select(_sellers.id, _sellers.name, _sellers.active, _sellers.sync_state, _sellers.last_synced_at,
+                        _sellers.last_error, _sellers.set_aside_events).order_by(_sellers.id)
+
+
 def list_sellers(session: Session) -> list[dict]:
-    return [seller_view(s) for s in session.scalars(select(Seller).order_by(Seller.id))]
+    return [seller_view(s) for s in session.connection().execute(_SELLER_SELECT)]
 
 
 # --------------------------------------------------------------------------------- jobs

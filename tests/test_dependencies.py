@@ -1,6 +1,7 @@
 """Dependencies we rely on beyond their public surface: pinned, and checked on upgrade."""
 from __future__ import annotations
 
+import jinja2
 import requests
 import urllib3
 
@@ -21,3 +22,10 @@ def test_the_deepseek_deadline_still_reaches_urllib3s_socket(deepseek_stub):
     with requests.post(f"{deepseek_stub.url}/chat/completions", json={}, stream=True, timeout=5,
                        headers={"Authorization": f"Bearer {deepseek_stub.api_key}"}) as resp:
         assert _cap_socket_timeout(resp, 0.25) is True
+
+
+def test_jinja_is_pinned_at_the_installed_version():
+    # The inbox binds its templates' gettext with jinja2.ext's private newstyle wrappers.
+    pins = (PROJECT_ROOT / "requirements.txt").read_text().split()
+    assert f"jinja2=={jinja2.__version__}" in pins
+    from jinja2.ext import _make_new_gettext, _make_new_ngettext  # noqa: F401  (still there)

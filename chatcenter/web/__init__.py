@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from chatcenter.config import Settings
 from chatcenter.observability import scrubber
-from chatcenter.web import access_log, request_id
+from chatcenter.web import access_log, reads, request_id
 from chatcenter.web.api import bp as api_bp
 from chatcenter.web.errors import register_error_handlers
 from chatcenter.web import health
@@ -21,6 +21,7 @@ def init_web(app: Flask, settings: Settings) -> None:
     app.before_request(scrubber.clear_personal)
     request_id.init_app(app)
     access_log.init_app(app)
+    reads.init_app(app)
     if settings.proxy_count:
         # Trust X-Forwarded-For/-Proto/-Host from exactly proxy_count proxies (nginx: 1);
         # with 0 they are ignored, so a client cannot forge its address or scheme.

@@ -8,6 +8,7 @@ from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queries import MAX_LIMIT, ORDERS, ChatFilter, chat_detail, list_chats
 from chatcenter.web.api.answers import accepted, enqueued
 from chatcenter.web.api.inputs import boolean, identifier, json_object, one_of, query, token, whole_number
+from chatcenter.web.reads import request_reader
 
 bp = Blueprint("chats", __name__, url_prefix="/chats")
 
@@ -22,7 +23,7 @@ PAGING = {"order": one_of(ORDERS), "limit": whole_number(1, MAX_LIMIT), "cursor"
 def chats():
     args = query(**FILTERS, **PAGING)
     filters = ChatFilter(**{name: args[name] for name in FILTERS if name in args})
-    with runtime.get().db.reader() as session:
+    with request_reader() as session:
         page = list_chats(session, filters, order=args.get("order", "activity"),
                           limit=args.get("limit", DEFAULT_LIMIT), cursor=args.get("cursor"))
     return jsonify(chats=page.chats, next_cursor=page.next_cursor)
@@ -31,7 +32,7 @@ def chats():
 @bp.get("/<int:chat_id>")
 def chat(chat_id: int):
     args = query(limit=whole_number(1, MAX_LIMIT), before=identifier)
-    with runtime.get().db.reader() as session:
+    with request_reader() as session:
         found = chat_detail(session, chat_id, limit=args.get("limit", DEFAULT_LIMIT), before=args.get("before"))
     if found is None:
         raise actions.NotFound(f"chat {chat_id} does not exist")

@@ -20,13 +20,13 @@ from redis.exceptions import RedisError
 from chatcenter import runtime
 from chatcenter.clients.ratelimit import RedisRateLimiter
 from chatcenter.config import REDIS_PREFIX
-from chatcenter.models import Operator
 from chatcenter.observability.sentry import active_sdk
-from chatcenter.operators import EMAIL_MAX, authenticate, record_login
+from chatcenter.operators import EMAIL_MAX, authenticate, record_login, session_holder
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.i18n import LANGUAGES
 from chatcenter.web.inbox.i18n import SESSION_KEY as LANGUAGE_KEY
 from chatcenter.web.inbox.security import csrf
+from chatcenter.web.reads import request_reader
 
 log = logging.getLogger("chatcenter.inbox")
 
@@ -57,11 +57,11 @@ def signed_in_operator() -> SignedIn | None:
     operator_id = session.get(OPERATOR_KEY)
     if not isinstance(operator_id, int):
         return None
-    with runtime.get().db.session() as db:
-        operator = db.get(Operator, operator_id)
-        valid = (operator is not None and operator.active
-                 and session.get(FINGERPRINT_KEY) == fingerprint(operator.password_hash))
-        found = SignedIn(operator.id, operator.email) if valid else None
+    with request_reader() as db:  # a read (no transaction), on the connection the page reads with
+        operator = session_holder(db, operator_id)
+    valid = (operator is not None and operator.active
+             and session.get(FINGERPRINT_KEY) == fingerprint(operator.password_hash))
+    found = SignedIn(operator.id, operator.email) if valid else None
     if found is None:
         _sign_out()
     return found

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytz
 from flask import Flask, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_translations
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
 
 LANGUAGES = {"en": "English", "ru": "Русский"}
 DEFAULT_LANGUAGE = "en"
@@ -35,3 +36,16 @@ def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     Babel(app, locale_selector=select_language, timezone_selector=select_timezone)
+    app.context_processor(_bound_gettext)
+
+
+def _bound_gettext() -> dict:
+    """The templates' gettext and ngettext, bound to this request's translations once per
+    page: Flask-Babel's own look them up again for each string (several context-local
+    lookups, some 150 strings on the inbox page). Jinja's own newstyle wrappers (private to
+    jinja2.ext, hence the pin and tests/test_dependencies.py) keep its escaping and
+    %-formatting exactly."""
+    translations = get_translations()
+    gettext = _make_new_gettext(translations.ugettext)
+    # `_` too: Jinja's own `_` only resolves `gettext` again and calls it.
+    return {"_": gettext, "gettext": gettext, "ngettext": _make_new_ngettext(translations.ungettext)}

@@ -27,6 +27,7 @@ from chatcenter.queries import (
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.present import parse_time
+from chatcenter.web.reads import request_reader
 
 log = logging.getLogger("chatcenter.inbox")
 
@@ -63,7 +64,7 @@ def inbox_part(args) -> dict:
     try:
         filters = inbox_filters(args)
         cursor = args.get("cursor") or None
-        with runtime.get().db.reader() as session:
+        with request_reader() as session:
             page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
             awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True),
                                    up_to=AWAITING_SHOWN_MAX)
@@ -110,7 +111,7 @@ def _int_param(name: str) -> int | None:
 
 def _load_chat(chat_id: int, before: int | None) -> dict:
     try:
-        with runtime.get().db.reader() as session:
+        with request_reader() as session:
             chat = chat_detail(session, chat_id, before=before)
     except BadQuery as exc:
         abort(400, str(exc))

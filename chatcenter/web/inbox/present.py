@@ -3,6 +3,7 @@ waiting times and attachment links. Registered as Jinja globals and filters."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache, partial
 from urllib.parse import urlsplit
 
 from babel.dates import format_skeleton, format_time
@@ -59,12 +60,19 @@ def since(value) -> str:
     return babel_timedelta(utcnow() - moment, threshold=1, format="short", locale=get_locale())
 
 
-def money(amount, currency) -> str:
+def money(amount, currency, locale=None) -> str:
     if not isinstance(amount, (int, float)) or isinstance(amount, bool):
         return ""
+    return _money(amount, currency, locale or get_locale())
+
+
+# Babel parses the pattern and looks up the currency on every call (a quarter of the inbox
+# page's rendering); a price, currency and language always give the same text.
+@lru_cache(maxsize=4096)
+def _money(amount, currency, locale) -> str:
     try:
         # "1 490 ₽" in Russian, "1,490 RUB" in English: whole roubles unless there are kopecks.
-        return format_currency(amount, currency or "RUB", "#,##0.## ¤", locale=get_locale(), currency_digits=False)
+        return format_currency(amount, currency or "RUB", "#,##0.## ¤", locale=locale, currency_digits=False)
     except (ValueError, KeyError, TypeError):  # a currency code Babel does not know
         return f"{amount} {currency or ''}".strip()
 
@@ -103,8 +111,19 @@ def attachment_links(attachments) -> list[dict]:
     return links
 
 
-def label(mapping: dict, value) -> str:
-    return str(mapping.get(value, value or ""))
+# (language, mapping, value) -> the translated label: the catalogues are loaded once per
+# process, so a label need not go through Flask-Babel's lookup each time it is shown.
+_LABELS: dict[tuple, str] = {}
+
+
+def label(mapping: dict, value, locale: str | None = None) -> str:
+    if value not in mapping:
+        return str(value or "")
+    key = (locale or str(get_locale()), id(mapping), value)
+    text = _LABELS.get(key)
+    if text is None:
+        text = _LABELS[key] = str(mapping[value])
+    return text
 
 
 def init_present(app: Flask) -> None:
@@ -115,3 +134,10 @@ def init_present(app: Flask) -> None:
         REPLY_STATE=REPLY_STATE, current_timezone=lambda: str(get_timezone()),
         current_language=lambda: str(get_locale()),
     )
+    app.context_processor(_in_page_language)
+
+
+def _in_page_language() -> dict:
+    """label and money with the page's language looked up once per render, not per call."""
+    locale = get_locale()
+    return {"label": partial(label, locale=str(locale)), "money": partial(money, locale=locale)}
