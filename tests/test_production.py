@@ -102,7 +102,7 @@ def test_defaults_are_loopback_and_bounded(load_conf):
     assert conf["bind"] == ["127.0.0.1:8000"]
     assert 1 <= conf["workers"] <= 8 and conf["threads"] == 4
     assert (conf["timeout"], conf["graceful_timeout"]) == (30, 30)
-    assert (conf["max_requests"], conf["max_requests_jitter"]) == (1000, 100)
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (50_000, 5_000)
     assert conf["graceful_timeout"] > conf["SENTRY_FLUSH_SECONDS"]
 
 
