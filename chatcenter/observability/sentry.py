@@ -56,12 +56,17 @@ def _traces_sampler(rate: float):
     return sample
 
 
-def _per_job_costs_off(component: str) -> dict:
-    """What a forked work-horse would pay for on every job, for little in return."""
+def _per_job_costs_off(component: str, tracing: bool) -> dict:
+    """What a forked work-horse, or every web request, would pay for, for little in return."""
     from sentry_sdk.integrations.redis import RedisIntegration
+    from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
 
     # RQ sends some thirty Redis commands per job: a breadcrumb (and span) each is noise.
-    options = {"disabled_integrations": [RedisIntegration()]}
+    disabled = [RedisIntegration()]
+    if not tracing:  # its spans are what it is for; a breadcrumb per query cost 0.1 ms each
+        disabled.append(SqlalchemyIntegration())
+    # Release health's session per request: this service's errors and crons say more.
+    options = {"disabled_integrations": disabled, "auto_session_tracking": False}
     if component == "worker":
         # Each work-horse flushes before it exits: client reports would make that an HTTP
         # request per job, and the backpressure monitor a thread start per job.
@@ -100,7 +105,7 @@ def init_sentry(settings: Settings, component: str) -> bool:
         before_send=scrubber.before_send,
         before_send_transaction=scrubber.before_send_transaction,
         before_breadcrumb=scrubber.before_breadcrumb,
-        **_per_job_costs_off(component),
+        **_per_job_costs_off(component, tracing=bool(settings.sentry_traces_sample_rate)),
     )
     sentry_sdk.get_global_scope().set_tag("component", component)
     if component in _INIT_LINES:  # operators grep for these two; the CLI and cron stay quiet
