@@ -5,7 +5,7 @@ ever makes a transaction.
 Each configuration is its own gunicorn (sentry-sdk is set up once per process); they
 alternate, rounds repeat, medians. The database is bench/api.py's (100,000 chats).
 
-    .venv/bin/python bench/sentry_web.py [--rounds 3] [--seconds 10]
+    .venv/bin/python bench/sentry_web.py [--rounds 3] [--seconds 6]
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ PATH = "/api/chats?limit=50"
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=6)
     args = parser.parse_args()
 
     from tests.sentry_receiver import SentryReceiver
