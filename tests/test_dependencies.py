@@ -29,3 +29,24 @@ def test_jinja_is_pinned_at_the_installed_version():
     pins = (PROJECT_ROOT / "requirements.txt").read_text().split()
     assert f"jinja2=={jinja2.__version__}" in pins
     from jinja2.ext import _make_new_gettext, _make_new_ngettext  # noqa: F401  (still there)
+
+
+def test_the_work_horse_flush_still_finds_sentrys_sending_thread():
+    """Fails when a sentry-sdk upgrade moves what flush_only_what_this_process_queued relies on
+    (then every work-horse would flush as the SDK does: correct, only slower)."""
+    import sentry_sdk
+    from sentry_sdk.transport import HttpTransport
+
+    from chatcenter.observability.sentry import flush_only_what_this_process_queued
+
+    transport = HttpTransport(sentry_sdk.Client("http://key@127.0.0.1:9/1").options)
+    try:
+        assert transport._worker.is_alive is False  # nothing queued in this process yet
+        flush_only_what_this_process_queued(transport)
+        transport.flush(1.0)
+        assert transport._worker.is_alive is False  # the wrapped flush started no thread
+        transport._worker.submit(lambda: None)
+        assert transport._worker.is_alive is True  # something queued: flushes as before
+        transport.flush(1.0)
+    finally:
+        transport.kill()

@@ -74,6 +74,26 @@ def _per_job_costs_off(component: str, tracing: bool) -> dict:
     return options
 
 
+def flush_only_what_this_process_queued(transport) -> None:
+    """Every work-horse flushes before it exits (RqIntegration). With nothing captured
+    in it, sentry-sdk's transport would still start its sending thread there to flush
+    client reports (off for the worker) and wait for it: about 1 ms of every job. The
+    thread runs in this process only once something was queued here (its pid is checked),
+    so without it there is nothing to send. Relies on the transport's private `_worker`:
+    tests/test_dependencies.py fails if an upgrade moves it."""
+    worker = getattr(transport, "_worker", None)
+    if worker is None or not hasattr(worker, "is_alive"):
+        return  # not the transport we know: flush as the SDK does
+    flush = transport.flush
+
+    def flush_if_queued(timeout, callback=None):
+        if worker.is_alive:
+            return flush(timeout, callback)
+        return None
+
+    transport.flush = flush_if_queued
+
+
 def init_sentry(settings: Settings, component: str) -> bool:
     """Initialise sentry-sdk for `component`; return whether Sentry is on."""
     if component not in COMPONENTS:
@@ -108,6 +128,8 @@ def init_sentry(settings: Settings, component: str) -> bool:
         **_per_job_costs_off(component, tracing=bool(settings.sentry_traces_sample_rate)),
     )
     sentry_sdk.get_global_scope().set_tag("component", component)
+    if component == "worker":
+        flush_only_what_this_process_queued(sentry_sdk.get_client().transport)
     if component in _INIT_LINES:  # operators grep for these two; the CLI and cron stay quiet
         log.info(_INIT_LINES[component].format(env=settings.sentry_environment))
     return True
