@@ -64,7 +64,8 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # Reads of one request need no transaction: autocommit spares the BEGIN and COMMIT
-        # round trips (the connection and its pool are the same).
+        # round trips (the connection and its pool are the same). Used per request by
+        # chatcenter/web/reads.py.
         self.readmaker = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
                                       expire_on_commit=False)
 
@@ -78,15 +79,6 @@ class Database:
         except BaseException:
             session.rollback()
             raise
-        finally:
-            session.close()
-
-    @contextmanager
-    def reader(self) -> Iterator[Session]:
-        """A session for reads only: each statement sees the data committed before it."""
-        session = self.readmaker()
-        try:
-            yield session
         finally:
             session.close()
 

@@ -17,8 +17,8 @@ _KEY = "chatcenter_reader"
 
 @contextmanager
 def request_reader() -> Iterator[Session]:
-    """Like Database.reader() (autocommit: each statement sees what was committed before
-    it), but the session lives until the end of the request."""
+    """A Database.readmaker session (autocommit: each statement sees what was committed
+    before it) that lives until the end of the request."""
     session = g.get(_KEY)
     if session is None:
         session = runtime.get().db.readmaker()
