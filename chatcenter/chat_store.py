@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import JSON, Boolean, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from chatcenter import models
@@ -37,16 +37,6 @@ class PageResult:
 
 # Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 1000
-
-
-def _insert(session: Session, model):
-    """INSERT for the session's database, with ON CONFLICT DO NOTHING available."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model)
-    if dialect == "sqlite":
-        return sqlite.insert(model)
-    raise RuntimeError(f"unsupported database: {dialect}")
 
 
 class _Driver:
@@ -253,18 +243,19 @@ def store_chat_list(session: Session, seller_id: int, wb_chats: list[WBChat]) ->
     return _add_chats(session, seller_id, new)
 
 
+_SET_ASIDE_COLUMNS = ("seller_id", "digest", "wb_event_id", "kind", "created_at")
+
+
 def store_set_aside(session: Session, seller_id: int, events: list[SetAsideEvent]) -> list[SetAsideEvent]:
     """Record events set aside; return those not recorded before (an event re-read at a
     page boundary, or by the next run, counts once)."""
     if not events:
         return []
-    table = models.SetAsideEvent.__table__
-    now = utcnow()
-    rows = [dict(seller_id=seller_id, digest=e.digest, wb_event_id=e.event_id, kind=e.kind, created_at=now)
-            for e in {e.digest: e for e in events}.values()]
-    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["seller_id", "digest"]) \
-        .returning(table.c.digest)
-    new = {row.digest for row in session.execute(stmt, rows)}
+    driver = _Driver(session)
+    now = driver.time(utcnow())
+    rows = [(seller_id, e.digest, e.event_id, e.kind, now) for e in {e.digest: e for e in events}.values()]
+    new = {digest for digest, in driver.insert(models.SetAsideEvent.__table__, _SET_ASIDE_COLUMNS, rows,
+                                                "seller_id, digest", "digest")}
     first_time = []
     for event in events:
         if event.digest in new:
