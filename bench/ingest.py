@@ -148,8 +148,9 @@ def postgres_cpu() -> float:
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if "postgres" in stat.read_text().split("(", 1)[1].split(")", 1)[0]:
+            head, _, rest = stat.read_text().rpartition(")")
+            if "postgres" in head.partition("(")[2]:
+                fields = rest.split()
                 total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile
