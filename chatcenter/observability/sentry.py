@@ -56,7 +56,7 @@ def _traces_sampler(rate: float):
     return sample
 
 
-def _per_job_costs_off(component: str, tracing: bool) -> dict:
+def _costs_off(component: str, tracing: bool) -> dict:
     """What a forked work-horse, or every web request, would pay for, for little in return."""
     from sentry_sdk.integrations.redis import RedisIntegration
     from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
@@ -125,7 +125,7 @@ def init_sentry(settings: Settings, component: str) -> bool:
         before_send=scrubber.before_send,
         before_send_transaction=scrubber.before_send_transaction,
         before_breadcrumb=scrubber.before_breadcrumb,
-        **_per_job_costs_off(component, tracing=bool(settings.sentry_traces_sample_rate)),
+        **_costs_off(component, tracing=bool(settings.sentry_traces_sample_rate)),
     )
     sentry_sdk.get_global_scope().set_tag("component", component)
     if component == "worker":
