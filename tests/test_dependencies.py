@@ -1,10 +1,14 @@
 """Dependencies we rely on beyond their public surface: pinned, and checked on upgrade."""
 from __future__ import annotations
 
+import os
+
 import jinja2
+import redis
 import requests
 import urllib3
 
+from chatcenter import runtime
 from chatcenter.clients.deepseek import _cap_socket_timeout
 from chatcenter.config import PROJECT_ROOT
 from tests.stubs import deepseek_stub as ds
@@ -50,3 +54,26 @@ def test_the_work_horse_flush_still_finds_sentrys_sending_thread():
         transport.flush(1.0)
     finally:
         transport.kill()
+
+
+def test_a_connection_opened_after_fork_still_names_redis_py_and_its_version(redis_url):
+    """The driver info is worked out once (chatcenter/runtime.py): a work-horse's fresh
+    connection must still carry what it tells Redis (CLIENT SETINFO, Redis 7.2 and newer),
+    as redis-py's own default would."""
+    client = runtime.redis_client(redis_url)
+    client.ping()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a work-horse: the pool it inherits starts empty, the connection is new
+        try:
+            client.ping()
+            connection = client.connection_pool.get_connection()
+            os.write(write, f"{connection.driver_info.formatted_name} {connection.driver_info.lib_version}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 200).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    client.close()
+    assert answer == f"redis-py {redis.__version__}"
