@@ -22,7 +22,7 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 
 from chatcenter.leases import exclusive
-from chatcenter.observability import scrubber
+from chatcenter.observability import job_sentry, scrubber
 
 log = logging.getLogger("chatcenter.jobs")
 
@@ -61,12 +61,19 @@ class JobRules:
 
     job_class = RuledJob
 
+    def perform_job(self, job: Job, queue, *args, **kwargs) -> bool:
+        plain = job_sentry.runs_bare(self, job, super().perform_job)
+        if plain is not None:  # Sentry's per-job wrapper would cost more than it gives
+            return job_sentry.perform_bare(plain, self, job, queue, *args, **kwargs)
+        return super().perform_job(job, queue, *args, **kwargs)
+
     def handle_exception(self, job: Job, *exc_info):
         # Before the base method: sentry-sdk's RqIntegration decides there whether this
         # is the final failure (no retries left) and the one to report.
         if is_permanent(exc_info[1]):
             job.retries_left = 0
-        return super().handle_exception(job, *exc_info)
+        with job_sentry.failure_context(job):
+            return super().handle_exception(job, *exc_info)
 
 
 class RuledWorker(JobRules, Worker):

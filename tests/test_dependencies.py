@@ -77,3 +77,20 @@ def test_a_connection_opened_after_fork_still_names_redis_py_and_its_version(red
     os.waitpid(pid, 0)
     client.close()
     assert answer == f"redis-py {redis.__version__}"
+
+
+def test_rq_integrations_wrapper_is_still_what_job_sentry_unwraps():
+    """Fails when a sentry-sdk upgrade changes what chatcenter/observability/job_sentry.py
+    relies on: the name and `__wrapped__` of RqIntegration's perform_job wrapper, and the
+    event processor it adds to a job's reports. (Then every job would take the wrapper.)"""
+    import sentry_sdk
+    from rq.worker import BaseWorker
+    from sentry_sdk.integrations.rq import RqIntegration, _make_event_processor  # noqa: F401
+
+    from chatcenter.observability import job_sentry
+
+    sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", integrations=[RqIntegration()], default_integrations=False)
+    plain = job_sentry.integration_perform_job(BaseWorker.perform_job)
+    assert plain is not None
+    assert plain.__code__.co_name == "perform_job"
+    assert plain.__module__ == "rq.worker.base"

@@ -115,3 +115,53 @@ def test_worker_test_route_is_404_without_debug_and_disabled_without_dsn(make_ap
     response = make_app(debug=True).test_client().post("/api/health/sentry-test/worker")
     assert response.get_json() == {"status": "sentry_disabled",
                                    "message": "Sentry is not configured (SENTRY_DSN is empty)"}
+
+
+ENQUEUER_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def enqueue_failing_job(redis_client, sampled: str):
+    from chatcenter.queues import queue
+
+    # What RqIntegration puts in job.meta when a traced request enqueues: its trace.
+    meta = {"_sentry_trace_headers": {"sentry-trace": f"{ENQUEUER_TRACE_ID}-00f067aa0ba902b7-{sampled}"}}
+    return queue(redis_client, "default").enqueue("jobs.diagnostics.raise_test_error", meta=meta,
+                                                  description="jobs.diagnostics.raise_test_error")
+
+
+@pytest.mark.parametrize("sampled", ["0", "1"], ids=["trace-not-sampled", "trace-sampled"])
+def test_a_failed_job_reports_its_details_and_the_enqueuers_trace_whether_traced_or_not(
+        worker_settings, sentry_receiver, redis_client, sampled):
+    # Not sampled, the work-horse runs the job without sentry-sdk's per-job wrapper
+    # (chatcenter/observability/job_sentry.py); the report must not tell the difference.
+    job = enqueue_failing_job(redis_client, sampled)
+
+    result = run_worker_process(replace(worker_settings, sentry_traces_sample_rate=1.0), "default")
+
+    assert result.returncode == 0, result.stderr
+    [event] = sentry_receiver.wait_for("event", 1)
+    assert event["exception"]["values"][-1]["type"] == "WorkerSentryTestError"
+    assert event["exception"]["values"][-1]["mechanism"]["type"] == "rq"
+    assert event["extra"]["rq-job"]["job_id"] == job.id
+    assert event["extra"]["rq-job"]["func"] == "jobs.diagnostics.raise_test_error"
+    assert event["transaction"] == "jobs.diagnostics.raise_test_error"
+    assert event["contexts"]["trace"]["trace_id"] == ENQUEUER_TRACE_ID
+    assert event["tags"]["component"] == "worker"
+    if sampled == "1":
+        [transaction] = sentry_receiver.wait_for("transaction", 1)
+        assert transaction["transaction"] == "jobs.diagnostics.raise_test_error"
+        assert transaction["contexts"]["trace"]["trace_id"] == ENQUEUER_TRACE_ID
+    else:  # the work-horse flushed before it exited: a transaction would be here by now
+        assert sentry_receiver.items("transaction") == []
+
+
+def test_a_job_that_succeeds_untraced_sends_nothing(worker_settings, sentry_receiver, redis_client):
+    from chatcenter.queues import queue
+
+    job = queue(redis_client, "default").enqueue("math.floor", 1.5)
+
+    result = run_worker_process(replace(worker_settings, sentry_traces_sample_rate=0.0), "default")
+
+    assert result.returncode == 0, result.stderr
+    assert Job.fetch(job.id, connection=redis_client).return_value() == 1
+    assert sentry_receiver.raw_bodies == []

@@ -16,6 +16,8 @@ from chatcenter.observability.release import release_name
 log = logging.getLogger("chatcenter.sentry")
 
 COMPONENTS = ("web", "worker", "cron", "cli")
+# Set on an RQ Job once its trace is decided (job_sentry.runs_bare): the sampler keeps to it.
+JOB_TRACED = "sentry_traced"
 PROBES = ("/api/health", "/api/health/ready")  # polled all day by load balancers and monitors
 _INIT_LINES = {
     "web": "Sentry initialized for environment: {env}",
@@ -43,9 +45,13 @@ def _integrations(component: str) -> list:
 
 def _traces_sampler(rate: float):
     def sample(context: dict) -> float:
-        # A job continues the trace of the request that enqueued it: same decision.
-        if "rq_job" in context and context.get("parent_sampled") is not None:
-            return float(context["parent_sampled"])
+        if "rq_job" in context:
+            decided = getattr(context["rq_job"], JOB_TRACED, None)
+            if decided is not None:
+                return float(decided)
+            # A job continues the trace of the request that enqueued it: same decision.
+            if context.get("parent_sampled") is not None:
+                return float(context["parent_sampled"])
         # Health probes poll all day: tracing them would only spend the quota. (A sampler
         # also overrules a client's "sampled" sentry-trace header, which the rate would obey.)
         environ = context.get("wsgi_environ") or {}
@@ -74,20 +80,27 @@ def _costs_off(component: str, tracing: bool) -> dict:
     return options
 
 
-def flush_only_what_this_process_queued(transport) -> None:
-    """Every work-horse flushes before it exits (RqIntegration). With nothing captured
-    in it, sentry-sdk's transport would still start its sending thread there to flush
-    client reports (off for the worker) and wait for it: about 1 ms of every job. The
-    thread runs in this process only once something was queued here (its pid is checked),
-    so without it there is nothing to send. Relies on the transport's private `_worker`:
+def queued_in_this_process(transport) -> bool | None:
+    """Whether sentry-sdk's transport has had something to send in this process: its
+    sending thread runs here only once something was queued here (its pid is checked).
+    None for a transport we do not know. Relies on the transport's private `_worker`:
     tests/test_dependencies.py fails if an upgrade moves it."""
     worker = getattr(transport, "_worker", None)
     if worker is None or not hasattr(worker, "is_alive"):
+        return None
+    return worker.is_alive
+
+
+def flush_only_what_this_process_queued(transport) -> None:
+    """Every work-horse flushes before it exits (RqIntegration). With nothing captured
+    in it, sentry-sdk's transport would still start its sending thread there to flush
+    client reports (off for the worker) and wait for it: about 1 ms of every job."""
+    if queued_in_this_process(transport) is None:
         return  # not the transport we know: flush as the SDK does
     flush = transport.flush
 
     def flush_if_queued(timeout, callback=None):
-        if worker.is_alive:
+        if queued_in_this_process(transport):
             return flush(timeout, callback)
         return None
 

@@ -1,0 +1,95 @@
+"""Sentry's part in a job that a forked work-horse runs: paid for only where it gives back.
+
+sentry-sdk's RqIntegration wraps every job in a new scope, a continued trace and a
+transaction, and flushes at the end. In a work-horse each of those first writes to
+hundreds of memory pages it shares with the worker it was forked from, and every such
+page is copied: about 2 ms per job, a tenth of a no-op job (bench/worker_throughput.py).
+A job whose trace is not sampled gains nothing from that unless it fails. So here:
+
+- the trace decision is made once per job, by the same sampler sentry-sdk asks;
+- a sampled job runs inside RqIntegration's wrapper, transaction and all;
+- any other job runs bare, and if it fails, its report gets what the wrapper would have
+  given it (the job's details, the enqueuer's trace id, the job's name) as it is made.
+
+RqIntegration still reports the failure itself (its `handle_exception`) and still carries
+the enqueuer's trace into the job. Its cron check-ins (`monitor_cron_jobs`) are not used
+here; a bare job would skip them.
+"""
+from __future__ import annotations
+
+import random
+import weakref
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from rq.job import Job
+
+from chatcenter.observability.sentry import JOB_TRACED, active_sdk, queued_in_this_process
+
+TRACE_HEADERS = "_sentry_trace_headers"  # where RqIntegration puts the enqueuer's trace in job.meta
+_RAN_BARE = "_sentry_ran_bare"
+
+
+def integration_perform_job(perform_job) -> Callable | None:
+    """RQ's own perform_job inside RqIntegration's wrapper (given the bound method the
+    worker would call), or None when it is not wrapped."""
+    wrapper = getattr(perform_job, "__func__", perform_job)
+    if wrapper.__code__.co_name != "sentry_patched_perform_job":
+        return None
+    return getattr(wrapper, "__wrapped__", None)
+
+
+def runs_bare(worker, job: Job, perform_job) -> Callable | None:
+    """The unwrapped perform_job when this job need not pay for Sentry's wrapper: a forked
+    work-horse (its own process: nothing to isolate), Sentry on, the trace not sampled."""
+    sdk = active_sdk()
+    if sdk is None or not worker.is_horse:
+        return None
+    plain = integration_perform_job(perform_job)
+    if plain is None:
+        return None
+    traced = _decide_trace(sdk, job)
+    setattr(job, JOB_TRACED, traced)
+    return None if traced else plain
+
+
+def _decide_trace(sdk, job: Job) -> bool:
+    sampler = sdk.get_client().options.get("traces_sampler")
+    if sampler is None:  # tracing is off (see init_sentry): no job is traced
+        return False
+    from sentry_sdk.tracing_utils import extract_sentrytrace_data
+
+    header = (job.meta.get(TRACE_HEADERS) or {}).get("sentry-trace")
+    parent = (extract_sentrytrace_data(header) or {}).get("parent_sampled") if header else None
+    return random.random() < float(sampler({"rq_job": job, "parent_sampled": parent}))
+
+
+def perform_bare(plain: Callable, worker, job: Job, queue, *args: Any, **kwargs: Any) -> bool:
+    setattr(job, _RAN_BARE, True)
+    try:
+        return plain(worker, job, queue, *args, **kwargs)
+    finally:
+        # RQ ends the work-horse with os._exit: send what the job queued, if anything.
+        # (The SDK's log, metric and session buffers stay empty: this app uses none.)
+        sdk = active_sdk()
+        client = sdk.get_client() if sdk is not None else None
+        if client is not None and queued_in_this_process(client.transport) is not False:
+            client.flush()
+
+
+@contextmanager
+def failure_context(job: Job) -> Iterator[None]:
+    """Around the report of a failed job: the context RqIntegration's wrapper gives a job,
+    for a job that ran bare. Nothing otherwise."""
+    sdk = active_sdk()
+    if sdk is None or not getattr(job, _RAN_BARE, False):
+        yield
+        return
+    # Private, but what the wrapper itself adds: tests/test_dependencies.py checks it is there.
+    from sentry_sdk.integrations.rq import _make_event_processor
+
+    with sdk.new_scope() as scope:
+        sdk.continue_trace(job.meta.get(TRACE_HEADERS) or {})  # the report joins the enqueuer's trace
+        scope.set_transaction_name(job.func_name, source="task")
+        scope.add_event_processor(_make_event_processor(weakref.ref(job)))
+        yield
