@@ -72,8 +72,7 @@ class JobRules:
         # is the final failure (no retries left) and the one to report.
         if is_permanent(exc_info[1]):
             job.retries_left = 0
-        with job_sentry.failure_context(job):
-            return super().handle_exception(job, *exc_info)
+        return super().handle_exception(job, *exc_info)
 
 
 class RuledWorker(JobRules, Worker):

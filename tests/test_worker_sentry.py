@@ -165,3 +165,18 @@ def test_a_job_that_succeeds_untraced_sends_nothing(worker_settings, sentry_rece
     assert result.returncode == 0, result.stderr
     assert Job.fetch(job.id, connection=redis_client).return_value() == 1
     assert sentry_receiver.raw_bodies == []
+
+
+def test_failed_jobs_enqueued_without_a_trace_each_report_in_a_trace_of_their_own(
+        worker_settings, sentry_receiver, redis_client):
+    from chatcenter.queues import queue
+
+    for _ in range(2):
+        queue(redis_client, "default").enqueue("jobs.diagnostics.raise_test_error")
+
+    result = run_worker_process(replace(worker_settings, sentry_traces_sample_rate=0.0), "default")
+
+    assert result.returncode == 0, result.stderr
+    events = sentry_receiver.wait_for("event", 2)
+    assert len({event["contexts"]["trace"]["trace_id"] for event in events}) == 2
+    assert {event["extra"]["rq-job"]["func"] for event in events} == {"jobs.diagnostics.raise_test_error"}

@@ -8,8 +8,8 @@ A job whose trace is not sampled gains nothing from that unless it fails. So her
 
 - the trace decision is made once per job, by the same sampler sentry-sdk asks;
 - a sampled job runs inside RqIntegration's wrapper, transaction and all;
-- any other job runs bare, and if it fails, its report gets what the wrapper would have
-  given it (the job's details, the enqueuer's trace id, the job's name) as it is made.
+- any other job runs bare, with what the wrapper would have given its reports (the job's
+  details, the enqueuer's trace id, the job's name) set on the work-horse's own scopes.
 
 RqIntegration still reports the failure itself (its `handle_exception`) and still carries
 the enqueuer's trace into the job. Its cron check-ins (`monitor_cron_jobs`) are not used
@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import random
 import weakref
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from rq.job import Job
 
 from chatcenter.observability.sentry import JOB_TRACED, active_sdk, queued_in_this_process
 
 TRACE_HEADERS = "_sentry_trace_headers"  # where RqIntegration puts the enqueuer's trace in job.meta
-_RAN_BARE = "_sentry_ran_bare"
 
 
 def integration_perform_job(perform_job) -> Callable | None:
@@ -65,31 +63,27 @@ def _decide_trace(sdk, job: Job) -> bool:
 
 
 def perform_bare(plain: Callable, worker, job: Job, queue, *args: Any, **kwargs: Any) -> bool:
-    setattr(job, _RAN_BARE, True)
+    sdk = active_sdk()
+    _give_job_context(sdk, job)
     try:
         return plain(worker, job, queue, *args, **kwargs)
     finally:
         # RQ ends the work-horse with os._exit: send what the job queued, if anything.
         # (The SDK's log, metric and session buffers stay empty: this app uses none.)
-        sdk = active_sdk()
-        client = sdk.get_client() if sdk is not None else None
-        if client is not None and queued_in_this_process(client.transport) is not False:
+        client = sdk.get_client()
+        if queued_in_this_process(client.transport) is not False:
             client.flush()
 
 
-@contextmanager
-def failure_context(job: Job) -> Iterator[None]:
-    """Around the report of a failed job: the context RqIntegration's wrapper gives a job,
-    for a job that ran bare. Nothing otherwise."""
-    sdk = active_sdk()
-    if sdk is None or not getattr(job, _RAN_BARE, False):
-        yield
-        return
+def _give_job_context(sdk, job: Job) -> None:
+    """What RqIntegration's wrapper gives every report made during a job (the job's
+    details and name, the enqueuer's trace), without the wrapper's new scope and
+    transaction: the work-horse lives for this one job, so its scopes are the job's."""
     # Private, but what the wrapper itself adds: tests/test_dependencies.py checks it is there.
     from sentry_sdk.integrations.rq import _make_event_processor
 
-    with sdk.new_scope() as scope:
-        sdk.continue_trace(job.meta.get(TRACE_HEADERS) or {})  # the report joins the enqueuer's trace
-        scope.set_transaction_name(job.func_name, source="task")
-        scope.add_event_processor(_make_event_processor(weakref.ref(job)))
-        yield
+    # As continue_trace() does, less the transaction: the enqueuer's trace, or a new one.
+    sdk.get_isolation_scope().generate_propagation_context(job.meta.get(TRACE_HEADERS) or {})
+    scope = sdk.get_current_scope()
+    scope.set_transaction_name(job.func_name, source="task")
+    scope.add_event_processor(_make_event_processor(weakref.ref(job)))
