@@ -94,3 +94,14 @@ def test_rq_integrations_wrapper_is_still_what_job_sentry_unwraps():
     assert plain is not None
     assert plain.__code__.co_name == "perform_job"
     assert plain.__module__ == "rq.worker.base"
+
+
+def test_the_installed_modules_cache_the_worker_fills_before_forking_is_still_there():
+    """Fails when a sentry-sdk upgrade moves the cache work_out_before_forking fills (then
+    each work-horse's first report would read every package's metadata again)."""
+    import sentry_sdk.utils
+
+    from chatcenter.observability.sentry import work_out_before_forking
+
+    work_out_before_forking()
+    assert sentry_sdk.utils._installed_modules["sentry-sdk"] == sentry_sdk.VERSION

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import rq
 from rq.job import Job
 
 from chatcenter.actions import request_sync
@@ -147,6 +148,7 @@ def test_a_failed_job_reports_its_details_and_the_enqueuers_trace_whether_traced
     assert event["transaction"] == "jobs.diagnostics.raise_test_error"
     assert event["contexts"]["trace"]["trace_id"] == ENQUEUER_TRACE_ID
     assert event["tags"]["component"] == "worker"
+    assert event["modules"]["rq"] == rq.__version__  # the package list the worker worked out before forking
     if sampled == "1":
         [transaction] = sentry_receiver.wait_for("transaction", 1)
         assert transaction["transaction"] == "jobs.diagnostics.raise_test_error"
