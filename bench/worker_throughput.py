@@ -11,7 +11,7 @@ order) and the ratio is the median of those paired ratios. CPU milliseconds per 
 worker and its work-horses, start-up taken out) are printed beside it: they do not count
 the time the hypervisor took away, and show the same cost more steadily.
 
-    .venv/bin/python bench/worker_throughput.py [--jobs 200] [--rounds 9] [--failing-rounds 3]
+    .venv/bin/python bench/worker_throughput.py [--jobs 150] [--rounds 9] [--failing-rounds 2]
 """
 from __future__ import annotations
 
@@ -76,9 +76,9 @@ def run_round(kind: str, config: str, jobs: int, dsn: str, db: str, startup_cpu:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=9, help="paired rounds of no-op jobs")
-    parser.add_argument("--failing-rounds", type=int, default=3, help="paired rounds of failing jobs")
+    parser.add_argument("--failing-rounds", type=int, default=2, help="paired rounds of failing jobs")
     args = parser.parse_args()
 
     from tests.sentry_receiver import SentryReceiver
