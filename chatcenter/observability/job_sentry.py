@@ -59,6 +59,7 @@ def _decide_trace(sdk, job: Job) -> bool:
 
     header = (job.meta.get(TRACE_HEADERS) or {}).get("sentry-trace")
     parent = (extract_sentrytrace_data(header) or {}).get("parent_sampled") if header else None
+    # random, not the SDK's sample_rand: RQ reseeds it in every work-horse.
     return random.random() < float(sampler({"rq_job": job, "parent_sampled": parent}))
 
 
