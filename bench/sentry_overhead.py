@@ -5,7 +5,7 @@ in rounds interleaved with the baseline; the medians are compared with the basel
 measured in the same run. Sentry reports to a local receiver, so sampled transactions
 really leave through the transport.
 
-    .venv/bin/python bench/sentry_overhead.py [--requests 3000] [--rounds 5]
+    .venv/bin/python bench/sentry_overhead.py [--requests 2000] [--rounds 5]
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def run_once(rate, dsn: str, requests: int, db: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
