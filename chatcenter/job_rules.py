@@ -62,10 +62,8 @@ class JobRules:
     job_class = RuledJob
 
     def perform_job(self, job: Job, queue, *args, **kwargs) -> bool:
-        plain = job_sentry.runs_bare(self, job, super().perform_job)
-        if plain is not None:  # Sentry's per-job wrapper would cost more than it gives
-            return job_sentry.perform_bare(plain, self, job, queue, *args, **kwargs)
-        return super().perform_job(job, queue, *args, **kwargs)
+        # An untraced job skips Sentry's per-job wrapper: it would cost more than it gives.
+        return job_sentry.perform_job(self, job, queue, super().perform_job, *args, **kwargs)
 
     def handle_exception(self, job: Job, *exc_info):
         # Before the base method: sentry-sdk's RqIntegration decides there whether this

@@ -37,18 +37,27 @@ def integration_perform_job(perform_job) -> Callable | None:
     return getattr(wrapper, "__wrapped__", None)
 
 
-def runs_bare(worker, job: Job, perform_job) -> Callable | None:
-    """The unwrapped perform_job when this job need not pay for Sentry's wrapper: a forked
-    work-horse (its own process: nothing to isolate), Sentry on, the trace not sampled."""
+def perform_job(worker, job: Job, queue, wrapped, *args: Any, **kwargs: Any) -> bool:
+    """Run `job` through `wrapped` (the worker's perform_job, RqIntegration's wrapper when
+    Sentry is on), or bare when it need not pay for the wrapper: a forked work-horse (its
+    own process: nothing to isolate), Sentry on, the trace not sampled."""
     sdk = active_sdk()
-    if sdk is None or not worker.is_horse:
-        return None
-    plain = integration_perform_job(perform_job)
+    plain = integration_perform_job(wrapped) if sdk is not None and worker.is_horse else None
     if plain is None:
-        return None
+        return wrapped(job, queue, *args, **kwargs)
     traced = _decide_trace(sdk, job)
     setattr(job, JOB_TRACED, traced)
-    return None if traced else plain
+    if traced:
+        return wrapped(job, queue, *args, **kwargs)
+    _give_job_context(sdk, job)
+    try:
+        return plain(worker, job, queue, *args, **kwargs)
+    finally:
+        # RQ ends the work-horse with os._exit: send what the job queued, if anything.
+        # (The SDK's log, metric and session buffers stay empty: this app uses none.)
+        client = sdk.get_client()
+        if queued_in_this_process(client.transport) is not False:
+            client.flush()
 
 
 def _decide_trace(sdk, job: Job) -> bool:
@@ -61,19 +70,6 @@ def _decide_trace(sdk, job: Job) -> bool:
     parent = (extract_sentrytrace_data(header) or {}).get("parent_sampled") if header else None
     # random, not the SDK's sample_rand: RQ reseeds it in every work-horse.
     return random.random() < float(sampler({"rq_job": job, "parent_sampled": parent}))
-
-
-def perform_bare(plain: Callable, worker, job: Job, queue, *args: Any, **kwargs: Any) -> bool:
-    sdk = active_sdk()
-    _give_job_context(sdk, job)
-    try:
-        return plain(worker, job, queue, *args, **kwargs)
-    finally:
-        # RQ ends the work-horse with os._exit: send what the job queued, if anything.
-        # (The SDK's log, metric and session buffers stay empty: this app uses none.)
-        client = sdk.get_client()
-        if queued_in_this_process(client.transport) is not False:
-            client.flush()
 
 
 def _give_job_context(sdk, job: Job) -> None:

@@ -16,7 +16,7 @@ from chatcenter.observability.release import release_name
 log = logging.getLogger("chatcenter.sentry")
 
 COMPONENTS = ("web", "worker", "cron", "cli")
-# Set on an RQ Job once its trace is decided (job_sentry.runs_bare): the sampler keeps to it.
+# Set on an RQ Job once its trace is decided (job_sentry.perform_job): the sampler keeps to it.
 JOB_TRACED = "sentry_traced"
 PROBES = ("/api/health", "/api/health/ready")  # polled all day by load balancers and monitors
 _INIT_LINES = {
