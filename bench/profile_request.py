@@ -2,11 +2,14 @@
 tuning on a shared machine, where a load test would measure the neighbours too.
 
     PYTHONPATH=. .venv/bin/python bench/profile_request.py [PATH ...] [--runs 3] [--requests 300] [--profile N]
+        [--sentry-traces RATE]
 
 API paths get a fresh API key (deleted at the end), other paths the bench operator's
 session (bench/api.py's account, added here if missing). Prints CPU ms per request
 (process_time) for each run and their median; --profile N prints the top N functions of a
-cProfile run by cumulative time.
+cProfile run by cumulative time. --sentry-traces sets a DSN (a local receiver in this process,
+which only counts what it gets) at that traces rate: the CPU then includes the SDK's sending
+thread.
 """
 from __future__ import annotations
 
@@ -19,9 +22,18 @@ import statistics
 import sys
 import time
 
+_SENTRY = argparse.ArgumentParser(add_help=False)
+_SENTRY.add_argument("--sentry-traces", type=float, default=None, metavar="RATE")
+_SENTRY_TRACES = _SENTRY.parse_known_args()[0].sentry_traces
+
 os.environ.update(DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench"),
                   REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
                   SENTRY_DSN="", DEEPSEEK_API_KEY="", SECRET_KEY="bench-" + "k" * 40)
+if _SENTRY_TRACES is not None:  # before the app is made: Sentry is set up with it
+    from tests.sentry_receiver import SentryReceiver
+
+    os.environ.update(SENTRY_DSN=SentryReceiver(keep=False).start().dsn,
+                      SENTRY_TRACES_SAMPLE_RATE=str(_SENTRY_TRACES))
 
 from sqlalchemy import delete, select  # noqa: E402
 
@@ -52,7 +64,7 @@ def cpu_ms(client, path: str, headers: dict, n: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(parents=[_SENTRY])
     parser.add_argument("paths", nargs="*", default=DEFAULT_PATHS)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)

@@ -144,3 +144,26 @@ def test_sample_rate_zero_sends_no_transaction(make_app, sentry_receiver):
         assert app.test_client().get("/api/things", headers=sampled_by_caller).status_code == 200
     sentry_sdk.flush(timeout=5)
     assert sentry_receiver.transactions == []
+
+
+def test_gunicorn_access_lines_make_no_breadcrumbs(sentry_app, sentry_receiver, caplog):
+    """gunicorn logs each request after its response, outside the request's scope: those
+    breadcrumbs would cost every request and reach no event. Other loggers still make them."""
+    import logging
+
+    import sentry_sdk
+
+    caplog.set_level("INFO", logger="gunicorn.access")  # as gunicorn sets it
+
+    @sentry_app.get("/boom")
+    def boom():
+        logging.getLogger("gunicorn.access").info("request_id=1 method=GET path=/boom status=200")
+        logging.getLogger("chatcenter.errors").warning("about to fail")
+        raise RuntimeError("boom")
+
+    assert sentry_app.test_client().get("/boom").status_code == 500
+    sentry_sdk.flush(timeout=5)
+    [event] = sentry_receiver.wait_for("event", 1)
+    crumbs = [c.get("category") for c in event["breadcrumbs"]["values"]]
+    assert "chatcenter.errors" in crumbs
+    assert "gunicorn.access" not in crumbs

@@ -152,6 +152,11 @@ def init_sentry(settings: Settings, component: str) -> bool:
         **_costs_off(component, tracing=bool(settings.sentry_traces_sample_rate)),
     )
     sentry_sdk.get_global_scope().set_tag("component", component)
+    # gunicorn logs each request's access line after the response, outside the request's
+    # scope: a breadcrumb per request that no event ever carries.
+    from sentry_sdk.integrations.logging import ignore_logger
+
+    ignore_logger("gunicorn.access")
     if component == "worker":
         flush_only_what_this_process_queued(sentry_sdk.get_client().transport)
         work_out_before_forking()
