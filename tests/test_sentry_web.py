@@ -167,3 +167,33 @@ def test_gunicorn_access_lines_make_no_breadcrumbs(sentry_app, sentry_receiver, 
     crumbs = [c.get("category") for c in event["breadcrumbs"]["values"]]
     assert "chatcenter.errors" in crumbs
     assert "gunicorn.access" not in crumbs
+
+
+def _failing_route_after_a_query(app):
+    from sqlalchemy import text
+
+    @app.get("/api/boom-after-query")
+    def boom_after_query():
+        with app.extensions["chatcenter"].db.session() as session:
+            session.execute(text("SELECT 1"))
+        raise RuntimeError("boom")
+
+
+def test_with_tracing_off_each_request_has_its_own_trace_and_continues_a_callers(make_app, sentry_receiver):
+    """No transaction is made at traces 0; each request's errors still carry a trace of
+    their own, or the caller's."""
+    import sentry_sdk
+
+    sentry_receiver.clear()
+    app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=0.0)
+    _failing_route_after_a_query(app)
+    client = app.test_client()
+    callers = "771a43a4192642f0b136d5159a501700-b7ad6b7169203331-0"
+    for headers in ({}, {}, {"sentry-trace": callers}):
+        assert client.get("/api/boom-after-query", headers=headers).status_code == 500
+    sentry_sdk.flush(timeout=5)
+    events = sentry_receiver.wait_for("event", 3)
+    trace_ids = [e["contexts"]["trace"]["trace_id"] for e in events]
+    assert len(set(trace_ids)) == 3
+    assert trace_ids[2] == callers.split("-")[0]
+    assert sentry_receiver.transactions == []

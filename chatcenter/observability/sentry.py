@@ -31,15 +31,23 @@ def active_sdk() -> ModuleType | None:
     return sdk if sdk is not None and sdk.get_client().is_active() else None
 
 
-def _integrations(component: str) -> list:
+def _integrations(component: str, tracing: bool) -> list:
     # Imported here, not at module level: sentry_sdk must stay unloaded when Sentry is off.
     from sentry_sdk.integrations.rq import RqIntegration
 
     # Every component enqueues jobs: RqIntegration carries the enqueuer's trace into them.
     if component == "web":
         from sentry_sdk.integrations.flask import FlaskIntegration
+        from sentry_sdk.integrations.threading import ThreadingIntegration
 
-        return [FlaskIntegration(transaction_style="url"), RqIntegration()]
+        # Tracing off: no transaction per request, one that could never be sent
+        # (sentry_trims.new_trace_for_each_request gives each request its trace instead).
+        methods = {} if tracing else {"http_methods_to_capture": ()}
+        # gunicorn's gthread hands each request to a pool thread, and the Flask integration
+        # gives the request a scope of its own: copying the submitting thread's scopes into
+        # every request first was wasted.
+        return [FlaskIntegration(transaction_style="url", **methods), ThreadingIntegration(propagate_scope=False),
+                RqIntegration()]
     return [RqIntegration()]
 
 
@@ -127,8 +135,9 @@ def init_sentry(settings: Settings, component: str) -> bool:
 
     import sentry_sdk
 
-    from chatcenter.observability import scrubber
+    from chatcenter.observability import scrubber, sentry_trims
 
+    tracing = bool(settings.sentry_traces_sample_rate)
     scrubber.register_secret(urlsplit(settings.sentry_dsn).username)
     scrubber.register_secret(settings.deepseek_api_key)
     sentry_sdk.init(
@@ -136,8 +145,8 @@ def init_sentry(settings: Settings, component: str) -> bool:
         environment=settings.sentry_environment,
         release=release_name(settings.sentry_release),
         # At 0, no sampler at all: tracing is off, so no request pays for deciding it.
-        traces_sampler=_traces_sampler(settings.sentry_traces_sample_rate) if settings.sentry_traces_sample_rate else None,
-        integrations=_integrations(component),
+        traces_sampler=_traces_sampler(settings.sentry_traces_sample_rate) if tracing else None,
+        integrations=_integrations(component, tracing),
         # A chat center holds buyers' messages: frame variables and request bodies are
         # never collected (stack traces, tags with ids and breadcrumbs are).
         include_local_variables=False,
@@ -149,14 +158,12 @@ def init_sentry(settings: Settings, component: str) -> bool:
         before_send=scrubber.before_send,
         before_send_transaction=scrubber.before_send_transaction,
         before_breadcrumb=scrubber.before_breadcrumb,
-        **_costs_off(component, tracing=bool(settings.sentry_traces_sample_rate)),
+        **_costs_off(component, tracing),
     )
     sentry_sdk.get_global_scope().set_tag("component", component)
-    # gunicorn logs each request's access line after the response, outside the request's
-    # scope: a breadcrumb per request that no event ever carries.
-    from sentry_sdk.integrations.logging import ignore_logger
-
-    ignore_logger("gunicorn.access")
+    sentry_trims.no_breadcrumbs_from_access_lines()
+    if not tracing and component == "web":
+        sentry_trims.new_trace_for_each_request_without_transactions()
     if component == "worker":
         flush_only_what_this_process_queued(sentry_sdk.get_client().transport)
         work_out_before_forking()
