@@ -105,3 +105,21 @@ def test_the_installed_modules_cache_the_worker_fills_before_forking_is_still_th
 
     work_out_before_forking()
     assert sentry_sdk.utils._installed_modules["sentry-sdk"] == sentry_sdk.VERSION
+
+
+def test_the_sqlalchemy_listener_sentry_trims_swaps_is_still_the_sdks():
+    """Fails when a sentry-sdk upgrade moves the listener sql_spans_only_in_sampled_traces
+    takes out (then every query would again get a span and a breadcrumb: correct, slower)."""
+    import sentry_sdk
+    from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration, _after_cursor_execute
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from chatcenter.observability import sentry_trims
+
+    sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", integrations=[SqlalchemyIntegration()],
+                    default_integrations=False)
+    sentry_trims.sql_spans_only_in_sampled_traces()
+    assert not event.contains(Engine, "before_cursor_execute", sentry_trims._record_query)
+    assert event.contains(Engine, "before_cursor_execute", sentry_trims._record_query_if_sampled)
+    assert event.contains(Engine, "after_cursor_execute", _after_cursor_execute)

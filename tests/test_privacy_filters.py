@@ -254,3 +254,16 @@ def test_real_sdk_client_sends_keys_masked_by_the_event_scrubber(make_app, sentr
     assert_clean(event, WB_JWT, DEEPSEEK_KEY, EMAIL, PHONE, address, opaque, plain)
     assert event["user"] == {"id": "operator:3"}
     assert event["exception"]["values"][-1]["stacktrace"]["frames"][-1]["function"] == "_fail_in_job"
+
+
+def test_masking_a_breadcrumb_leaves_the_objects_it_refers_to_alone():
+    """An SDK told to record query parameters hands the statement's live parameters to
+    before_breadcrumb before the query runs: masked in place, the query would look for
+    "[Filtered]" (a sign-in found no operator that way)."""
+    params, positional = {"email": EMAIL}, ("x", EMAIL)
+    crumb = {"category": "query", "message": "SELECT 1", "data": {"db.params": params}}
+    sent = before_breadcrumb(crumb, {})
+    assert sent["data"]["db.params"] == {"email": FILTERED}
+    assert params == {"email": EMAIL}
+    crumb = {"category": "query", "message": "SELECT 1", "data": {"db.params": positional}}
+    assert before_breadcrumb(crumb, {})["data"]["db.params"] == ["x", FILTERED]

@@ -197,3 +197,26 @@ def test_with_tracing_off_each_request_has_its_own_trace_and_continues_a_callers
     assert len(set(trace_ids)) == 3
     assert trace_ids[2] == callers.split("-")[0]
     assert sentry_receiver.transactions == []
+
+
+def test_sql_is_recorded_only_in_sampled_transactions(make_app, sentry_receiver):
+    """A sampled request's transaction has its SQL spans and its errors the query
+    breadcrumbs, in the transaction's trace; an unsampled request records no query (its
+    spans would be dropped unsent)."""
+    import sentry_sdk
+
+    for rate, recorded in ((1.0, True), (1e-9, False)):
+        sentry_receiver.clear()
+        app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=rate)
+        _failing_route_after_a_query(app)
+        assert app.test_client().get("/api/boom-after-query").status_code == 500
+        sentry_sdk.flush(timeout=5)
+        [event] = sentry_receiver.wait_for("event", 1)
+        crumbs = [c["message"] for c in event["breadcrumbs"]["values"] if c.get("category") == "query"]
+        assert (crumbs == ["SELECT 1"]) is recorded, (rate, crumbs)
+        if recorded:
+            [transaction] = sentry_receiver.wait_for("transaction", 1)
+            assert [s["description"] for s in transaction["spans"] if s["op"] == "db"] == ["SELECT 1"]
+            assert event["contexts"]["trace"]["trace_id"] == transaction["contexts"]["trace"]["trace_id"]
+        else:
+            assert sentry_receiver.transactions == []

@@ -140,15 +140,15 @@ def mask(text: str) -> str:
 
 
 def _masked(node: Any) -> Any:
-    """A copy-free walk: strings masked in place in every dict and list."""
+    """A masked copy: strings masked in every dict, list and tuple (a tuple becomes a list,
+    as JSON has it). Never in place: a breadcrumb's data can be live objects, such as the
+    parameters of a statement about to run."""
     if isinstance(node, str):
         return mask(node)
     if isinstance(node, dict):
-        for key, value in node.items():
-            node[key] = _masked(value)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            node[i] = _masked(value)
+        return {key: _masked(value) for key, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_masked(value) for value in node]
     return node
 
 

@@ -162,6 +162,8 @@ def init_sentry(settings: Settings, component: str) -> bool:
     )
     sentry_sdk.get_global_scope().set_tag("component", component)
     sentry_trims.no_breadcrumbs_from_access_lines()
+    if tracing:
+        sentry_trims.sql_spans_only_in_sampled_traces()
     if not tracing and component == "web":
         sentry_trims.new_trace_for_each_request_without_transactions()
     if component == "worker":
