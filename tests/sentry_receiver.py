@@ -47,6 +47,7 @@ class SentryReceiver:
         self.received: list[Received] = []
         self.keep = keep  # decode and keep envelopes (tests), or only count them (benchmarks)
         self.envelopes_seen = 0
+        self.connections: set = set()  # (host, port) of each client connection that sent something
         self.status = 200  # what to answer; tests set 429/500 to simulate a refusing server
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -71,6 +72,7 @@ class SentryReceiver:
     def clear(self) -> None:
         with self._lock:
             self.received.clear()
+            self.connections.clear()
             self.status = 200
 
     def _record(self, item: Received) -> None:
@@ -92,6 +94,7 @@ class SentryReceiver:
                 envelope = self.path.endswith("/envelope/")
                 with receiver._lock:
                     receiver.envelopes_seen += envelope
+                    receiver.connections.add(self.client_address)
                 if envelope and receiver.keep:
                     if self.headers.get("Content-Encoding") == "gzip":
                         body = gzip.decompress(body)
