@@ -31,12 +31,10 @@ def new_trace_for_each_request(sender, **extra) -> None:
 
     if sentry_sdk.get_current_span() is not None:  # a transaction gave it one (tracing on)
         return
+    # As continue_trace() does (and job_sentry for a job): the caller's trace, or a new one
+    # when there are no headers (incoming data is never None here, so it always replaces).
     headers = {name: request.headers[name] for name in TRACE_HEADERS if name in request.headers}
-    scope = sentry_sdk.get_isolation_scope()
-    if headers:
-        scope.generate_propagation_context(incoming_data=headers)
-    else:
-        scope.set_new_propagation_context()
+    sentry_sdk.get_isolation_scope().generate_propagation_context(incoming_data=headers)
 
 
 def new_trace_for_each_request_without_transactions() -> None:
