@@ -123,3 +123,24 @@ def test_the_sqlalchemy_listener_sentry_trims_swaps_is_still_the_sdks():
     assert not event.contains(Engine, "before_cursor_execute", sentry_trims._record_query)
     assert event.contains(Engine, "before_cursor_execute", sentry_trims._record_query_if_sampled)
     assert event.contains(Engine, "after_cursor_execute", _after_cursor_execute)
+
+
+def test_the_sample_rand_web_tracing_reads_is_what_the_sdk_rolls_against():
+    """web_tracing skips the transaction of a request whose new trace the SDK would not
+    sample, by reading the Transaction's private `_sample_rand` against the sampler's rate.
+    Fails when a sentry-sdk upgrade moves it or rolls otherwise (then the share of requests
+    traced would drift from the configured rate)."""
+    import uuid
+
+    import sentry_sdk
+    from sentry_sdk.tracing import Transaction
+
+    sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", traces_sampler=lambda context: 0.3,
+                    default_integrations=False)
+    decisions = []
+    for _ in range(300):
+        transaction = Transaction(name="probe", trace_id=uuid.uuid4().hex)
+        predicted = transaction._sample_rand < 0.3
+        decisions.append(sentry_sdk.start_transaction(transaction).sampled)
+        assert decisions[-1] is predicted
+    assert 40 < sum(decisions) < 140  # both answers occurred: the check compared something

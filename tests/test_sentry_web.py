@@ -117,6 +117,28 @@ def test_transactions_are_named_by_route_when_sampled(make_app, sentry_receiver)
     assert transactions[0]["tags"]["component"] == "web"
 
 
+def test_a_rate_traces_that_share_of_requests_each_reporting_the_rate(make_app, sentry_receiver):
+    """Only a request whose trace is sampled gets a transaction (web_tracing decides before
+    the SDK would start one): the share sent follows the rate, each reports the configured
+    rate for Sentry to extrapolate from, and each is one the SDK itself samples (its trace's
+    sample_rand under the rate)."""
+    import sentry_sdk
+
+    sentry_receiver.clear()
+    app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=0.3)
+    app.add_url_rule("/api/things", "things", lambda: {"things": []})
+    client = app.test_client()
+    for _ in range(200):
+        assert client.get("/api/things").status_code == 200
+    sentry_sdk.flush(timeout=5)
+    traces = [r.envelope.headers["trace"] for r in sentry_receiver.received
+              if any(item.type == "transaction" for item in r.envelope.items)]
+    assert 30 <= len(traces) <= 90  # 200 x 0.3 = 60; 0.3 x 0.3 (deciding twice) would be 18
+    assert {(t["sample_rate"], t["sampled"]) for t in traces} == {("0.3", "true")}
+    assert all(float(t["sample_rand"]) < 0.3 for t in traces)
+    assert len({t["trace_id"] for t in traces}) == len(traces)
+
+
 def test_health_probes_never_make_a_transaction(make_app, sentry_receiver):
     import sentry_sdk
 

@@ -94,6 +94,27 @@ def test_worker_test_route_enqueues_a_job_whose_error_reaches_sentry_in_the_requ
     assert event["contexts"]["trace"]["trace_id"] == web_trace_id
 
 
+def test_a_job_enqueued_by_an_unsampled_request_is_in_its_trace_and_not_traced(
+        make_app, worker_settings, sentry_receiver, redis_client):
+    """An unsampled request has no transaction to send, yet its jobs carry its trace marked
+    not sampled, as RqIntegration carries a transaction's: the job's error is in the request's
+    trace, and the job is not traced on its own."""
+    never = replace(worker_settings, sentry_traces_sample_rate=1e-9)
+    app = make_app(**overrides(never))
+
+    response = app.test_client().post("/api/health/sentry-test/worker")
+
+    assert response.status_code == 202
+    job = Job.fetch(response.get_json()["job_id"], connection=redis_client)
+    trace_id, _span_id, sampled = job.meta["_sentry_trace_headers"]["sentry-trace"].split("-")
+    assert sampled == "0"
+    result = run_worker_process(never, "default")
+    assert result.returncode == 0, result.stderr
+    events = sentry_receiver.wait_for("event", 1)
+    assert [e["contexts"]["trace"]["trace_id"] for e in events] == [trace_id]
+    assert sentry_receiver.transactions == []
+
+
 def test_calls_to_wb_carry_no_sentry_trace_headers(make_app, worker_settings, wb_stub):
     app = make_app(**overrides(replace(worker_settings, sentry_traces_sample_rate=1.0)))
     seller_id = add_seller(app)

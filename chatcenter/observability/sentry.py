@@ -31,7 +31,7 @@ def active_sdk() -> ModuleType | None:
     return sdk if sdk is not None and sdk.get_client().is_active() else None
 
 
-def _integrations(component: str, tracing: bool) -> list:
+def _integrations(component: str) -> list:
     # Imported here, not at module level: sentry_sdk must stay unloaded when Sentry is off.
     from sentry_sdk.integrations.rq import RqIntegration
 
@@ -40,13 +40,13 @@ def _integrations(component: str, tracing: bool) -> list:
         from sentry_sdk.integrations.flask import FlaskIntegration
         from sentry_sdk.integrations.threading import ThreadingIntegration
 
-        # Tracing off: no transaction per request, one that could never be sent
-        # (sentry_trims.new_trace_for_each_request gives each request its trace instead).
-        methods = {} if tracing else {"http_methods_to_capture": ()}
         # gunicorn's gthread hands each request to a pool thread, and the Flask integration
         # gives the request a scope of its own: copying the submitting thread's scopes into
         # every request first was wasted.
-        return [FlaskIntegration(transaction_style="url", **methods), ThreadingIntegration(propagate_scope=False),
+        # No transaction per request from the integration: web_tracing gives each request its
+        # trace, and a transaction only to a request whose trace is sampled.
+        return [FlaskIntegration(transaction_style="url", http_methods_to_capture=()),
+                ThreadingIntegration(propagate_scope=False),
                 RqIntegration()]
     return [RqIntegration()]
 
@@ -146,7 +146,7 @@ def init_sentry(settings: Settings, component: str) -> bool:
         release=release_name(settings.sentry_release),
         # At 0, no sampler at all: tracing is off, so no request pays for deciding it.
         traces_sampler=_traces_sampler(settings.sentry_traces_sample_rate) if tracing else None,
-        integrations=_integrations(component, tracing),
+        integrations=_integrations(component),
         # A chat center holds buyers' messages: frame variables and request bodies are
         # never collected (stack traces, tags with ids and breadcrumbs are).
         include_local_variables=False,
@@ -164,8 +164,10 @@ def init_sentry(settings: Settings, component: str) -> bool:
     sentry_trims.no_breadcrumbs_from_access_lines()
     if tracing:
         sentry_trims.sql_spans_only_in_sampled_traces()
-    if not tracing and component == "web":
-        sentry_trims.new_trace_for_each_request_without_transactions()
+    if component == "web":
+        from chatcenter.observability import web_tracing
+
+        web_tracing.connect()
     if component == "worker":
         flush_only_what_this_process_queued(sentry_sdk.get_client().transport)
         work_out_before_forking()

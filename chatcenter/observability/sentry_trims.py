@@ -1,17 +1,13 @@
 """Work sentry-sdk does on every request or query that nobody would ever see, left out.
 
 Each trim keeps what reaches Sentry the same: the same error events (trace, transaction
-name, request), the same sampled transactions with their SQL spans. Measured in process
-(`bench/profile_request.py --sentry-traces RATE`, a 2 ms API request): a DSN at traces 0
-cost 0.19 ms before, 0.06 ms after. Imported only when Sentry is on.
+name, request), the same sampled transactions with their SQL spans. (Which requests get a
+transaction at all is web_tracing's.) Imported only when Sentry is on.
 """
 from __future__ import annotations
 
 import sentry_sdk
 from sentry_sdk.integrations.sqlalchemy import _before_cursor_execute as _record_query
-
-# The headers an upstream service continues its trace with (sentry-sdk's names).
-TRACE_HEADERS = ("sentry-trace", "baggage")
 
 
 def no_breadcrumbs_from_access_lines() -> None:
@@ -20,27 +16,6 @@ def no_breadcrumbs_from_access_lines() -> None:
     from sentry_sdk.integrations.logging import ignore_logger
 
     ignore_logger("gunicorn.access")
-
-
-def new_trace_for_each_request(sender, **extra) -> None:
-    """With tracing off, no transaction is started per request (FlaskIntegration with no
-    method to capture), and nothing else would give the request a trace of its own: its
-    errors, and the jobs it enqueues, would share one trace with every other request of
-    the thread. Connected to Flask's request_started, which runs inside the request's scope."""
-    from flask import request
-
-    if sentry_sdk.get_current_span() is not None:  # a transaction gave it one (tracing on)
-        return
-    # As continue_trace() does (and job_sentry for a job): the caller's trace, or a new one
-    # when there are no headers (incoming data is never None here, so it always replaces).
-    headers = {name: request.headers[name] for name in TRACE_HEADERS if name in request.headers}
-    sentry_sdk.get_isolation_scope().generate_propagation_context(incoming_data=headers)
-
-
-def new_trace_for_each_request_without_transactions() -> None:
-    from flask import request_started
-
-    request_started.connect(new_trace_for_each_request)
 
 
 def sql_spans_only_in_sampled_traces() -> None:

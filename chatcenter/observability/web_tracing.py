@@ -1,0 +1,100 @@
+"""Each web request's trace, and a transaction only for a request whose trace is sampled.
+
+sentry-sdk's Flask integration starts a transaction for every request and then decides
+whether to keep it: at a traces rate of 0.1, nine requests in ten paid for a transaction
+that was dropped (about 0.3 M instructions of a 12 M one, by callgrind). So FlaskIntegration
+starts none here (no HTTP method to capture) and, on Flask's request_started, each request:
+
+- gets its trace: the caller's (sentry-trace and baggage headers) or a new one;
+- with tracing on, gets the SDK's sampling decision, made as the SDK makes it: the traces
+  sampler's rate for the request against the trace's sample_rand (which the SDK derives
+  from the trace id). Only a sampled request's transaction is started, through the SDK, so
+  the sampler is asked again, agrees, and the transaction reports the configured
+  sample_rate. A continued trace always goes through the SDK (it follows the caller);
+- when not sampled, still has an unsampled transaction as its span, never started nor
+  sent: jobs it enqueues carry its trace marked "not sampled" (as RqIntegration does for
+  any transaction), and its errors are in its trace.
+
+A sampled transaction ends at teardown with the response's status, as the SDK's own did.
+Relies on the Transaction's private `_sample_rand`: tests/test_dependencies.py fails if an
+upgrade moves it or decides otherwise. Imported only when Sentry is on.
+"""
+from __future__ import annotations
+
+import sentry_sdk
+from flask import request, request_finished, request_started, request_tearing_down
+from sentry_sdk.consts import OP
+from sentry_sdk.integrations.flask import FlaskIntegration
+from sentry_sdk.tracing import Transaction, TransactionSource
+
+# A caller's trace: sentry-sdk's header names, and where WSGI puts them.
+TRACE_HEADERS = (("sentry-trace", "HTTP_SENTRY_TRACE"), ("baggage", "HTTP_BAGGAGE"))
+UNMATCHED = "generic WSGI request"  # the SDK's name for a request no route matched
+_SAMPLED = "chatcenter.sentry_transaction"  # where a request keeps its started transaction
+
+
+def start_trace(sender, **extra) -> None:
+    """request_started, inside the request's scopes (the Flask integration's middleware
+    made them). Runs after that integration's own handler has named the request."""
+    if sentry_sdk.get_current_span() is not None:  # something else already traces it
+        return
+    environ = request.environ
+    headers = {name: environ[key] for name, key in TRACE_HEADERS if key in environ}
+    scope = sentry_sdk.get_isolation_scope()
+    # As continue_trace() does: the caller's trace, or a new one (incoming data is never
+    # None here, so it always replaces the previous request's).
+    scope.generate_propagation_context(incoming_data=headers)
+    sampler = sentry_sdk.get_client().options.get("traces_sampler")
+    if sampler is None:  # tracing off (see init_sentry): the trace is all a request gets
+        return
+    context = scope.get_active_propagation_context()
+    transaction = Transaction(
+        op=OP.HTTP_SERVER, name=request.url_rule.rule if request.url_rule else UNMATCHED,
+        source=TransactionSource.ROUTE, origin=FlaskIntegration.origin, baggage=context.baggage,
+        parent_sampled=context.parent_sampled, trace_id=context.trace_id,
+        parent_span_id=context.parent_span_id, same_process_as_parent=False)
+    if context.parent_span_id is None:  # a new trace: this request is its head
+        rate = float(sampler({"wsgi_environ": environ, "parent_sampled": None}))
+        if not rate:  # a health probe: nothing to trace, nothing it enqueues
+            return
+        if transaction._sample_rand >= rate:  # the SDK's own roll, for this trace id
+            transaction.sampled, transaction.sample_rate = False, rate
+            _unsampled(transaction)
+            return
+    transaction = sentry_sdk.start_transaction(transaction, custom_sampling_context={"wsgi_environ": environ})
+    if not transaction.sampled:  # a continued trace its caller did not sample
+        _unsampled(transaction)
+        return
+    transaction.__enter__()
+    environ[_SAMPLED] = transaction
+
+
+def _unsampled(transaction: Transaction) -> None:
+    sentry_sdk.get_current_scope().span = transaction  # the request's scope: no restoring
+    # What the SDK counts for a transaction it drops unsent (its client reports).
+    transport = sentry_sdk.get_client().transport
+    if transport is not None:
+        transport.record_lost_event("sample_rate", data_category="transaction")
+        transport.record_lost_event("sample_rate", data_category="span")
+
+
+def record_status(sender, response, **extra) -> None:
+    """request_finished: the response's status, on a sampled request's transaction."""
+    transaction = request.environ.get(_SAMPLED)
+    if transaction is not None:
+        transaction.set_http_status(response.status_code)
+
+
+def finish_transaction(sender, exc=None, **extra) -> None:
+    """request_tearing_down: runs for every request, whatever happened in it."""
+    transaction = request.environ.pop(_SAMPLED, None)
+    if transaction is not None:
+        transaction.__exit__(type(exc) if exc is not None else None, exc,
+                             exc.__traceback__ if exc is not None else None)
+
+
+def connect() -> None:
+    """Called once, by init_sentry, for the web component."""
+    request_started.connect(start_trace)
+    request_finished.connect(record_status)
+    request_tearing_down.connect(finish_transaction)
