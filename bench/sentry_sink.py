@@ -42,30 +42,48 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cou
         writer.close()
 
 
-async def _main() -> None:
+async def _main(host: str, port: int) -> None:
     counter = [0]
-    server = await asyncio.start_server(lambda r, w: _serve(r, w, counter), "127.0.0.1", 0)
+    try:
+        server = await asyncio.start_server(lambda r, w: _serve(r, w, counter), host, port)
+    except OSError:  # port 80 needs root and a free port: any port will do
+        server = await asyncio.start_server(lambda r, w: _serve(r, w, counter), host, 0)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
 
 
 class SentrySink:
-    def __init__(self):
+    """On port 80 of `host` (any 127.x.y.z is this machine) when it can bind it, so the DSN
+    names no port, as sentry.io's does: sentry-sdk recognises its own sends by looking for
+    the DSN's host:port in the connection's host alone, so with a port in the DSN every
+    envelope it sends is also recorded as an outgoing HTTP span and breadcrumb, a cost a
+    production DSN does not carry (`port_in_dsn` says which it got)."""
+
+    def __init__(self, host: str = "127.0.0.1"):
         self._process: subprocess.Popen | None = None
+        self.host = host
         self.port = 0
 
     def start(self) -> "SentrySink":
-        self._process = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+        self._process = subprocess.Popen([sys.executable, __file__, self.host], stdout=subprocess.PIPE, text=True)
         self.port = int(self._process.stdout.readline())
         return self
 
     @property
+    def port_in_dsn(self) -> bool:
+        return self.port != 80
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}" if self.port_in_dsn else self.host
+
+    @property
     def dsn(self) -> str:
-        return f"http://{PUBLIC_KEY}@127.0.0.1:{self.port}/1"
+        return f"http://{PUBLIC_KEY}@{self.address}/1"
 
     def count(self) -> int:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count", timeout=5) as answer:
+        with urllib.request.urlopen(f"http://{self.address}/count", timeout=5) as answer:
             return int(answer.read())
 
     def stop(self) -> None:
@@ -75,4 +93,4 @@ class SentrySink:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main())
+    asyncio.run(_main(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1", 80))
