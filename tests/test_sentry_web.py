@@ -139,6 +139,31 @@ def test_a_rate_traces_that_share_of_requests_each_reporting_the_rate(make_app, 
     assert len({t["trace_id"] for t in traces}) == len(traces)
 
 
+def test_a_failing_sampling_decision_never_fails_the_request(make_app, sentry_receiver):
+    """web_tracing runs in every request: whatever goes wrong in it (here the sampler
+    raises) costs the request its transaction, never its answer."""
+    import sentry_sdk
+
+    sentry_receiver.clear()
+    app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=1.0)
+    app.add_url_rule("/api/things", "things", lambda: {"things": []})
+    options = sentry_sdk.get_client().options
+
+    def broken_sampler(context):
+        raise RuntimeError("sampler broke")
+
+    sampler, options["traces_sampler"] = options["traces_sampler"], broken_sampler
+    try:
+        answer = app.test_client().get("/api/things")
+    finally:
+        options["traces_sampler"] = sampler
+    assert (answer.status_code, answer.get_json()) == (200, {"things": []})
+    assert app.test_client().get("/api/things").status_code == 200  # and the next is traced again
+    sentry_sdk.flush(timeout=5)
+    assert [t["transaction"] for t in sentry_receiver.transactions] == ["/api/things"]
+    assert sentry_receiver.events == []
+
+
 def test_health_probes_never_make_a_transaction(make_app, sentry_receiver):
     import sentry_sdk
 

@@ -26,6 +26,7 @@ from flask import request, request_finished, request_started, request_tearing_do
 from sentry_sdk.consts import OP
 from sentry_sdk.integrations.flask import FlaskIntegration
 from sentry_sdk.tracing import Transaction, TransactionSource
+from sentry_sdk.utils import capture_internal_exceptions
 
 # A caller's trace: sentry-sdk's header names, and where WSGI puts them.
 TRACE_HEADERS = (("sentry-trace", "HTTP_SENTRY_TRACE"), ("baggage", "HTTP_BAGGAGE"))
@@ -36,6 +37,11 @@ _SAMPLED = "chatcenter.sentry_transaction"  # where a request keeps its started 
 def start_trace(sender, **extra) -> None:
     """request_started, inside the request's scopes (the Flask integration's middleware
     made them). Runs after that integration's own handler has named the request."""
+    with capture_internal_exceptions():  # as the SDK's own hooks: Sentry never fails a request
+        _start_trace()
+
+
+def _start_trace() -> None:
     if sentry_sdk.get_current_span() is not None:  # something else already traces it
         return
     environ = request.environ
@@ -82,15 +88,17 @@ def record_status(sender, response, **extra) -> None:
     """request_finished: the response's status, on a sampled request's transaction."""
     transaction = request.environ.get(_SAMPLED)
     if transaction is not None:
-        transaction.set_http_status(response.status_code)
+        with capture_internal_exceptions():
+            transaction.set_http_status(response.status_code)
 
 
 def finish_transaction(sender, exc=None, **extra) -> None:
     """request_tearing_down: runs for every request, whatever happened in it."""
     transaction = request.environ.pop(_SAMPLED, None)
     if transaction is not None:
-        transaction.__exit__(type(exc) if exc is not None else None, exc,
-                             exc.__traceback__ if exc is not None else None)
+        with capture_internal_exceptions():
+            transaction.__exit__(type(exc) if exc is not None else None, exc,
+                                 exc.__traceback__ if exc is not None else None)
 
 
 def connect() -> None:
