@@ -55,19 +55,19 @@ def _start_trace() -> None:
     if sampler is None:  # tracing off (see init_sentry): the trace is all a request gets
         return
     context = scope.get_active_propagation_context()
+    head = context.parent_span_id is None  # a new trace: this request is its head
+    rate = float(sampler({"wsgi_environ": environ, "parent_sampled": None})) if head else None
+    if head and not rate:  # a health probe: nothing to trace, nothing it enqueues
+        return
     transaction = Transaction(
         op=OP.HTTP_SERVER, name=request.url_rule.rule if request.url_rule else UNMATCHED,
         source=TransactionSource.ROUTE, origin=FlaskIntegration.origin, baggage=context.baggage,
         parent_sampled=context.parent_sampled, trace_id=context.trace_id,
         parent_span_id=context.parent_span_id, same_process_as_parent=False)
-    if context.parent_span_id is None:  # a new trace: this request is its head
-        rate = float(sampler({"wsgi_environ": environ, "parent_sampled": None}))
-        if not rate:  # a health probe: nothing to trace, nothing it enqueues
-            return
-        if transaction._sample_rand >= rate:  # the SDK's own roll, for this trace id
-            transaction.sampled, transaction.sample_rate = False, rate
-            _unsampled(transaction)
-            return
+    if head and transaction._sample_rand >= rate:  # the SDK's own roll, for this trace id
+        transaction.sampled, transaction.sample_rate = False, rate
+        _unsampled(transaction)
+        return
     transaction = sentry_sdk.start_transaction(transaction, custom_sampling_context={"wsgi_environ": environ})
     if not transaction.sampled:  # a continued trace its caller did not sample
         _unsampled(transaction)
