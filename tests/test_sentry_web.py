@@ -1,10 +1,11 @@
 """Sentry in the web app, through the real transport into a local receiver."""
+import json
 import os
 import subprocess
 import sys
 
-
 from chatcenter.config import PROJECT_ROOT
+from tests.sentry_receiver import PUBLIC_KEY
 
 TEST_DETAIL = "Test error triggered: Sentry test error - this is intentional for testing error tracking"
 
@@ -137,6 +138,32 @@ def test_a_rate_traces_that_share_of_requests_each_reporting_the_rate(make_app, 
     assert {(t["sample_rate"], t["sampled"]) for t in traces} == {("0.3", "true")}
     assert all(float(t["sample_rand"]) < 0.3 for t in traces)
     assert len({t["trace_id"] for t in traces}) == len(traces)
+    assert {t["public_key"] for t in traces} == {PUBLIC_KEY}  # Sentry finds the sampling rules by it
+
+
+def test_the_dsn_key_is_masked_but_where_sentry_reads_it(make_app, sentry_receiver):
+    """Sentry reads the DSN's public key in each envelope's trace header (the dynamic
+    sampling context): masked there, it drops the whole context. Anywhere in an event's
+    payload the key is still masked."""
+    import sentry_sdk
+
+    sentry_receiver.clear()
+    app = make_app(sentry_dsn=sentry_receiver.dsn, sentry_traces_sample_rate=1.0)
+
+    def boom():
+        raise RuntimeError(f"could not reach {sentry_receiver.dsn}")
+
+    app.add_url_rule("/api/boom", "boom", boom)
+    assert app.test_client().get("/api/boom").status_code == 500
+    sentry_sdk.flush(timeout=5)
+    [event] = sentry_receiver.wait_for("event", 1)
+    [transaction] = sentry_receiver.wait_for("transaction", 1)
+    assert "could not reach http://[Filtered]@" in event["exception"]["values"][-1]["value"]
+    assert PUBLIC_KEY not in json.dumps(event) + json.dumps(transaction)
+    headers = [r.envelope.headers for r in sentry_receiver.received
+               if any(item.type in ("event", "transaction") for item in r.envelope.items)]
+    assert [h["trace"]["public_key"] for h in headers] == [PUBLIC_KEY, PUBLIC_KEY]
+    assert len({h["trace"]["trace_id"] for h in headers}) == 1
 
 
 def test_a_failing_sampling_decision_never_fails_the_request(make_app, sentry_receiver):

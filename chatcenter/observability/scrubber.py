@@ -23,7 +23,8 @@ import threading
 from typing import Any, Callable
 
 __all__ = ["FILTERED", "before_send", "before_send_transaction", "before_breadcrumb",
-           "event_scrubber", "mask", "register_secret", "register_personal", "clear_personal"]
+           "event_scrubber", "mask", "register_secret", "register_sentry_key", "register_personal",
+           "clear_personal"]
 
 FILTERED = "[Filtered]"
 MIN_VALUE_LENGTH = 4  # shorter registered values would mask half of every event
@@ -57,6 +58,7 @@ def event_scrubber():
 _secrets: frozenset[str] = frozenset()
 _secrets_lock = threading.Lock()
 _personal: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("personal", default=frozenset())
+_sentry_key: str | None = None
 
 
 def register_secret(value: str | None) -> None:
@@ -65,6 +67,14 @@ def register_secret(value: str | None) -> None:
     if value and len(value) >= MIN_VALUE_LENGTH and value not in _secrets:
         with _secrets_lock:
             _secrets = _secrets | {value}
+
+
+def register_sentry_key(public_key: str | None) -> None:
+    """The DSN's public key: masked wherever it appears, but in the one place the SDK puts it
+    for Sentry, the trace's dynamic sampling context (see _masked_payload)."""
+    global _sentry_key
+    register_secret(public_key)
+    _sentry_key = public_key or None
 
 
 def register_personal(value: str | None) -> None:
@@ -204,9 +214,15 @@ STRUCTURE = frozenset({"event_id", "timestamp", "start_timestamp", "level", "pla
 
 
 def _masked_payload(event: dict) -> None:
+    sampling = ((event.get("contexts") or {}).get("trace") or {}).get("dynamic_sampling_context") or {}
+    own_key = _sentry_key is not None and sampling.get("public_key") == _sentry_key
     for key, value in event.items():
         if key not in STRUCTURE:
             event[key] = _masked(value)
+    if own_key:
+        # The SDK moves this context into the envelope's header, where Sentry reads the key to
+        # find the project's sampling rules and rates: masked, the whole context is dropped.
+        event["contexts"]["trace"]["dynamic_sampling_context"]["public_key"] = _sentry_key
 
 
 EVENT_FILTERS: tuple[Callable[[dict], None], ...] = (

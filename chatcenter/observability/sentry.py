@@ -138,7 +138,7 @@ def init_sentry(settings: Settings, component: str) -> bool:
     from chatcenter.observability import scrubber, sentry_trims
 
     tracing = bool(settings.sentry_traces_sample_rate)
-    scrubber.register_secret(urlsplit(settings.sentry_dsn).username)
+    scrubber.register_sentry_key(urlsplit(settings.sentry_dsn).username)
     scrubber.register_secret(settings.deepseek_api_key)
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
