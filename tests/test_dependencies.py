@@ -79,6 +79,27 @@ def test_a_connection_opened_after_fork_still_names_redis_py_and_its_version(red
     assert answer == f"redis-py {redis.__version__}"
 
 
+def test_a_sample_rand_head_sampling_gives_a_transaction_is_what_the_sdk_rolls_against_and_reports():
+    """start_head_if_sampled rolls first and gives a sampled transaction its roll as its
+    private `_sample_rand`. Fails when a sentry-sdk upgrade ignores it, in its decision or in
+    the trace's header (then jobs heading a trace would be sampled at the rate squared, or
+    report a sample_rand over their rate)."""
+    import uuid
+
+    import sentry_sdk
+    from sentry_sdk.tracing import Transaction
+
+    sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", traces_sampler=lambda context: 0.3,
+                    default_integrations=False)
+    for sample_rand, sampled in ((0.0, True), (0.299999, True), (0.3, False), (0.95, False)):
+        transaction = Transaction(name="job", trace_id=uuid.uuid4().hex)
+        transaction._sample_rand = sample_rand
+        transaction = sentry_sdk.start_transaction(transaction)
+        assert transaction.sampled is sampled
+        header = transaction.get_baggage().dynamic_sampling_context()
+        assert (header["sample_rand"], header["sample_rate"]) == (f"{sample_rand:.6f}", "0.3")
+
+
 def test_rq_integrations_wrapper_is_still_what_job_sentry_unwraps():
     """Fails when a sentry-sdk upgrade changes what chatcenter/observability/job_sentry.py
     relies on: the name and `__wrapped__` of RqIntegration's perform_job wrapper, and the
@@ -125,11 +146,11 @@ def test_the_sqlalchemy_listener_sentry_trims_swaps_is_still_the_sdks():
     assert event.contains(Engine, "after_cursor_execute", _after_cursor_execute)
 
 
-def test_the_sample_rand_web_tracing_reads_is_what_the_sdk_rolls_against():
-    """web_tracing skips the transaction of a request whose new trace the SDK would not
-    sample, by reading the Transaction's private `_sample_rand` against the sampler's rate.
-    Fails when a sentry-sdk upgrade moves it or rolls otherwise (then the share of requests
-    traced would drift from the configured rate)."""
+def test_the_sample_rand_head_sampling_reads_is_what_the_sdk_rolls_against():
+    """head_sampling skips the transaction of a request or job whose trace the SDK would
+    not sample, by reading the Transaction's private `_sample_rand` against the sampler's
+    rate. Fails when a sentry-sdk upgrade moves it or rolls otherwise (then the share of
+    requests and jobs traced would drift from the configured rate)."""
     import uuid
 
     import sentry_sdk

@@ -203,3 +203,58 @@ def test_failed_jobs_enqueued_without_a_trace_each_report_in_a_trace_of_their_ow
     events = sentry_receiver.wait_for("event", 2)
     assert len({event["contexts"]["trace"]["trace_id"] for event in events}) == 2
     assert {event["extra"]["rq-job"]["func"] for event in events} == {"jobs.diagnostics.raise_test_error"}
+
+
+def _transaction_envelopes(receiver) -> list:
+    return [r.envelope for r in receiver.received if any(item.type == "transaction" for item in r.envelope.items)]
+
+
+def test_jobs_enqueued_outside_any_trace_are_traced_at_the_rate_and_report_it(
+        worker_settings, sentry_receiver, redis_client):
+    """A job enqueued with no trace (by cron, or by a job that is not traced) heads a trace
+    of its own. The rate decides which are traced, and each transaction reports that rate
+    (Sentry extrapolates counts from it), as one the SDK itself sampled at it."""
+    from chatcenter.queues import queue
+
+    for _ in range(60):
+        queue(redis_client, "default").enqueue("math.floor", 1.5)
+
+    result = run_worker_process(replace(worker_settings, sentry_traces_sample_rate=0.5), "default")
+
+    assert result.returncode == 0, result.stderr
+    envelopes = _transaction_envelopes(sentry_receiver)
+    assert 15 <= len(envelopes) <= 45  # 60 x 0.5 = 30
+    traces = [envelope.headers["trace"] for envelope in envelopes]
+    assert {(t["sample_rate"], t["sampled"]) for t in traces} == {("0.5", "true")}
+    assert all(float(t["sample_rand"]) < 0.5 for t in traces)
+    assert len({t["trace_id"] for t in traces}) == len(traces)
+    transaction = envelopes[0].items[0].payload.json  # as RqIntegration's wrapper made them
+    assert (transaction["transaction"], transaction["contexts"]["trace"]["op"]) == ("math.floor", "queue.task.rq")
+    assert transaction["contexts"]["trace"]["data"]["messaging.destination.name"] == "chatcenter:default"
+    assert transaction["extra"]["rq-job"]["func"] == "math.floor"
+
+
+def enqueue_a_failing_job_then_fail():
+    """A job that enqueues another, as a sync enqueues analyses; both fail, so both report."""
+    from rq import get_current_job
+
+    from chatcenter.queues import queue
+
+    queue(get_current_job().connection, "default").enqueue("jobs.diagnostics.raise_test_error")
+    raise RuntimeError("the first job failed too")
+
+
+def test_a_job_enqueued_by_a_traced_job_is_traced_in_its_trace(worker_settings, sentry_receiver, redis_client):
+    from chatcenter.queues import queue
+
+    queue(redis_client, "default").enqueue(f"{__name__}.enqueue_a_failing_job_then_fail")
+
+    result = run_worker_process(replace(worker_settings, sentry_traces_sample_rate=1.0), "default")
+
+    assert result.returncode == 0, result.stderr
+    events = sentry_receiver.wait_for("event", 2)
+    assert [e["exception"]["values"][-1]["type"] for e in events] == ["RuntimeError", "WorkerSentryTestError"]
+    assert len({e["contexts"]["trace"]["trace_id"] for e in events}) == 1
+    first, second = sorted(sentry_receiver.wait_for("transaction", 2), key=lambda t: t["start_timestamp"])
+    assert second["contexts"]["trace"]["parent_span_id"] == first["contexts"]["trace"]["span_id"]
+    assert first["contexts"]["trace"]["trace_id"] == second["contexts"]["trace"]["trace_id"]

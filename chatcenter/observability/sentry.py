@@ -5,6 +5,7 @@ deployment without Sentry pays nothing for it. Code elsewhere asks `active_sdk()
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from types import ModuleType
@@ -16,8 +17,6 @@ from chatcenter.observability.release import release_name
 log = logging.getLogger("chatcenter.sentry")
 
 COMPONENTS = ("web", "worker", "cron", "cli")
-# Set on an RQ Job once its trace is decided (job_sentry.perform_job): the sampler keeps to it.
-JOB_TRACED = "sentry_traced"
 PROBES = ("/api/health", "/api/health/ready")  # polled all day by load balancers and monitors
 _INIT_LINES = {
     "web": "Sentry initialized for environment: {env}",
@@ -53,13 +52,9 @@ def _integrations(component: str) -> list:
 
 def _traces_sampler(rate: float):
     def sample(context: dict) -> float:
-        if "rq_job" in context:
-            decided = getattr(context["rq_job"], JOB_TRACED, None)
-            if decided is not None:
-                return float(decided)
-            # A job continues the trace of the request that enqueued it: same decision.
-            if context.get("parent_sampled") is not None:
-                return float(context["parent_sampled"])
+        # A job continues the trace of the request or job that enqueued it: same decision.
+        if "rq_job" in context and context.get("parent_sampled") is not None:
+            return float(context["parent_sampled"])
         # Health probes poll all day: tracing them would only spend the quota. (A sampler
         # also overrules a client's "sampled" sentry-trace header, which the rate would obey.)
         environ = context.get("wsgi_environ") or {}
@@ -124,6 +119,8 @@ def work_out_before_forking() -> None:
     from sentry_sdk.utils import _get_installed_modules
 
     _get_installed_modules()
+    # What each work-horse's job would otherwise import anew (its trace and transaction).
+    importlib.import_module("chatcenter.observability.job_tracing")
 
 
 def init_sentry(settings: Settings, component: str) -> bool:

@@ -7,18 +7,13 @@ So FlaskIntegration starts none here (no HTTP method to capture) and, on Flask's
 request_started, each request:
 
 - gets its trace: the caller's (sentry-trace and baggage headers) or a new one;
-- with tracing on, gets the SDK's sampling decision, made as the SDK makes it: the traces
-  sampler's rate for the request against the trace's sample_rand (which the SDK derives
-  from the trace id). Only a sampled request's transaction is started, through the SDK, so
-  the sampler is asked again, agrees, and the transaction reports the configured
-  sample_rate. A continued trace always goes through the SDK (it follows the caller);
-- when not sampled, still has an unsampled transaction as its span, never started nor
-  sent: jobs it enqueues carry its trace marked "not sampled" (as RqIntegration does for
-  any transaction), and its errors are in its trace.
+- with tracing on, gets the SDK's sampling decision before any transaction is started
+  (head_sampling): a sampled request's transaction is started through the SDK; an
+  unsampled one is its span, never started nor sent, so jobs it enqueues carry its trace
+  marked "not sampled" and its errors are in its trace.
 
 A sampled transaction ends at teardown with the response's status, as the SDK's own did.
-Relies on the Transaction's private `_sample_rand`: tests/test_dependencies.py fails if an
-upgrade moves it or decides otherwise. Imported only when Sentry is on.
+Imported only when Sentry is on.
 """
 from __future__ import annotations
 
@@ -26,8 +21,10 @@ import sentry_sdk
 from flask import request, request_finished, request_started, request_tearing_down
 from sentry_sdk.consts import OP
 from sentry_sdk.integrations.flask import FlaskIntegration
-from sentry_sdk.tracing import Transaction, TransactionSource
+from sentry_sdk.tracing import TransactionSource
 from sentry_sdk.utils import capture_internal_exceptions
+
+from chatcenter.observability import head_sampling
 
 # A caller's trace: sentry-sdk's header names, and where WSGI puts them.
 TRACE_HEADERS = (("sentry-trace", "HTTP_SENTRY_TRACE"), ("baggage", "HTTP_BAGGAGE"))
@@ -47,42 +44,16 @@ def _start_trace() -> None:
         return
     environ = request.environ
     headers = {name: environ[key] for name, key in TRACE_HEADERS if key in environ}
-    scope = sentry_sdk.get_isolation_scope()
     # As continue_trace() does: the caller's trace, or a new one (incoming data is never
     # None here, so it always replaces the previous request's).
-    scope.generate_propagation_context(incoming_data=headers)
-    sampler = sentry_sdk.get_client().options.get("traces_sampler")
-    if sampler is None:  # tracing off (see init_sentry): the trace is all a request gets
-        return
-    context = scope.get_active_propagation_context()
-    head = context.parent_span_id is None  # a new trace: this request is its head
-    rate = float(sampler({"wsgi_environ": environ, "parent_sampled": None})) if head else None
-    if head and not rate:  # a health probe: nothing to trace, nothing it enqueues
-        return
-    transaction = Transaction(
-        op=OP.HTTP_SERVER, name=request.url_rule.rule if request.url_rule else UNMATCHED,
-        source=TransactionSource.ROUTE, origin=FlaskIntegration.origin, baggage=context.baggage,
-        parent_sampled=context.parent_sampled, trace_id=context.trace_id,
-        parent_span_id=context.parent_span_id, same_process_as_parent=False)
-    if head and transaction._sample_rand >= rate:  # the SDK's own roll, for this trace id
-        transaction.sampled, transaction.sample_rate = False, rate
-        _unsampled(transaction)
-        return
-    transaction = sentry_sdk.start_transaction(transaction, custom_sampling_context={"wsgi_environ": environ})
-    if not transaction.sampled:  # a continued trace its caller did not sample
-        _unsampled(transaction)
-        return
-    transaction.__enter__()
-    environ[_SAMPLED] = transaction
-
-
-def _unsampled(transaction: Transaction) -> None:
-    sentry_sdk.get_current_scope().span = transaction  # the request's scope: no restoring
-    # What the SDK counts for a transaction it drops unsent (its client reports).
-    transport = sentry_sdk.get_client().transport
-    if transport is not None:
-        transport.record_lost_event("sample_rate", data_category="transaction")
-        transport.record_lost_event("sample_rate", data_category="span")
+    sentry_sdk.get_isolation_scope().generate_propagation_context(incoming_data=headers)
+    transaction = head_sampling.start_if_sampled(
+        {"wsgi_environ": environ}, op=OP.HTTP_SERVER,
+        name=request.url_rule.rule if request.url_rule else UNMATCHED,
+        source=TransactionSource.ROUTE, origin=FlaskIntegration.origin)
+    if transaction is not None:
+        transaction.__enter__()
+        environ[_SAMPLED] = transaction
 
 
 def record_status(sender, response, **extra) -> None:
