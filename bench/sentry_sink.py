@@ -44,10 +44,14 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cou
 
 async def _main(host: str, port: int) -> None:
     counter = [0]
+
+    def serve(reader, writer):
+        return _serve(reader, writer, counter)
+
     try:
-        server = await asyncio.start_server(lambda r, w: _serve(r, w, counter), host, port)
+        server = await asyncio.start_server(serve, host, port)
     except OSError:  # port 80 needs root and a free port: any port will do
-        server = await asyncio.start_server(lambda r, w: _serve(r, w, counter), host, 0)
+        server = await asyncio.start_server(serve, host, 0)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()

@@ -30,11 +30,10 @@ def start_if_sampled(sampling_context: dict, **fields: Any) -> Transaction | Non
     """The current trace's transaction (`fields`: op, name, source, origin), started
     through the SDK when the trace is sampled: the caller enters and exits it. None when it
     is not sampled, or when tracing is off."""
-    sampler = sentry_sdk.get_client().options.get("traces_sampler")
-    if sampler is None:  # tracing is off (see init_sentry): the trace is all there is
-        return None
     context = sentry_sdk.get_isolation_scope().get_active_propagation_context()
-    rate = float(sampler({**sampling_context, "parent_sampled": context.parent_sampled}))
+    rate = _rate(sampling_context, context.parent_sampled)
+    if rate is None:  # tracing is off (see init_sentry): the trace is all there is
+        return None
     if not rate and context.parent_span_id is None:  # the head of a trace no one will see
         return None  # (a health probe): nothing to trace, nothing for its jobs to carry
     transaction = Transaction(
@@ -56,10 +55,9 @@ def start_head_if_sampled(sampling_context: dict, **fields: Any) -> Transaction 
     is not (nothing is built: in a forked work-horse the unsampled Transaction object of
     start_if_sampled costs 0.4 ms, mostly memory pages copied from the worker), or when
     tracing is off."""
-    sampler = sentry_sdk.get_client().options.get("traces_sampler")
-    if sampler is None:
+    rate = _rate(sampling_context, None)
+    if rate is None:
         return None
-    rate = float(sampler({**sampling_context, "parent_sampled": None}))
     # Six decimals, rounded down, as the SDK's own: the trace's header shows it so.
     sample_rand = random.randrange(1_000_000) / 1_000_000
     if sample_rand >= rate:
@@ -70,6 +68,14 @@ def start_head_if_sampled(sampling_context: dict, **fields: Any) -> Transaction 
     transaction._sample_rand = sample_rand  # the SDK rolls against it, and reports it
     transaction = sentry_sdk.start_transaction(transaction, custom_sampling_context=sampling_context)
     return transaction if transaction.sampled else None
+
+
+def _rate(sampling_context: dict, parent_sampled: bool | None) -> float | None:
+    """The traces sampler's rate for this work, as the SDK will ask it; None when tracing is off."""
+    sampler = sentry_sdk.get_client().options.get("traces_sampler")
+    if sampler is None:
+        return None
+    return float(sampler({**sampling_context, "parent_sampled": parent_sampled}))
 
 
 def _count_dropped() -> None:
