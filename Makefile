@@ -9,17 +9,24 @@ export FLASK_APP := chatcenter
 # The Procfile's bare `gunicorn` and `python` must be the virtual environment's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test deps redis test-redis db-upgrade bench clean
+.PHONY: run test deps dev-deps redis test-redis db-upgrade bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when requirements.txt changed.
+# Reinstall only when a requirements file changed. The service needs requirements.txt;
+# the tests add their tools (requirements-dev.txt), which production never installs.
 $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
 deps: $(VENV)/.installed
+
+dev-deps: $(VENV)/.installed-dev
 
 redis: deps
 	PYTHON=$(BIN)/python scripts/ensure-redis
@@ -31,14 +38,14 @@ db-upgrade: deps
 run: deps
 	BIN=$(BIN) PORT=$(PORT) scripts/run
 
-test-redis: deps
+test-redis: dev-deps
 	REDIS_URL=$(TEST_REDIS_URL) PYTHON=$(BIN)/python scripts/ensure-redis
 
 test: test-redis
 	TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 BENCH_SCRIPT ?= bench/run_all.py
-bench: redis
+bench: redis dev-deps
 	@if [ -f $(BENCH_SCRIPT) ]; then $(BIN)/python $(BENCH_SCRIPT) $(BENCH); \
 	else echo "no benchmarks yet ($(BENCH_SCRIPT) is missing): nothing to run" >&2; fi
 

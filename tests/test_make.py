@@ -17,7 +17,8 @@ from tests.conftest import TEST_REDIS_URL
 
 # The virtual environment running these tests is the one make uses; never reinstall it here.
 VENV = sys.prefix
-MAKE = ["make", "--no-print-directory", "-o", f"{VENV}/.installed", f"VENV={VENV}"]
+MAKE = ["make", "--no-print-directory", "-o", f"{VENV}/.installed", "-o", f"{VENV}/.installed-dev",
+        f"VENV={VENV}"]
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
