@@ -3,6 +3,8 @@ PYTHON ?= python3
 # `PORT=8150 make run` serves on 8150; `make test` checks the Redis the tests use.
 PORT ?= 8000
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
+# Test processes in parallel (pytest-xdist); each uses the next Redis database after TEST_REDIS_URL's.
+TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := chatcenter
@@ -42,7 +44,7 @@ test-redis: dev-deps
 	REDIS_URL=$(TEST_REDIS_URL) PYTHON=$(BIN)/python scripts/ensure-redis
 
 test: test-redis
-	TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 BENCH_SCRIPT ?= bench/run_all.py
 bench: redis dev-deps

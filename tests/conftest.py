@@ -18,7 +18,20 @@ from chatcenter import create_app
 from chatcenter.config import Settings
 from tests.helpers import WB_TOKEN, overrides
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+def _redis_url_of_this_process(base: str) -> str:
+    """Each pytest-xdist worker flushes a Redis database of its own: gw0 the one named in
+    TEST_REDIS_URL, gw1 the next, ... (tests flush their database before and after)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return base
+    head, _, db = base.rpartition("/")
+    if not db.isdigit():
+        raise SystemExit(f"TEST_REDIS_URL must end in a database number to run tests in parallel, got {base!r}")
+    return f"{head}/{(int(db) + int(worker[2:])) % 16}"
+
+
+TEST_REDIS_URL = _redis_url_of_this_process(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"))
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
 
