@@ -70,7 +70,7 @@ def test_gunicorn_takes_its_values_from_the_environment(tmp_path):
     config = _printed_config(result.stdout)
     assert config["bind"] == "['127.0.0.1:9123']"  # PORT moves the port, not the address
     assert (config["workers"], config["threads"]) == ("3", "6")
-    assert config["worker_class"] == "chatcenter.slow_clients.HeaderBufferingWorker"
+    assert config["worker_class"] == "gthread"  # slow clients are nginx's to buffer
     assert (config["timeout"], config["graceful_timeout"]) == ("45", "20")
     assert (config["max_requests"], config["max_requests_jitter"]) == ("500", "50")
     assert config["forwarded_allow_ips"] == "[]"  # only ProxyFix trusts proxy headers
