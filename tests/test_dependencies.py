@@ -56,3 +56,27 @@ def test_a_connection_opened_after_fork_still_names_redis_py_and_its_version(red
     os.waitpid(pid, 0)
     client.close()
     assert answer == f"redis-py {redis.__version__}"
+
+
+def test_a_body_read_by_deadline_is_still_what_requests_answers_from():
+    """chatcenter/clients/wb.py reads WB's answer itself, chunk by chunk against a deadline
+    (a trickling server would otherwise hold a sync for hours), and hands the bytes to the
+    Response through its private `_content`/`_content_consumed`, so `.json()` and `.text`
+    work as usual. Fails when a requests upgrade stops answering from them."""
+    response = requests.Response()
+    response.status_code, response.encoding = 200, "utf-8"
+    response._content, response._content_consumed = b'{"result": "\xd0\xbe\xd0\xba"}', True
+    assert response.json() == {"result": "ок"}
+    assert response.text == '{"result": "ок"}'
+
+
+def test_no_private_name_of_sentry_sdk_or_rq_in_the_product_code():
+    """Issue 23: the stock integrations and RQ's public API only (tests may look deeper)."""
+    import re
+
+    private = re.compile(r"(?:sentry_sdk|rq)\.[\w.]*\._|from (?:sentry_sdk|rq)[\w.]* import _|_sentry_trace_headers")
+    files = [*(PROJECT_ROOT / "chatcenter").rglob("*.py"), *(PROJECT_ROOT / "jobs").rglob("*.py"),
+             *PROJECT_ROOT.glob("*.py")]
+    found = [f"{path.name}:{n}" for path in files
+             for n, line in enumerate(path.read_text().splitlines(), 1) if private.search(line)]
+    assert found == []
