@@ -1,11 +1,9 @@
 """The one place Sentry is set up, once per process, tagged with the process's component.
 
-sentry-sdk's stock integrations do the work: FlaskIntegration in the web app, RqIntegration
-everywhere (its per-job scope, transaction and flush in the work-horse; the enqueuer's
-trace carried into the job). Only public `sentry_sdk.init` options are used here.
-
-With an empty SENTRY_DSN nothing happens and sentry_sdk is never imported, so a
-deployment without Sentry pays nothing for it. Code elsewhere asks `active_sdk()`.
+sentry-sdk's stock integrations do the work (FlaskIntegration in the web app, RqIntegration
+everywhere: the job's scope, trace, transaction and the work-horse's flush), configured
+through public `sentry_sdk.init` options only. With an empty SENTRY_DSN nothing happens and
+sentry_sdk is never imported. Code elsewhere asks `active_sdk()`.
 """
 from __future__ import annotations
 
@@ -22,13 +20,10 @@ log = logging.getLogger("chatcenter.sentry")
 COMPONENTS = ("web", "worker", "cron", "cli")
 PROBES = ("/api/health", "/api/health/ready")  # polled all day by load balancers and monitors
 CALLER_TRACE = ("HTTP_SENTRY_TRACE", "HTTP_BAGGAGE")  # a caller's trace, as WSGI names it
-# Each forked work-horse flushes before it exits (RqIntegration): with Sentry hanging, this
-# is what a job waits at most (measured in tests/test_worker_sentry.py).
+# Each work-horse flushes before it exits: with Sentry hanging, what a job waits at most.
 WORKER_FLUSH_SECONDS = 1.0
-_INIT_LINES = {
-    "web": "Sentry initialized for environment: {env}",
-    "worker": "Sentry initialized for RQ jobs (env: {env})",
-}
+INIT_LINES = {"web": "Sentry initialized for environment: {env}",  # operators grep for these
+              "worker": "Sentry initialized for RQ jobs (env: {env})"}
 
 
 def active_sdk() -> ModuleType | None:
@@ -38,25 +33,17 @@ def active_sdk() -> ModuleType | None:
 
 
 def traces_sampler(rate: float):
-    """The share of work traced: `rate`, with two exceptions for web requests."""
+    """`rate` for all work but health probes and requests that bring a trace of their own:
+    a tiny sample_rand in a caller's baggage would win against any rate (nginx drops those
+    headers too). A job gets the rate against its enqueuer's sample_rand: the same decision,
+    and the real rate reported."""
 
     def sample(context: dict) -> float:
         environ = context.get("wsgi_environ")
         if environ is not None:
-            # Health probes poll all day: tracing them would only spend the quota.
-            if environ.get("PATH_INFO", "").rstrip("/") in PROBES:
-                return 0.0
-            # This service's callers never send a trace of their own (nginx drops the
-            # headers): one that does could force its request traced (a tiny sample_rand
-            # in its baggage wins against any rate). Its errors still carry its trace.
-            if any(key in environ for key in CALLER_TRACE):
-                return 0.0
-            return rate
-        # A job continues the trace that enqueued it: the same rate against the same
-        # sample_rand gives the same decision, and the job reports the real rate.
-        if context.get("parent_sampled") is False:
-            return 0.0
-        return rate
+            probe = environ.get("PATH_INFO", "").rstrip("/") in PROBES
+            return 0.0 if probe or any(key in environ for key in CALLER_TRACE) else rate
+        return 0.0 if context.get("parent_sampled") is False else rate
 
     return sample
 
@@ -69,21 +56,15 @@ def _options(component: str, tracing: bool) -> dict:
     from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
     from sentry_sdk.integrations.threading import ThreadingIntegration
 
-    # Every component enqueues jobs: RqIntegration carries the enqueuer's trace into them.
-    integrations = [RqIntegration()]
-    if component == "web":
-        # gthread hands each request to a pool thread and FlaskIntegration gives it a scope
-        # of its own: copying the submitting thread's scopes first would be wasted.
+    integrations = [RqIntegration()]  # every component enqueues: the job continues its trace
+    if component == "web":  # gthread: each request gets its own scope from FlaskIntegration
         integrations += [FlaskIntegration(transaction_style="url"), ThreadingIntegration(propagate_scope=False)]
     # RQ sends some thirty Redis commands per job: a breadcrumb (and span) each is noise.
-    disabled = [RedisIntegration()]
-    if not tracing:  # its spans are what it is for; a breadcrumb per query cost 0.1 ms each
-        disabled.append(SqlalchemyIntegration())
+    # SQL breadcrumbs without tracing cost 0.1 ms a query for little; with it, spans count.
+    disabled = [RedisIntegration()] + ([] if tracing else [SqlalchemyIntegration()])
     options = {"integrations": integrations, "disabled_integrations": disabled,
-               # Release health's session per request: this service's errors and crons say more.
-               "auto_session_tracking": False}
-    if component == "worker":
-        # Client reports would make each work-horse's flush an HTTP request per job.
+               "auto_session_tracking": False}  # errors and crons say more than release health
+    if component == "worker":  # client reports would make each horse's flush a request
         options.update(send_client_reports=False, shutdown_timeout=WORKER_FLUSH_SECONDS)
     return options
 
@@ -104,28 +85,23 @@ def init_sentry(settings: Settings, component: str) -> bool:
     scrubber.register_sentry_key(urlsplit(settings.sentry_dsn).username)
     scrubber.register_secret(settings.deepseek_api_key)
     sentry_sdk.init(
-        dsn=settings.sentry_dsn,
-        environment=settings.sentry_environment,
+        dsn=settings.sentry_dsn, environment=settings.sentry_environment,
         release=release_name(settings.sentry_release),
-        # At 0, no sampler at all: tracing is off, and no caller's header turns it on.
-        traces_sampler=traces_sampler(rate) if rate else None,
-        # A chat center holds buyers' messages: frame variables and request bodies are
-        # never collected (stack traces, tags with ids and breadcrumbs are).
-        include_local_variables=False,
-        max_request_body_size="never",
+        traces_sampler=traces_sampler(rate) if rate else None,  # none at 0: no header turns tracing on
+        # Buyers' messages: frame variables and request bodies are never collected.
+        include_local_variables=False, max_request_body_size="never",
         event_scrubber=scrubber.event_scrubber(),
-        # No sentry-trace/baggage headers on calls to WB and DeepSeek: our trace ids,
-        # release and DSN key are none of their business. (RQ jobs still continue traces.)
+        # No sentry-trace/baggage on calls to WB and DeepSeek: our trace ids, release and DSN
+        # key are none of their business (RQ jobs still continue traces).
         trace_propagation_targets=[],
-        before_send=scrubber.before_send,
-        before_send_transaction=scrubber.before_send_transaction,
+        before_send=scrubber.before_send, before_send_transaction=scrubber.before_send_transaction,
         before_breadcrumb=scrubber.before_breadcrumb,
         **_options(component, bool(rate)),
     )
     sentry_sdk.get_global_scope().set_tag("component", component)
-    # gunicorn logs each access line after the response, outside the request's scope: a
-    # breadcrumb per request that no event would ever carry.
+    # gunicorn's access line comes after the response, outside the request's scope: a
+    # breadcrumb per request that no event would carry.
     ignore_logger("gunicorn.access")
-    if component in _INIT_LINES:  # operators grep for these two; the CLI and cron stay quiet
-        log.info(_INIT_LINES[component].format(env=settings.sentry_environment))
+    if component in INIT_LINES:
+        log.info(INIT_LINES[component].format(env=settings.sentry_environment))
     return True
