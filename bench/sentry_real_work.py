@@ -11,7 +11,10 @@
 Jobs are timed from their own start and end stamps (first start to last end), so a worker's
 start-up (importing sentry_sdk included) does not count; the horse's flush between jobs does.
 Each ratio is the median, over cycles or rounds, of a configuration's figure over the Sentry-off
-figure of the same cycle or round. Each DSN points at its own sink (bench/sentry_sink.py).
+figure of the same cycle or round. On a shared machine those swing with the neighbours, so CPU
+time is shown beside them: of the gunicorn processes per request (from /proc), of the worker
+and its work-horses per job (its start-up with an empty queue taken out), Sentry's sending
+threads included. Each DSN points at its own sink (bench/sentry_sink.py).
 
     .venv/bin/python bench/sentry_real_work.py [--only api,sync,analysis] [--rounds 5] [--cycles 8]
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -49,6 +53,20 @@ def ratios(figures: dict[str, list[float]]) -> dict[str, list[float]]:
 
 
 # ---- api ----------------------------------------------------------------------------------
+
+def gunicorn_cpu(base: str) -> float:
+    """CPU seconds so far of the gunicorn (master and workers) serving `base`, from /proc."""
+    marker = f"GUNICORN_BIND=127.0.0.1:{urlsplit(base).port}".encode()
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "environ").read_bytes().split(b"\0"):
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return total
+
 
 def requests_per_second(base: str, headers: dict, seconds: float) -> float:
     """One keep-alive connection, sequential requests, for `seconds`."""
@@ -81,6 +99,7 @@ def bench_api(cycles: int, seconds: float, sinks) -> Table:
     key = api.flask("api-keys", "create", "bench-sentry-real-work").strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {key}"}
     figures: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
     with ExitStack() as stack:
         bases = {}
         for name, rate in CONFIGS.items():
@@ -91,14 +110,22 @@ def bench_api(cycles: int, seconds: float, sinks) -> Table:
             requests_per_second(bases[name], headers, 1.0)  # warm up
         for n in range(cycles):
             for name in rotated(n):
-                figures[name].append(requests_per_second(bases[name], headers, seconds))
+                before = gunicorn_cpu(bases[name])
+                rate = requests_per_second(bases[name], headers, seconds)
+                figures[name].append(rate)
+                cpu[name].append((gunicorn_cpu(bases[name]) - before) / (rate * seconds) * 1000)
     paired = ratios(figures)
     table = Table(f"GET {PATH} at 100,000 chats / 1,000,000 messages (PostgreSQL), gunicorn per configuration, "
                   f"one keep-alive client; {cycles} cycles of {seconds:g} s each; medians",
-                  ["configuration", "requests/s", "ratio to off (same cycle)"])
+                  ["configuration", "requests/s", "ratio to off (same cycle)", "gunicorn CPU ms per request",
+                   "CPU ratio (off / this)"])
+    off_cpu = median(cpu["sentry off"])
     for name in CONFIGS:
-        table.add(name, median(figures[name]), median(paired[name]))
-    table.target("traces 0.1 as a share of off", median(paired["DSN, traces 0.1"]), 0.90, at_most=False)
+        table.add(name, median(figures[name]), median(paired[name]), median(cpu[name]), off_cpu / median(cpu[name]))
+    table.target("traces 0.1 as a share of off (same cycle)", median(paired["DSN, traces 0.1"]), 0.90,
+                 at_most=False)
+    table.target("traces 0.1 as a share of off (CPU per request)", off_cpu / median(cpu["DSN, traces 0.1"]),
+                 0.90, at_most=False)
     for name in list(CONFIGS)[1:]:
         table.note(f"{name}, cycle by cycle: " + ", ".join(f"{r:.2f}" for r in paired[name]))
     return table
@@ -132,6 +159,9 @@ def prepare(kind: str, db_url: str, wb_url: str, ds, jobs: int) -> list[str]:
     app = create_app(settings, component="cli")
     resources = app.extensions["chatcenter"]
     Base.metadata.create_all(resources.db.engine)
+    if not jobs:  # a worker's start-up, measured with nothing to do
+        resources.close()
+        return []
     sellers = jobs if kind == "sync" else 1
     with resources.db.session() as session:
         ids = []
@@ -152,8 +182,13 @@ def prepare(kind: str, db_url: str, wb_url: str, ds, jobs: int) -> list[str]:
     return queued
 
 
-def run_jobs(kind: str, config: str, db_url: str, wb_url: str, ds, sink, job_ids: list[str]) -> float:
-    """Jobs per second of one burst worker over the queued jobs."""
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # waited-for children and theirs
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_jobs(kind: str, config: str, db_url: str, wb_url: str, ds, sink, job_ids: list[str]) -> tuple[float, float]:
+    """(jobs per second, CPU seconds) of one burst worker over the queued jobs."""
     from rq.job import Job
 
     from chatcenter.runtime import redis_client
@@ -163,15 +198,19 @@ def run_jobs(kind: str, config: str, db_url: str, wb_url: str, ds, sink, job_ids
            "DEEPSEEK_API_BASE_URL": ds.url, "DEEPSEEK_API_KEY": ds.api_key if kind == "analysis" else "",
            "SENTRY_DSN": sink.dsn if rate is not None else "", "SENTRY_TRACES_SAMPLE_RATE": str(rate or 0),
            "SENTRY_ENVIRONMENT": "bench", "JOB_RETRY_DELAYS": "", "PYTHONPATH": str(ROOT)}
+    before = children_cpu()
     subprocess.run([sys.executable, "worker.py", "--burst", kind], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+    cpu = children_cpu() - before
+    if not job_ids:
+        return 0.0, cpu
     redis = redis_client(REDIS_URL)
     jobs = [Job.fetch(job_id, connection=redis) for job_id in job_ids]
     unfinished = [job.id for job in jobs if not job.is_finished]
     if unfinished:
         raise SystemExit(f"error: {kind} jobs did not finish under {config}: {unfinished[:3]}")
     started, ended = min(j.started_at for j in jobs), max(j.ended_at for j in jobs)
-    return len(jobs) / (ended - started).total_seconds()
+    return len(jobs) / (ended - started).total_seconds(), cpu
 
 
 def bench_jobs(kind: str, rounds: int, jobs: int, sinks) -> Table:
@@ -179,23 +218,35 @@ def bench_jobs(kind: str, rounds: int, jobs: int, sinks) -> Table:
     from tests.stubs.wb_stub import WBStub
 
     figures: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
     chats = PAGE // 10 if kind == "sync" else jobs
     with WBStub(valid_tokens=(TOKEN,), page_size=PAGE) as wb, DeepSeekStub() as ds, \
             tempfile.TemporaryDirectory() as tmp:
         fill_feed(wb, chats, 10 if kind == "sync" else 1)
+        # A worker's start-up (imports, the app, Sentry) with nothing to do, taken out of each round.
+        empty = f"sqlite:///{Path(tmp) / 'empty.db'}"
+        prepare(kind, empty, wb.url, ds, 0)
+        startup = {name: median([run_jobs(kind, name, empty, wb.url, ds, sinks.get(name), [])[1]
+                                 for _ in range(3)]) for name in CONFIGS}
         for n in range(rounds):
             for name in rotated(n):
                 db_url = f"sqlite:///{Path(tmp) / f'{kind}-{n}-{len(figures[name])}.db'}"
                 job_ids = prepare(kind, db_url, wb.url, ds, jobs)
-                figures[name].append(run_jobs(kind, name, db_url, wb.url, ds, sinks.get(name), job_ids))
+                rate, seconds = run_jobs(kind, name, db_url, wb.url, ds, sinks.get(name), job_ids)
+                figures[name].append(rate)
+                cpu[name].append((seconds - startup[name]) / len(job_ids) * 1000)
     paired = ratios(figures)
     what = (f"sync jobs, each ingesting one page of {PAGE} WB events" if kind == "sync"
             else "analysis jobs against the DeepSeek stub")
     table = Table(f"{what}: forking worker, {jobs} jobs a round, SQLite; {rounds} rounds; medians",
-                  ["configuration", "jobs/s", "ratio to off (same round)"])
+                  ["configuration", "jobs/s", "ratio to off (same round)", "CPU ms per job", "CPU ratio (off / this)"])
+    off_cpu = median(cpu["sentry off"])
     for name in CONFIGS:
-        table.add(name, median(figures[name]), median(paired[name]))
-    table.target("traces 0.1 as a share of off", median(paired["DSN, traces 0.1"]), 0.90, at_most=False)
+        table.add(name, median(figures[name]), median(paired[name]), median(cpu[name]), off_cpu / median(cpu[name]))
+    table.target("traces 0.1 as a share of off (same round)", median(paired["DSN, traces 0.1"]), 0.90,
+                 at_most=False)
+    table.target("traces 0.1 as a share of off (CPU per job)", off_cpu / median(cpu["DSN, traces 0.1"]), 0.90,
+                 at_most=False)
     for name in list(CONFIGS)[1:]:
         table.note(f"{name}, round by round: " + ", ".join(f"{r:.2f}" for r in paired[name]))
     return table
