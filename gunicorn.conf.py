@@ -27,12 +27,11 @@ wsgi_app = "wsgi:app"
 # some hosts) moves the port, never the address (gunicorn alone would use 0.0.0.0).
 bind = list(_SERVER.bind)
 # Processes x threads = concurrent requests. Threads suit this I/O-bound API (database,
-# Redis). The worker class is gunicorn's gthread, made to hold no thread while a client is
-# slow to send its headers or idle (chatcenter/slow_clients.py); nginx in front is the
-# real defence against slow clients.
+# Redis). gunicorn must not face the internet: nginx in front buffers each request and
+# response whole (deploy/nginx), so a slow client never holds one of these threads.
 workers = _SERVER.workers
 threads = _SERVER.threads
-worker_class = "chatcenter.slow_clients.HeaderBufferingWorker"
+worker_class = "gthread"
 # A request silent this long is killed; nginx's proxy_read_timeout must be a bit longer.
 timeout = _SERVER.timeout
 # On SIGTERM/HUP, requests in flight get this long; systemd's TimeoutStopSec is longer.

@@ -12,8 +12,8 @@ import importlib
 import logging
 
 from chatcenter import create_app, runtime, startup
-from chatcenter.job_rules import RuledSimpleWorker, RuledWorker, work_until_stopped
-from chatcenter.observability.sentry import active_sdk
+from chatcenter.job_rules import (WORKER_OPTIONS, RuledSimpleWorker, RuledWorker, install_quiet_failures,
+                                  work_until_stopped)
 from chatcenter.queues import JOB_KINDS, QUEUE_NAMES, queue
 
 log = logging.getLogger("chatcenter.worker")
@@ -38,21 +38,10 @@ def preload_jobs() -> None:
     configure_mappers()
 
 
-def relay_sentry_from_horses(resources: runtime.Runtime):
-    """With Sentry on, each work-horse hands its reports to this process to send
-    (chatcenter/observability/sentry_relay.py) instead of connecting to Sentry itself.
-    Returns the relay (None with Sentry off)."""
-    sdk = active_sdk()
-    if sdk is None:
-        return None
-    from chatcenter.observability.sentry_relay import Relay
-
-    return Relay(sdk.get_client().transport, resources.redis, runtime.redis_client(resources.settings.redis_url))
-
-
 def build_worker(resources: runtime.Runtime, queue_names, simple: bool = False):
     worker_class = RuledSimpleWorker if simple else RuledWorker
-    return worker_class([queue(resources.redis, name) for name in queue_names], connection=resources.redis)
+    return worker_class([queue(resources.redis, name) for name in queue_names], connection=resources.redis,
+                        **WORKER_OPTIONS)
 
 
 def main(argv=None) -> None:
@@ -67,15 +56,11 @@ def main(argv=None) -> None:
         if not resources.settings.analysis_enabled:
             log.warning("analysis is off: DEEPSEEK_API_KEY is empty, so no chat is analysed")
         preload_jobs()
-        relay = None if args.simple else relay_sentry_from_horses(resources)
+        install_quiet_failures()
         # SIGTERM: RQ finishes the current job, then exits (warm shutdown). A Redis outage
         # does not end the worker: it waits for Redis and resumes.
-        try:
-            work_until_stopped(lambda: build_worker(resources, args.queues, simple=args.simple), resources.redis,
-                               burst=args.burst, with_scheduler=True, logging_level="INFO")
-        finally:
-            if relay is not None:
-                relay.stop()
+        work_until_stopped(lambda: build_worker(resources, args.queues, simple=args.simple), resources.redis,
+                           burst=args.burst, with_scheduler=True, logging_level="INFO")
 
 
 if __name__ == "__main__":

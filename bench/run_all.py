@@ -18,6 +18,7 @@ BENCHES = {
     "worker_throughput": "worker_throughput.py",
     "api": "api.py",
     "sentry_web": "sentry_web.py",
+    "sentry_real_work": "sentry_real_work.py",
     "freshness": "freshness.py",
     "crash_recovery": "crash_recovery.py",
     "soak": "soak.py",

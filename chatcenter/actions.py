@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
-from chatcenter.observability import scrubber
 from chatcenter.queues import ANALYSIS_JOB, REPLY_JOB, SYNC_JOB, Enqueued, QueueUnavailable, enqueue
 from chatcenter.runtime import Runtime
 
@@ -111,7 +110,6 @@ def request_reply(resources: Runtime, chat_id: int, text, requested_by: str,
                   idempotency_key: str | None = None) -> ReplyRequest:
     """Record the reply and enqueue its sending; the same key within 24 h is the same reply."""
     text = clean_reply_text(text)
-    scrubber.register_personal(text)  # whatever this request or command sends to Sentry masks it
     idempotency_key = clean_idempotency_key(idempotency_key)
     with resources.db.session() as session:
         _require(session, Chat, chat_id, "chat")

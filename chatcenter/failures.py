@@ -21,3 +21,17 @@ class TransientJobError(Exception):
     """A later attempt may succeed (a service away, a busy subject)."""
 
     transient = True
+
+
+def is_expected(exc: BaseException | None) -> bool:
+    """A failure this code foresaw (WB or DeepSeek refusing, a service away), as opposed to
+    a bug: classified by a `transient` attribute, or a dependency not answering (Redis,
+    the database, a socket). Workers log these in one line, without a traceback."""
+    if exc is None:
+        return False
+    if getattr(exc, "transient", None) is not None:
+        return True
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, (RedisConnectionError, RedisTimeout, OperationalError, ConnectionError, TimeoutError))

@@ -1,16 +1,19 @@
 """The rules every job runs under, applied here once rather than inside each job.
 
-1. Buyer values a previous job registered for masking are forgotten.
-2. One run per job id at a time (a lease named after the id, kept by a heartbeat):
+1. One run per job id at a time (a lease named after the id, kept by a heartbeat):
    a second run finds it held and does nothing, saying so in its result.
-3. An exception marked permanent (`transient = False`) ends the job's retries, so a bad
+2. An exception marked permanent (`transient = False`) ends the job's retries, so a bad
    token or a missing row fails at once and Sentry hears of it once.
+3. An expected failure (one chatcenter.failures classifies: WB or DeepSeek refusing,
+   Redis or a service away) is one line in the worker's log; RQ's traceback is kept for
+   the failures nobody expected (bugs).
 
 The worker applies them through RuledWorker; `flask ... --now` through run_now().
 work_until_stopped() keeps a worker alive through a Redis outage.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from typing import Any, Callable
@@ -21,8 +24,8 @@ from rq import SimpleWorker, Worker
 from rq.exceptions import StopRequested
 from rq.job import Job
 
+from chatcenter.failures import is_expected
 from chatcenter.leases import exclusive
-from chatcenter.observability import job_sentry, scrubber
 
 log = logging.getLogger("chatcenter.jobs")
 
@@ -32,7 +35,6 @@ def skipped(job_id: str) -> dict:
 
 
 def run_ruled(redis, job_id: str, call: Callable[[], Any]) -> Any:
-    scrubber.clear_personal()
     with exclusive(redis, job_id) as lease:
         if lease is None:
             log.info("%s: another run holds it; this one does nothing", job_id)
@@ -56,21 +58,54 @@ def is_permanent(exc: BaseException | None) -> bool:
     return exc is not None and getattr(exc, "transient", None) is False
 
 
+# The job whose expected failure is being handled: RQ's traceback line for it is dropped.
+_quiet_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("quiet_job", default=None)
+
+
+class QuietExpectedFailures(logging.Filter):
+    """On RQ's worker logger: drops the ERROR record (the job's traceback) RQ logs for a
+    failure JobRules.handle_exception has already told in one line. Matches on the
+    `job_id` RQ gives that record, not on its wording."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        quiet = _quiet_job.get()
+        return not (quiet is not None and record.levelno >= logging.ERROR
+                    and getattr(record, "job_id", None) == quiet)
+
+
+def _outcome(job: Job, exc: BaseException) -> str:
+    if is_permanent(exc):
+        return "failed for good (permanent)"
+    if job.retries_left:
+        return f"will be tried again ({job.retries_left} attempt(s) left)"
+    return "failed for good (no attempts left)"
+
+
 class JobRules:
     """Mixed into an RQ worker class: its jobs run under the rules above."""
 
     job_class = RuledJob
+    stop_requested = False
 
-    def perform_job(self, job: Job, queue, *args, **kwargs) -> bool:
-        # An untraced job skips Sentry's per-job wrapper: it would cost more than it gives.
-        return job_sentry.perform_job(self, job, queue, super().perform_job, *args, **kwargs)
+    def request_stop(self, signum, frame):
+        self.stop_requested = True  # SIGTERM/SIGINT: work_until_stopped must not resume
+        return super().request_stop(signum, frame)
 
     def handle_exception(self, job: Job, *exc_info):
         # Before the base method: sentry-sdk's RqIntegration decides there whether this
         # is the final failure (no retries left) and the one to report.
-        if is_permanent(exc_info[1]):
+        exc = exc_info[1]
+        if is_permanent(exc):
             job.retries_left = 0
-        return super().handle_exception(job, *exc_info)
+        if not is_expected(exc):
+            return super().handle_exception(job, *exc_info)
+        # Exception messages hold no buyer text (a rule of this code base): safe to log.
+        log.warning("job %s %s: %s: %s", job.id, _outcome(job, exc), type(exc).__name__, exc)
+        token = _quiet_job.set(job.id)
+        try:
+            return super().handle_exception(job, *exc_info)
+        finally:
+            _quiet_job.reset(token)
 
 
 class RuledWorker(JobRules, Worker):
@@ -82,6 +117,19 @@ class RuledSimpleWorker(JobRules, SimpleWorker):
 
 
 REDIS_WAIT_MAX = 10.0  # seconds between looks at a Redis that is away
+# RQ's retry scheduler runs in a process of its own; a worker notices it died (Redis at
+# maxmemory kills it) at its maintenance pass: every 15 s here instead of RQ's 10 minutes.
+# An idle worker passes by between waits for a job, which worker_ttl - 15 s bounds.
+MAINTENANCE_SECONDS = 15
+WORKER_TTL_SECONDS = 30
+WORKER_OPTIONS = {"maintenance_interval": MAINTENANCE_SECONDS, "worker_ttl": WORKER_TTL_SECONDS}
+
+
+def install_quiet_failures() -> None:
+    """Once per worker process (idempotent)."""
+    rq_log = logging.getLogger("rq.worker")
+    if not any(isinstance(f, QuietExpectedFailures) for f in rq_log.filters):
+        rq_log.addFilter(QuietExpectedFailures())
 
 
 def work_until_stopped(make_worker: Callable[[], Worker], redis: Redis, *, burst: bool = False,
@@ -102,7 +150,7 @@ def work_until_stopped(make_worker: Callable[[], Worker], redis: Redis, *, burst
             log.error("worker %s stopped on a Redis error (%s)", worker.name, type(exc).__name__)
         except StopRequested:
             return
-        if burst or worker._shutdown_requested_date is not None:  # emptied, or asked to stop
+        if burst or getattr(worker, "stop_requested", False):  # emptied, or asked to stop
             return
         try:
             _wait_for_redis(redis)

@@ -106,7 +106,7 @@ def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[in
             status = job.get_status(refresh=False) if job is not None else None
             if status == JobStatus.STARTED and _is_dead_run(redis, job):
                 log.warning("job %s was left started by a worker that is gone; enqueueing it anew", job_id)
-                _forget_dead_run(redis, kind, job_id)
+                _forget_dead_run(redis, kind, job)
             elif status in PENDING:
                 log.info("job %s already %s; not enqueued again", job_id, status.value)
                 return Enqueued(job_id, created=False)
@@ -150,8 +150,8 @@ def recover_dead_runs(redis: Redis, retry_delays: tuple[int, ...]) -> list[str]:
     recovered = []
     try:
         for kind in JOB_KINDS:
-            registry = queue(redis, kind.queue).started_job_registry
-            job_ids = {m.decode().split(":", 1)[0] for m in redis.zrange(registry.key, 0, -1)}
+            # cleanup=False: RQ's own cleanup would fail or retry them its way, minutes late.
+            job_ids = set(queue(redis, kind.queue).started_job_registry.get_job_ids(cleanup=False))
             for job_id in sorted(job_ids):
                 job = _fetch(redis, job_id) if kind.owns(job_id) else None
                 if job is None or not _is_dead_run(redis, job):
@@ -163,13 +163,10 @@ def recover_dead_runs(redis: Redis, retry_delays: tuple[int, ...]) -> list[str]:
     return recovered
 
 
-def _forget_dead_run(redis: Redis, kind: JobKind, job_id: str) -> None:
-    # Its started-registry entries ("<job id>:<execution id>") must go too: RQ's cleanup
-    # would otherwise later take the new run of the same id for the abandoned one.
-    registry = queue(redis, kind.queue).started_job_registry
-    stale = [m for m in redis.zrange(registry.key, 0, -1) if m.decode().startswith(job_id + ":")]
-    if stale:
-        redis.zrem(registry.key, *stale)
+def _forget_dead_run(redis: Redis, kind: JobKind, job: Job) -> None:
+    # Its started-registry entries (one per execution) must go too: RQ's cleanup would
+    # otherwise later take the new run of the same id for the abandoned one.
+    queue(redis, kind.queue).started_job_registry.remove_executions(job)
 
 
 def fetch_job(redis: Redis, job_id: str) -> Job | None:

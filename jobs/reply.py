@@ -21,7 +21,6 @@ from chatcenter.chat_store import store_sent_reply
 from chatcenter.clients.wb import WBClient, WBError, WBRateLimited, token_problem
 from chatcenter.failures import PermanentJobError, TransientJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, from_ms, utcnow
-from chatcenter.observability import scrubber
 
 log = logging.getLogger("jobs.reply")
 
@@ -118,12 +117,9 @@ def _record_failure(db, reply_id: int, failure: Exception) -> Exception:
 
 
 def _private_values(text: str, sign: str | None, client_name: str | None) -> list[str]:
-    """What WB could quote back; each is registered so the Sentry scrubber masks it too."""
+    """What WB could quote back, to be masked in what the job says of WB's answer."""
     values = [text, sign or "", client_name or "", *(client_name or "").split()]
-    values = [v for v in values if len(v) >= 4]
-    for value in values:
-        scrubber.register_personal(value)
-    return values
+    return [v for v in values if len(v) >= 4]
 
 
 def redact(message: str, private: list[str]) -> str:

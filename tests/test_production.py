@@ -70,7 +70,7 @@ def test_gunicorn_takes_its_values_from_the_environment(tmp_path):
     config = _printed_config(result.stdout)
     assert config["bind"] == "['127.0.0.1:9123']"  # PORT moves the port, not the address
     assert (config["workers"], config["threads"]) == ("3", "6")
-    assert config["worker_class"] == "chatcenter.slow_clients.HeaderBufferingWorker"
+    assert config["worker_class"] == "gthread"  # slow clients are nginx's to buffer
     assert (config["timeout"], config["graceful_timeout"]) == ("45", "20")
     assert (config["max_requests"], config["max_requests_jitter"]) == ("500", "50")
     assert config["forwarded_allow_ips"] == "[]"  # only ProxyFix trusts proxy headers
@@ -294,7 +294,7 @@ def nginx_config(tmp: Path, nginx_port: int, gunicorn_port: int) -> Path:
 
 
 @pytest.fixture
-def nginx_and_gunicorn(tmp_path, redis_url, sentry_receiver):
+def nginx_and_gunicorn(request, tmp_path, redis_url, sentry_receiver):
     nginx = _nginx_binary()
     if nginx is None:
         if os.environ.get("CI"):  # CI must run it: .ci/run installs nginx
@@ -304,7 +304,7 @@ def nginx_and_gunicorn(tmp_path, redis_url, sentry_receiver):
     g_port, n_port = free_port(), free_port()
     env = process_env(tmp_path, GUNICORN_BIND=f"127.0.0.1:{g_port}", WEB_CONCURRENCY=1, GUNICORN_THREADS=2,
                       PROXY_COUNT=1, SENTRY_DSN=sentry_receiver.dsn, SENTRY_ENVIRONMENT="production",
-                      SENTRY_TRACES_SAMPLE_RATE=0, DEBUG="true")
+                      SENTRY_TRACES_SAMPLE_RATE=getattr(request, "param", 0), DEBUG="true")
     access, errors = tmp_path / "gunicorn.out", tmp_path / "gunicorn.err"
     with access.open("w") as out, errors.open("w") as err:
         web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
@@ -404,3 +404,23 @@ def test_oversized_requests_get_json_from_nginx_never_gunicorns_html(nginx_and_g
         assert answer.status_code == status, answer.text
         assert answer.headers["Content-Type"] == "application/json", answer.text
         assert set(answer.json()) == {"detail"}
+
+
+@pytest.mark.parametrize("nginx_and_gunicorn", [0.1], indirect=True)  # traces at 0.1
+def test_a_client_cannot_force_traces_through_nginx(nginx_and_gunicorn, sentry_receiver):
+    """Issue 28: `baggage: sentry-sample_rand=0.000001` had 50 of 50 requests traced. nginx
+    drops a client's trace headers: its requests are sampled at the rate, in traces of ours."""
+    url = nginx_and_gunicorn["url"]
+    trace_id = "771a43a4192642f0b136d5159a501700"
+    forcing = {"sentry-trace": f"{trace_id}-b7ad6b7169203331-1",
+               "baggage": f"sentry-trace_id={trace_id},sentry-sample_rand=0.000001,sentry-sampled=true"}
+    for _ in range(40):
+        assert requests.get(f"{url}/api/chats", headers=forcing, timeout=10).status_code == 401
+    assert requests.get(f"{url}/api/health/sentry-test", headers=forcing, timeout=10).status_code == 500
+
+    (event,) = sentry_receiver.wait_for("event", 1, timeout=10)
+    assert event["contexts"]["trace"]["trace_id"] != trace_id  # the app never saw the client's trace
+    time.sleep(1)  # transactions go out right after their responses
+    traced = sentry_receiver.transactions
+    assert len(traced) <= 15, len(traced)  # 41 x 0.1 = 4; forced, it would be 41
+    assert all(t["contexts"]["trace"]["trace_id"] != trace_id for t in traced)

@@ -10,6 +10,7 @@ from rq.job import Job
 from chatcenter.actions import request_sync
 from chatcenter.queues import SYNC_JOB
 from tests.helpers import WB_TOKEN, add_seller, overrides, resources, run_worker_process
+from tests.sentry_receiver import PUBLIC_KEY
 
 
 @pytest.fixture
@@ -258,3 +259,50 @@ def test_a_job_enqueued_by_a_traced_job_is_traced_in_its_trace(worker_settings, 
     first, second = sorted(sentry_receiver.wait_for("transaction", 2), key=lambda t: t["start_timestamp"])
     assert second["contexts"]["trace"]["parent_span_id"] == first["contexts"]["trace"]["span_id"]
     assert first["contexts"]["trace"]["trace_id"] == second["contexts"]["trace"]["trace_id"]
+
+
+@pytest.fixture
+def hanging_sentry():
+    """A Sentry host that accepts connections and never answers."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://{PUBLIC_KEY}@127.0.0.1:{server.getsockname()[1]}/1"
+    stop.set()
+    thread.join(timeout=2)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_hanging_sentry_adds_at_most_2_s_to_a_job(worker_settings, hanging_sentry, redis_client):
+    """Each work-horse flushes before it exits (RqIntegration): with Sentry hanging, that
+    wait is bounded by shutdown_timeout, not by the transport's 30 s socket timeout."""
+    hanging = replace(worker_settings, sentry_dsn=hanging_sentry, sentry_traces_sample_rate=1.0)
+    default = rq.Queue("chatcenter:default", connection=redis_client)
+    jobs = [default.enqueue("jobs.diagnostics.raise_test_error", label=f"hang {n}") for n in range(3)]
+
+    result = run_worker_process(hanging, "default")
+
+    assert result.returncode == 0, result.stderr
+    runs = [Job.fetch(job.id, connection=redis_client) for job in jobs]
+    assert all(run.is_failed for run in runs)
+    # From one job's end to the next one's start: the horse's flush, its exit and a fork.
+    gaps = [(after.started_at - before.ended_at).total_seconds() for before, after in zip(runs, runs[1:])]
+    assert all(gap <= 2.0 for gap in gaps), gaps
+    assert all(gap >= 0.5 for gap in gaps), gaps  # Sentry did hang: each horse waited for it

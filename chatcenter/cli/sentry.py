@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 import click
 from flask.cli import with_appcontext
 
 from chatcenter import runtime
 from chatcenter.cli.failures import one_line_errors
-from chatcenter.observability.sentry_check import check_through_worker, send_test_event, server_of
+from chatcenter.observability.sentry_check import check_through_worker, send_test_event
+
+
+def server_of(dsn: str) -> str:
+    """scheme://host[:port] and project of a DSN, never its key."""
+    parts = urlsplit(dsn)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port} (project {parts.path.rstrip('/').rsplit('/', 1)[-1]})"
 
 
 @click.command("sentry-check", help="Send a test error to Sentry from here and from a worker job; "

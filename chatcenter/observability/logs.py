@@ -55,23 +55,15 @@ class ContextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = self.inner.format(record)
-        suffix = "".join(
-            f" {key}={value}"
-            for key in ("request_id", "job_id")
-            if (value := getattr(record, key, NO_VALUE)) not in (NO_VALUE, None)
-        )
-        if not suffix:
-            return text
+        suffix = "".join(f" {key}={value}" for key in ("request_id", "job_id")
+                         if (value := getattr(record, key, NO_VALUE)) not in (NO_VALUE, None))
         first, newline, rest = text.partition("\n")  # keep tracebacks below the line
-        return first + suffix + newline + rest
+        return first + suffix + newline + rest if suffix else text
 
 
 def install_log_context(logger: logging.Logger | None = None) -> None:
-    """Give the plain stream handlers of `logger` (root) the ids; idempotent.
-
-    Only handlers of exactly logging.StreamHandler (what basicConfig makes) are changed:
-    handlers installed by others (pytest's, a log shipper's) are left as they are.
-    """
+    """Give the plain stream handlers of `logger` (root) the ids; idempotent. Only handlers
+    of exactly logging.StreamHandler (basicConfig's): others' (pytest's, a shipper's) stay."""
     logger = logger or logging.getLogger()
     for handler in logger.handlers:
         if type(handler) is not logging.StreamHandler or isinstance(handler.formatter, ContextFormatter):

@@ -17,10 +17,8 @@ def git_commit() -> str:
         if os.environ.get(name):
             return os.environ[name][:12]
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=2, check=True,
-        )
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=2, check=True)
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip()

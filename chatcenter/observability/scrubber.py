@@ -1,17 +1,12 @@
 """Keep secrets and buyers' personal data out of everything sent to Sentry.
 
-Three layers, each doing what it does best:
-- what is never collected: frame variables are off (`include_local_variables=False`),
-  request bodies are not read (`max_request_body_size="never"`);
-- keys: sentry-sdk's own EventScrubber with this project's denylist, recursive
-  (`event_scrubber()`, passed to sentry_sdk.init);
-- what passes anyway, filtered here before anything leaves the process (`before_send`,
-  `before_send_transaction`, `before_breadcrumb`): a request keeps its method, path, the
-  names of its query parameters and a few harmless headers; a user keeps its id; an RQ job
-  its id and function, not its arguments; frame variables are dropped whatever the SDK was
-  told; and every string is masked for value patterns (bearer credentials, JWTs, API keys,
-  e-mails, phones, `secret=value`) and for values registered at run time: secrets for the
-  process (DeepSeek key, DSN key, WB tokens), buyers' values for the current request or job.
+What is never collected (frame variables, request bodies) is sentry_sdk.init's. Here:
+sentry-sdk's EventScrubber with this project's key denylist (`event_scrubber()`), then a
+chain of small filters on every event and transaction (EVENT_FILTERS: no frame variables,
+no SQL parameters, a request's outline, a user's id, a job's id and function), the last
+masking every string for value patterns (bearer credentials, JWTs, API keys, e-mails,
+phones, `secret=value`) and for values registered at run time (the DeepSeek key, the DSN
+key; anything a caller registers for the current request or job).
 """
 from __future__ import annotations
 
@@ -21,10 +16,6 @@ import logging
 import re
 import threading
 from typing import Any, Callable
-
-__all__ = ["FILTERED", "before_send", "before_send_transaction", "before_breadcrumb",
-           "event_scrubber", "mask", "register_secret", "register_sentry_key", "register_personal",
-           "clear_personal"]
 
 FILTERED = "[Filtered]"
 MIN_VALUE_LENGTH = 4  # shorter registered values would mask half of every event
@@ -43,6 +34,7 @@ PROJECT_DENYLIST = [
 SAFE_HEADERS = frozenset({"accept", "accept-encoding", "accept-language", "content-length",
                           "content-type", "host", "user-agent"})
 KEPT_JOB_FIELDS = ("job_id", "func", "enqueued_at", "started_at", "ended_at")
+SQL_PARAMETERS = "db.params"  # where sentry-sdk puts a statement's parameters
 TIMING_FIELDS = ("op", "trace_id", "span_id", "parent_span_id", "start_timestamp", "timestamp")
 
 
@@ -52,8 +44,6 @@ def event_scrubber():
     return EventScrubber(denylist=DEFAULT_DENYLIST + PROJECT_DENYLIST, recursive=True,
                          pii_denylist=DEFAULT_PII_DENYLIST + ["ip", "client_ip"])
 
-
-# ------------------------------------------------------------------ registered values
 
 _secrets: frozenset[str] = frozenset()
 _secrets_lock = threading.Lock()
@@ -78,7 +68,7 @@ def register_sentry_key(public_key: str | None) -> None:
 
 
 def register_personal(value: str | None) -> None:
-    """Mask a buyer's value in whatever the current request or job sends."""
+    """Mask a value (a buyer's) in whatever the current request or job sends."""
     values = _personal.get()
     if value and len(value) >= MIN_VALUE_LENGTH and value not in values and len(values) < MAX_PERSONAL_VALUES:
         _personal.set(values | {value})
@@ -101,16 +91,14 @@ def _registered_patterns(personal: frozenset[str], secrets: frozenset[str]) -> t
     return re.compile(alternatives), re.compile(r"[\w-]*(?:" + alternatives + r")[\w-]*")
 
 
-# ----------------------------------------------------------------------- value patterns
-
 _VALUE_RE = re.compile(
     r"""
       (?P<scheme>(?i:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+          # keep the scheme word
     | (?<![\w-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*    # JWT (WB tokens)
     | (?<![\w-])sk-[A-Za-z0-9_-]{16,}                               # OpenAI-style keys
+    | (?<![\w-])cc_[A-Za-z0-9_-]{40,}                              # this service's API keys
     | (?P<url>://)[^/\s:@'"]*:[^/\s@'"]*(?=@)                       # user:pass@ in URLs
-    | (?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}        # e-mail (from its first letter:
-                                                                    # not retried at every letter of every word)
+    | (?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}        # e-mail (from its first letter)
     | (?<![\w+.-])(?:\+7|8)[ -]?\(?\d{3}\)?[ -]?\d{3}[ -]?\d{2}[ -]?\d{2}(?![\w-])  # RU phone
     | (?<![\w+.-])\+\d{1,3}[ -]?\(?\d{1,4}\)?(?:[ -]?\d){6,10}(?![\w-])          # intl phone
     """,
@@ -130,7 +118,7 @@ _INLINE_RE = re.compile(
 
 # What each pattern above cannot match without: most strings of an event (ids, timestamps,
 # SQL) hold none of it, and finding that out is several times cheaper than a full search.
-_VALUE_HINT = re.compile(r"(?i:bearer|basic)|eyJ|sk-|@|\+|8[ -]?\(?\d{3}")
+_VALUE_HINT = re.compile(r"(?i:bearer|basic)|eyJ|sk-|cc_|@|\+|8[ -]?\(?\d{3}")
 
 
 def _value_repl(match: re.Match) -> str:
@@ -162,17 +150,19 @@ def _masked(node: Any) -> Any:
     return node
 
 
-# ------------------------------------------------------------------------ event filters
-
-def _frames(event: dict):
+def _no_frame_variables(event: dict) -> None:
     for container in (event.get("exception"), event.get("threads")):
         for value in (container or {}).get("values") or []:
-            yield from ((value.get("stacktrace") or {}).get("frames") or [])
+            for frame in (value.get("stacktrace") or {}).get("frames") or []:
+                frame.pop("vars", None)
 
 
-def _no_frame_variables(event: dict) -> None:
-    for frame in _frames(event):
-        frame.pop("vars", None)
+def _no_sql_parameters(event: dict) -> None:
+    """A statement's parameters are row values (buyers' texts): only its SQL is sent."""
+    crumbs = (event.get("breadcrumbs") or {}).get("values") or []
+    for item in [*crumbs, *(event.get("spans") or [])]:
+        if isinstance(item.get("data"), dict):
+            item["data"].pop(SQL_PARAMETERS, None)
 
 
 def _request_outline(event: dict) -> None:
@@ -192,12 +182,9 @@ def _request_outline(event: dict) -> None:
 
 
 def _user_id_only(event: dict) -> None:
-    user = event.get("user")
-    if isinstance(user, dict):
-        if user.get("id") is None:
-            event.pop("user")
-        else:
-            event["user"] = {"id": user["id"]}
+    user = event.pop("user", None)
+    if isinstance(user, dict) and user.get("id") is not None:
+        event["user"] = {"id": user["id"]}
 
 
 def _job_without_arguments(event: dict) -> None:
@@ -226,7 +213,7 @@ def _masked_payload(event: dict) -> None:
 
 
 EVENT_FILTERS: tuple[Callable[[dict], None], ...] = (
-    _no_frame_variables, _request_outline, _user_id_only, _job_without_arguments, _masked_payload,
+    _no_frame_variables, _no_sql_parameters, _request_outline, _user_id_only, _job_without_arguments, _masked_payload,
 )
 
 
@@ -240,26 +227,23 @@ def _filtered(event: dict) -> dict | None:
         return _minimal(event)
 
 
-def _minimal(event: dict) -> dict | None:
-    """What is safe without filtering: the exception types and where they were raised."""
-    try:
-        values = [{"type": v.get("type"), "value": FILTERED,
-                   "stacktrace": {"frames": [{k: f[k] for k in ("filename", "function", "lineno", "module", "in_app")
-                                              if k in f} for f in v.get("stacktrace", {}).get("frames", [])]}}
-                  for v in (event.get("exception") or {}).get("values", [])]
-    except Exception:
-        values = []
+def _minimal(event: dict) -> dict:
+    """What is safe without filtering: the exception types and where they were raised, or a
+    transaction's timing."""
     minimal = {k: event[k] for k in ("event_id", "timestamp", "level", "platform", "environment", "release",
                                      "transaction", "type", "start_timestamp") if k in event}
     minimal["tags"] = {"privacy_filter": "fallback"}
-    if event.get("type") == "transaction":  # timing only
+    if event.get("type") == "transaction":
         trace = (event.get("contexts") or {}).get("trace") or {}
         minimal["contexts"] = {"trace": {k: trace[k] for k in TIMING_FIELDS + ("status",) if k in trace}}
         minimal["spans"] = [{k: s[k] for k in TIMING_FIELDS if k in s} for s in event.get("spans") or []]
-    if values:
-        minimal["exception"] = {"values": values}
-    elif event.get("type") != "transaction":
-        minimal["message"] = "event replaced: privacy filter failed"
+        return minimal
+    frame_keys = ("filename", "function", "lineno", "module", "in_app")
+    minimal["exception"] = {"values": [
+        {"type": v.get("type"), "value": FILTERED,
+         "stacktrace": {"frames": [{k: f[k] for k in frame_keys if k in f} for f in v["stacktrace"]["frames"]]}}
+        for v in (event.get("exception") or {}).get("values", []) if isinstance(v.get("stacktrace"), dict)]}
+    minimal["message"] = "privacy filter failed: event reduced"
     return minimal
 
 
@@ -274,10 +258,11 @@ def before_send_transaction(event: dict, hint: dict) -> dict | None:
 
 
 def before_breadcrumb(crumb: dict, hint: dict) -> dict | None:
-    # An SQL breadcrumb is one of our statements with placeholders (sentry-sdk records no
-    # parameters unless told to): no registered value can be in it, and before_send masks
-    # the patterns in whatever is sent. Masking each one here cost an API request 0.3 ms.
-    if crumb.get("category") == "query" and not (crumb.get("data") or {}).get("db.params"):
+    if crumb.get("category") == "query":
+        # One of our statements, with placeholders: masking each cost a request 0.3 ms.
+        # Its parameters (recorded only if someone told the SDK to) never go.
+        if SQL_PARAMETERS in (crumb.get("data") or {}):
+            crumb = {**crumb, "data": {k: v for k, v in crumb["data"].items() if k != SQL_PARAMETERS}}
         return crumb
     try:
         return _masked(crumb)

@@ -1,28 +1,36 @@
 """`flask --app chatcenter sentry-check`: does Sentry accept events from here and from a worker?
 
-Each side captures one test error through its own, real Sentry client (DSN, environment,
-release, tags and privacy filters exactly as configured in that process) and reads the
-HTTP status Sentry answered. To see that status, the client's transport is swapped for
-a RecordingTransport for the duration of the check: an HttpTransport (same options, same
-HTTP code) that also notes each envelope's answer. The worker side runs as an RQ job,
-jobs.diagnostics.sentry_check, and returns its outcome as the job's result.
-
-Nothing here imports sentry_sdk unless the process already has it (Sentry on).
+Each side (the worker's is the RQ job check_from_worker) captures one test error with a
+client made from its live client's options, so the event is what that process would send;
+that client's transport, sentry-sdk's public Transport interface, POSTs the envelope with
+requests (Sentry's documented envelope protocol) and keeps the HTTP status Sentry answered.
 """
 from __future__ import annotations
 
-import threading
+import logging
 import time
 from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlsplit
 
+import requests
+
+from chatcenter.observability.release import __version__
 from chatcenter.observability.sentry import active_sdk
 from chatcenter.queues import DEFAULT, queue
 
-CHECK_JOB = "jobs.diagnostics.sentry_check"
+log = logging.getLogger("chatcenter.sentry")
+
+CHECK_JOB = "chatcenter.observability.sentry_check.check_from_worker"
 SEND_TIMEOUT = 10.0  # seconds for one HTTP round trip to Sentry (sentry-sdk's own is 30)
-FLUSH_TIMEOUT = SEND_TIMEOUT + 2.0
 POLL_SECONDS = 0.2
+# What shapes an error event (integrations' context is on the scopes the check captures in).
+CLIENT_OPTIONS = ("dsn", "environment", "release", "server_name", "dist", "sample_rate", "ignore_errors",
+                  "before_send", "event_scrubber", "include_local_variables", "max_request_body_size",
+                  "send_default_pii", "max_breadcrumbs", "in_app_include", "in_app_exclude")
+STATUS_HINTS = {401: "the DSN's key is wrong, revoked or of another project", 403: "the DSN's key is refused",
+                413: "event too large", 429: "rate limited or the quota is used up"}
+REASONS = (("Connection refused", "connection refused"), ("Name or service not known", "host name not found"),
+           ("timed out", "timed out"), ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"))
 
 
 class SentryCheckError(Exception):
@@ -46,170 +54,111 @@ class Outcome:
         if self.accepted:
             return f"accepted by Sentry (HTTP {self.status}){event}"
         if self.status is not None:
-            return f"REJECTED by Sentry (HTTP {self.status}: {_status_hint(self.status)}){event}"
+            hint = STATUS_HINTS.get(self.status, "Sentry server error" if self.status >= 500 else "unexpected answer")
+            return f"REJECTED by Sentry (HTTP {self.status}: {hint}){event}"
         return f"NOT delivered: {self.error}"
 
-    def as_dict(self) -> dict:
-        return asdict(self)
 
-
-def _status_hint(status: int) -> str:
-    if status in (401, 403):
-        return "the DSN's key is wrong, revoked or of another project"
-    if status == 429:
-        return "rate limited or the quota is used up"
-    if status == 413:
-        return "event too large"
-    if status >= 500:
-        return "Sentry server error, try again later"
-    return "unexpected answer"
-
-
-# ------------------------------------------------------------------------ sending side
-
-
-def _recording_transport(options: dict):
-    from sentry_sdk.transport import HttpTransport  # only ever called with Sentry on
-
-    class RecordingTransport(HttpTransport):
-        TIMEOUT = SEND_TIMEOUT
-
-        def __init__(self, opts):
-            super().__init__(opts)
-            self.answers: dict[str, tuple[int | None, str | None]] = {}
-            self._cond = threading.Condition()
-
-        def _send_request(self, body, headers, endpoint_type, envelope=None):
-            try:
-                super()._send_request(body, headers, endpoint_type, envelope)
-            except Exception as exc:  # no answer at all: refused, DNS, TLS, timeout
-                self._note(envelope, None, _reason(exc))
-                raise
-
-        def _handle_response(self, response, envelope):
-            self._note(envelope, response.status, None)
-            super()._handle_response(response, envelope)
-
-        def _note(self, envelope, status, error):
-            event_id = envelope.headers.get("event_id") if envelope is not None else None
-            if event_id:  # client reports carry none and are not ours to judge
-                with self._cond:
-                    self.answers[event_id] = (status, error)
-                    self._cond.notify_all()
-
-        def wait_for(self, event_id: str, timeout: float):
-            with self._cond:
-                self._cond.wait_for(lambda: event_id in self.answers, timeout=timeout)
-                return self.answers.get(event_id)
-
-    return RecordingTransport(options)
-
-
-def _reason(exc: BaseException) -> str:
-    """A short cause for an operator, without URLs or object addresses."""
-    chain = [exc]
-    while len(chain) < 10:
-        nxt = getattr(chain[-1], "reason", None) or chain[-1].__cause__ or chain[-1].__context__
-        if not isinstance(nxt, BaseException) or nxt in chain:
-            break
-        chain.append(nxt)
-    text = " ".join(str(e) for e in chain)
-    for needle, reason in (("Connection refused", "connection refused"),
-                           ("Name or service not known", "host name not found"),
-                           ("nodename nor servname", "host name not found"),
-                           ("timed out", "timed out"),
-                           ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted")):
-        if needle in text:
-            return f"{reason} ({type(chain[-1]).__name__})"
-    return type(chain[-1]).__name__
-
-
-def server_of(dsn: str) -> str:
-    """scheme://host[:port] and project of a DSN, never its key."""
+def post_envelope(dsn: str, body: bytes) -> tuple[int | None, str | None]:
+    """POST one serialized envelope: (HTTP status, None) or (None, why there is no answer)."""
     parts = urlsplit(dsn)
+    path, _, project = parts.path.rstrip("/").rpartition("/")
     port = f":{parts.port}" if parts.port else ""
-    project = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    return f"{parts.scheme}://{parts.hostname}{port} (project {project})"
+    auth = f"Sentry sentry_version=7, sentry_key={parts.username}, sentry_client=chatcenter-check/{__version__}"
+    try:
+        answer = requests.post(f"{parts.scheme}://{parts.hostname}{port}{path}/api/{project}/envelope/",
+                               data=body, timeout=SEND_TIMEOUT, allow_redirects=False,
+                               headers={"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": auth})
+    except requests.RequestException as exc:  # refused, DNS, TLS, timeout: no URL in the reason
+        return None, next((f"{reason} ({type(exc).__name__})" for needle, reason in REASONS if needle in str(exc)),
+                          type(exc).__name__)
+    return answer.status_code, None
 
 
-def _raise_test_error(where: str, check_id: str) -> None:
-    raise SentryCheckError(
-        f"chatcenter sentry-check: test event from the {where} (check {check_id}) - this is intentional")
+def _posting_transport():
+    from sentry_sdk.transport import Transport  # only ever called with Sentry on
+
+    class PostingTransport(Transport):
+        """Sends each event's envelope at once, in the capturing thread, and keeps the answer."""
+
+        def __init__(self, options):
+            super().__init__(options)
+            self.answers: dict[str, tuple[int | None, str | None]] = {}
+
+        def capture_envelope(self, envelope) -> None:
+            event_id = envelope.headers.get("event_id")
+            if event_id:  # client reports carry none and are not ours to judge
+                self.answers[event_id] = post_envelope(self.options["dsn"], envelope.serialize())
+
+    return PostingTransport
 
 
 def send_test_event(where: str, check_id: str) -> Outcome:
-    """Capture one test error with this process's Sentry client; return Sentry's answer."""
+    """Capture one test error as this process's Sentry client would; return Sentry's answer."""
     sdk = active_sdk()
     if sdk is None:
         return Outcome(error=f"Sentry is off in the {where} (SENTRY_DSN is empty there)")
-    client = sdk.get_client()
-    outcome = Outcome(environment=client.options.get("environment"), release=client.options.get("release"))
-    recorder = _recording_transport(client.options)
-    original, client.transport = client.transport, recorder
+    live = sdk.get_client()
+    outcome = Outcome(environment=live.options.get("environment"), release=live.options.get("release"))
+    checking = sdk.Client(**{key: live.options[key] for key in CLIENT_OPTIONS},
+                          transport=_posting_transport(), default_integrations=False, send_client_reports=False)
     try:
-        with sdk.new_scope() as scope:
+        with sdk.new_scope() as scope:  # the current scope's tags and context, this client
+            scope.set_client(checking)
             scope.set_tag("sentry_check", check_id)
             if where == "command line":
                 scope.set_tag("component", "cli")
             try:
-                _raise_test_error(where, check_id)
+                raise SentryCheckError(f"chatcenter sentry-check: test event from the {where} "
+                                       f"(check {check_id}) - this is intentional")
             except SentryCheckError as exc:
                 outcome.event_id = sdk.capture_exception(exc)
         if outcome.event_id is None:
             outcome.error = "the event was dropped before sending (before_send, ignore_errors or sample_rate)"
-            return outcome
-        client.flush(timeout=FLUSH_TIMEOUT)
-        answer = recorder.wait_for(outcome.event_id, timeout=0.5)
-        if answer is None:
-            outcome.error = f"no answer from Sentry within {FLUSH_TIMEOUT:g} s"
         else:
-            outcome.status, outcome.error = answer
+            outcome.status, outcome.error = checking.transport.answers.get(outcome.event_id, (None, "not sent"))
         return outcome
     finally:
-        client.transport = original
-        recorder.kill()
+        checking.close(timeout=0)
 
 
-# ------------------------------------------------------------------------- worker side
+def check_from_worker(check_id: str) -> dict:
+    """The worker side, an RQ job: the outcome is its result (not a failed job left behind)."""
+    outcome = send_test_event("worker", check_id)
+    log.info("sentry-check from the worker: %s", outcome.describe())
+    return asdict(outcome)
 
 
 def check_through_worker(redis, check_id: str, pickup_timeout: float) -> Outcome:
     """Enqueue the check job and wait, bounded, for a worker to run it."""
+    from rq.job import JobStatus
+
     try:
         job = queue(redis, DEFAULT).enqueue(
             CHECK_JOB, check_id, job_id=f"sentry-check-{check_id}", description="sentry_check",
-            job_timeout=int(FLUSH_TIMEOUT * 2), ttl=max(1, int(pickup_timeout) + 5),
+            job_timeout=int(SEND_TIMEOUT * 2), ttl=max(1, int(pickup_timeout) + 5),
             result_ttl=600, failure_ttl=24 * 3600)
     except Exception as exc:  # Redis down or refusing: the URL may hold a password, not shown
         return Outcome(error=f"could not enqueue the test job: Redis error {type(exc).__name__}")
-
     try:
-        return _wait_for(job, pickup_timeout, DEFAULT)
+        deadline = time.monotonic() + pickup_timeout
+        while (status := job.get_status()) in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            if time.monotonic() >= deadline:
+                job.delete()  # not to run later, long after the operator gave up
+                return Outcome(error=f"no worker picked up the test job within {pickup_timeout:g} s (is "
+                                     f"`python worker.py` running for queue '{DEFAULT}' on this Redis?)")
+            time.sleep(POLL_SECONDS)
+        deadline = time.monotonic() + SEND_TIMEOUT * 2 + 5
+        while status == JobStatus.STARTED and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            status = job.get_status()
+        if status == JobStatus.FINISHED:
+            result = job.return_value() or {}
+            return Outcome(**{f.name: result.get(f.name) for f in fields(Outcome)})
+        if status == JobStatus.FAILED:
+            result = job.latest_result()
+            last = ((result.exc_string if result else None) or "no details").strip().splitlines()[-1]
+            return Outcome(error=f"the test job failed in the worker: {last[:200]}")
+        return Outcome(error=f"the test job did not finish in time (status: {status})")
     except Exception as exc:  # Redis went away while waiting
         return Outcome(error=f"lost Redis while waiting for the test job: {type(exc).__name__}")
-
-
-def _wait_for(job, pickup_timeout: float, queue_name: str) -> Outcome:
-    from rq.job import JobStatus
-
-    waiting = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
-    deadline = time.monotonic() + pickup_timeout
-    while (status := job.get_status()) in waiting:
-        if time.monotonic() >= deadline:
-            job.delete()  # not to run later, long after the operator gave up
-            return Outcome(error=(f"no worker picked up the test job within {pickup_timeout:g} s "
-                                  f"(is `python worker.py` running for queue '{queue_name}' on this Redis?)"))
-        time.sleep(POLL_SECONDS)
-
-    deadline = time.monotonic() + FLUSH_TIMEOUT * 2 + 5
-    while status == JobStatus.STARTED and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS)
-        status = job.get_status()
-    if status == JobStatus.FINISHED:
-        result = job.return_value() or {}
-        return Outcome(**{f.name: result.get(f.name) for f in fields(Outcome)})
-    if status == JobStatus.FAILED:
-        result = job.latest_result()
-        last = (result.exc_string or "").strip().splitlines()[-1:] if result else []
-        return Outcome(error=f"the test job failed in the worker: {last[0][:200] if last else 'no details'}")
-    return Outcome(error=f"the test job did not finish in time (status: {status})")

@@ -15,9 +15,9 @@ from chatcenter.web.inbox import init_inbox
 
 
 def init_web(app: Flask, settings: Settings) -> None:
-    # A server thread handles request after request: the buyer values one request
-    # registered are forgotten when the next begins (not at teardown: the request's
-    # transaction is sent after it and must still be masked).
+    # A server thread handles request after request: values one request registered for
+    # masking (scrubber.register_personal) are forgotten when the next begins (not at
+    # teardown: the request's transaction is sent after it and must still be masked).
     app.before_request(scrubber.clear_personal)
     request_id.init_app(app)
     access_log.init_app(app)

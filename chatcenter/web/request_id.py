@@ -12,7 +12,7 @@ import uuid
 
 from flask import Flask, g, request
 
-from chatcenter.observability.sentry import active_sdk
+from chatcenter.web.sentry_context import tag_request
 
 HEADER = "X-Request-ID"
 ENVIRON_KEY = "chatcenter.request_id"  # read by gunicorn's access log format
@@ -35,13 +35,7 @@ def _assign() -> None:
     request_id = incoming if is_sane(incoming) else new_request_id()
     g.request_id = request_id
     request.environ[ENVIRON_KEY] = request_id
-    _tag_sentry(request_id)
-
-
-def _tag_sentry(request_id: str) -> None:
-    sdk = active_sdk()
-    if sdk is not None:
-        sdk.get_isolation_scope().set_tag("request_id", request_id)  # the request's own scope
+    tag_request(request_id)
 
 
 def _echo(response):

@@ -9,10 +9,9 @@ from __future__ import annotations
 from flask import g, request
 
 from chatcenter import api_keys, runtime
-from chatcenter.observability import scrubber
-from chatcenter.observability.sentry import active_sdk
 from chatcenter.web.errors import error_response
 from chatcenter.web.reads import request_reader
+from chatcenter.web.sentry_context import identify
 
 REALM = "chatcenter"
 REQUESTER_PREFIX = "api-key-"
@@ -36,9 +35,6 @@ def require_api_key():
     credentials = credentials.strip()
     if scheme.lower() != "bearer" or not credentials:
         return unauthorized(f"not a Bearer credential; {USAGE}", error="invalid_request")
-    sdk = active_sdk()
-    if sdk is not None and len(credentials) <= 256:  # (a key is 46 characters)
-        scrubber.register_personal(credentials)  # whatever might quote it is masked
     try:
         # Read without a transaction (no BEGIN/COMMIT round trips), on the connection the
         # view reads with; the key is read on every request, so a revocation counts at once.
@@ -53,6 +49,5 @@ def require_api_key():
     # "api-key-3", not "api-key:3": the scrubber masks whatever follows "api-key:" in any
     # text sent to Sentry, and the id is what makes the user context worth having.
     g.requester = f"{REQUESTER_PREFIX}{key_id}"
-    if sdk is not None:
-        sdk.set_user({"id": g.requester})  # the scrubber keeps user.id only, anyway
+    identify(g.requester)
     return None

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from chatcenter import runtime
 from chatcenter.clients.ratelimit import RedisRateLimiter
 from chatcenter.config import REDIS_PREFIX
-from chatcenter.observability.sentry import active_sdk
+from chatcenter.web.sentry_context import identify
 from chatcenter.operators import EMAIL_MAX, authenticate, record_login, session_holder
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.i18n import LANGUAGES
@@ -74,12 +74,6 @@ def _sign_out() -> None:
         session[LANGUAGE_KEY] = language
 
 
-def _tell_sentry(operator: SignedIn) -> None:
-    sdk = active_sdk()
-    if sdk is not None:
-        sdk.set_user({"id": operator.requester})  # the id only: no e-mail, no IP
-
-
 def is_live_request() -> bool:
     """The pages' own background fetches: they get a status, not a redirect to a page."""
     return request.endpoint is not None and request.endpoint.startswith("inbox.live_")
@@ -93,7 +87,7 @@ def guard():
         csrf.protect()  # every form, the login form included
     g.operator = signed_in_operator()
     if g.operator is not None:
-        _tell_sentry(g.operator)
+        identify(g.operator.requester)
         return None
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None

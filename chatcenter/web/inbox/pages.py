@@ -19,7 +19,6 @@ from chatcenter.actions import (
     request_sync,
 )
 from chatcenter.models import ReplyState
-from chatcenter.observability import scrubber
 from chatcenter.prompt import CATEGORIES, URGENCIES
 from chatcenter.queries import (
     BadQuery, ChatFilter, chat_detail, chat_reply, count_chats, job_view, list_chats, list_sellers,
@@ -71,9 +70,6 @@ def inbox_part(args) -> dict:
             sellers = list_sellers(session)
     except BadQuery as exc:
         abort(400, str(exc))
-    for chat in page.chats:
-        _mask_in_reports(chat.get("buyer_first_name"), (chat.get("last_message") or {}).get("text"),
-                         (chat.get("analysis") or {}).get("summary"))
     kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category") and v}
     return {
         "chats": page.chats,
@@ -85,12 +81,6 @@ def inbox_part(args) -> dict:
         "first_url": url_for("inbox.inbox", **kept) if cursor else None,
         "live_url": url_for("inbox.live_inbox", **kept, **({"cursor": cursor} if cursor else {})),
     }
-
-
-def _mask_in_reports(*values) -> None:
-    """Buyer values this request handles are masked in anything it sends Sentry."""
-    for value in values:
-        scrubber.register_personal(value)
 
 
 @bp.get("/")
@@ -117,9 +107,6 @@ def _load_chat(chat_id: int, before: int | None) -> dict:
         abort(400, str(exc))
     if chat is None:
         abort(404, _("Chat %(id)s does not exist.", id=chat_id))
-    analysis = chat.get("analysis") or {}
-    _mask_in_reports(chat.get("buyer_first_name"), analysis.get("summary"), analysis.get("suggested_reply"),
-                     *(m["text"] for m in chat["messages"]))
     return chat
 
 
@@ -197,7 +184,6 @@ def chat(chat_id: int):
 @bp.post("/chats/<int:chat_id>/reply")
 def send_reply(chat_id: int):
     text = request.form.get("text", "")
-    _mask_in_reports(text, text.strip())  # it reaches SQL parameters, which Sentry may record
     # One key per rendered form: a double click or a resubmitted form sends one reply.
     key = request.form.get("idempotency_key", "").strip() or None
     try:
