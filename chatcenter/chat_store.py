@@ -33,6 +33,8 @@ class PageResult:
     buyer_chat_ids: set[int] = field(default_factory=set)
     # A new event saying "new chat" (isNewChat): the chat list has its name and card.
     new_chat_announced: bool = False
+    # When each added message was written (WB's addTimestamp): how fresh the feed is.
+    sent_times: list[datetime] = field(default_factory=list)
 
 
 # Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -313,6 +315,7 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
         chat.client_name = event.client_name or chat.client_name
         _record(chat, message_id, event.sender, sent_at)
         result.messages_added += 1
+        result.sent_times.append(sent_at)
         result.new_chat_announced |= event.is_new_chat
         if event.sender == CLIENT:
             result.buyer_messages_added += 1

@@ -51,6 +51,8 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     # Seconds before each retry of a job that failed for a transient reason.
     job_retry_delays: tuple[int, ...] = (15, 60, 180)
+    # Empty: /metrics answers anyone nginx lets through; set: only `Bearer <token>`.
+    metrics_token: str = field(default="", repr=False)
 
     # One-line notices for the process log at start (deprecated variables and the like).
     notices: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -274,6 +276,17 @@ def _api_key(name: str, raw: str) -> str:
     return raw
 
 
+METRICS_TOKEN_MIN = 16
+
+
+def _metrics_token(name: str, raw: str) -> str:
+    """Empty, or a bearer token long enough not to be guessed; never echoed."""
+    if raw and (len(raw) < METRICS_TOKEN_MIN or not _API_KEY.fullmatch(raw)):
+        raise ConfigError(f"{name} must be empty or at least {METRICS_TOKEN_MIN} characters of "
+                          "letters, digits and ._~+/=- (value not shown)")
+    return raw
+
+
 def _text(max_length: int, empty_ok: bool = False):
     def parse(name: str, raw: str) -> str:
         if not raw and not empty_ok:
@@ -308,6 +321,7 @@ _PARSERS = {
     "proxy_count": int_between(0, 10),
     "secret_key": _secret_key,
     "job_retry_delays": _delays,
+    "metrics_token": _metrics_token,
 }
 
 
