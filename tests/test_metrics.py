@@ -142,3 +142,18 @@ def test_a_redis_outage_answers_503_not_500(make_app):
     assert response.status_code == 503
     assert response.headers["Retry-After"]
 
+
+
+def test_the_grafana_dashboard_asks_only_for_series_a_scrape_has(client):
+    import json
+    import re
+
+    from chatcenter.config import PROJECT_ROOT
+
+    dashboard = json.loads((PROJECT_ROOT / "deploy" / "grafana" / "chatcenter-dashboard.json").read_text())
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"chatcenter_[a-z_]+", target["expr"])}
+    text = client.get("/metrics").get_data(as_text=True)
+    declared = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
+    series = {f"{name}{suffix}" for name in declared for suffix in ("", "_total", "_bucket", "_sum", "_count")}
+    assert asked and asked <= series, asked - series
