@@ -11,12 +11,11 @@ from datetime import datetime, timezone
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
+from chatcenter.job_board import depths
 from chatcenter.metrics import FAMILIES, LABEL_SEPARATOR, LAST_POLL_KEY, family_key
 from chatcenter.models import Chat, Seller, SyncState
-from chatcenter.queues import QUEUE_NAMES, queue
 
 NAMESPACE = "chatcenter"
 HELP = {
@@ -28,12 +27,6 @@ HELP = {
     "deepseek_tokens": "DeepSeek tokens used, by kind",
     "jobs": "Jobs run by the workers, by queue and outcome",
     "replies": "Replies to buyers that reached a settled state",
-}
-QUEUE_STATES = {  # state -> how many of a queue's jobs are in it (RQ's public counts)
-    "queued": lambda q: q.count,
-    "scheduled": lambda q: ScheduledJobRegistry(queue=q).get_job_count(cleanup=False),
-    "started": lambda q: StartedJobRegistry(queue=q).get_job_count(cleanup=False),
-    "failed": lambda q: FailedJobRegistry(queue=q).get_job_count(cleanup=False),
 }
 
 
@@ -73,10 +66,9 @@ class ChatcenterCollector(Collector):
     def _queue_gauges(self, redis):
         gauge = GaugeMetricFamily(f"{NAMESPACE}_queue_jobs", "Jobs per queue and state, read at scrape",
                                   labels=["queue", "state"])
-        for name in QUEUE_NAMES:
-            q = queue(redis, name)
-            for state, count in QUEUE_STATES.items():
-                gauge.add_metric([name, state], count(q))
+        for name, states in depths(redis).items():
+            for state, count in states.items():
+                gauge.add_metric([name, state], count)
         yield gauge
 
 
