@@ -53,6 +53,10 @@ class Settings:
     job_retry_delays: tuple[int, ...] = (15, 60, 180)
     # Empty: /metrics answers anyone nginx lets through; set: only `Bearer <token>`.
     metrics_token: str = field(default="", repr=False)
+    # Minutes within which a buyer should get a first answer, by the chat's urgency.
+    response_target_high_minutes: int = 60
+    response_target_medium_minutes: int = 240
+    response_target_low_minutes: int = 1440
 
     # One-line notices for the process log at start (deprecated variables and the like).
     notices: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -60,6 +64,11 @@ class Settings:
     @property
     def sentry_enabled(self) -> bool:
         return bool(self.sentry_dsn)
+
+    @property
+    def response_targets(self) -> dict[str, int]:
+        return {"high": self.response_target_high_minutes, "medium": self.response_target_medium_minutes,
+                "low": self.response_target_low_minutes}
 
     @property
     def analysis_enabled(self) -> bool:
@@ -322,6 +331,9 @@ _PARSERS = {
     "secret_key": _secret_key,
     "job_retry_delays": _delays,
     "metrics_token": _metrics_token,
+    "response_target_high_minutes": int_between(1, 10080),
+    "response_target_medium_minutes": int_between(1, 10080),
+    "response_target_low_minutes": int_between(1, 10080),
 }
 
 
