@@ -3,6 +3,7 @@ come in through the real sync (WB stub), the operator's answer through the real 
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +15,8 @@ from chatcenter.db import Database
 from chatcenter.models import Chat, Message, Response, Seller
 from tests.helpers import WB_TOKEN, add_seller, resources, run_jobs
 from tests.inbox_support import add_operator
+from tests.test_inbox_browser import browser, context, live, shoot  # noqa: F401  (fixtures)
+from tests.test_inbox_browser import sign_in as browser_sign_in
 
 MIN = 60_000
 TARGETS = {"high": 60, "medium": 240, "low": 1440}
@@ -151,3 +154,28 @@ def test_a_chat_answered_by_the_feed_and_a_late_echo_counts_once(job_app, wb_stu
         assert session.scalars(select(Response.seconds)).all() == [300.0]
         assert session.get(Seller, seller_id).name
         assert session.scalar(select(Message.id).where(Message.text == "ответ"))
+
+
+def test_the_reports_page_in_a_browser(fixture, live, context):
+    from playwright.sync_api import expect
+
+    first = at(fixture["t0"]).strftime("%Y-%m-%d")
+    path = f"/reports?from={first}&to={datetime.now(timezone.utc).strftime('%Y-%m-%d')}"
+    for viewport, language, name in (({"width": 1440, "height": 900}, "en", "reports.png"),
+                                     ({"width": 360, "height": 780}, "en", "reports-mobile.png"),
+                                     ({"width": 1440, "height": 900}, "ru", "reports-ru.png")):
+        page = context(viewport=viewport).new_page()
+        browser_sign_in(page, live, "anna@shop.example")
+        page.goto(live(f"/language/{language}?next={quote(path)}"))
+        shop_a = page.locator("table.report").first.locator("tr", has_text="Shop A")
+        if language == "en":
+            expect(page.get_by_role("heading", name="Response times")).to_be_visible()
+            expect(shop_a).to_contain_text("2 h")      # the median, 7,200 s
+            expect(shop_a).to_contain_text("67%")      # two of three within target
+        else:
+            expect(page.get_by_role("heading", name="Время ответа")).to_be_visible()
+            expect(shop_a).to_contain_text("2 ч")
+        expect(page.locator("figure.chart svg")).to_have_count(2)
+        assert page.locator("figure.chart rect.bar").count() > 0
+        assert page.locator("figure.chart polyline").count() == 2
+        shoot(page, name)
