@@ -305,8 +305,11 @@ def _store_responses(driver: "_Driver", rows: list[tuple]) -> None:
     values = [(chat_id, seller_id, message_id, driver.time(asked), driver.time(answered),
                max(0.0, (answered - asked).total_seconds()))
               for chat_id, seller_id, message_id, asked, answered in rows]
-    for _ in driver.insert(_RESPONSES, _RESPONSE_COLUMNS, values, "message_id", "id"):
-        pass
+    added = [row[0] for row in driver.insert(_RESPONSES, _RESPONSE_COLUMNS, values, "message_id", "id")]
+    if added:  # the urgency the chat had when answered: its target in the reports
+        urgency = select(Chat.urgency).where(Chat.id == models.Response.chat_id).scalar_subquery()
+        driver.connection.execute(update(models.Response).where(models.Response.id.in_(added))
+                                  .values(urgency=urgency))
 
 
 def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> PageResult:

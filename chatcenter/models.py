@@ -221,6 +221,8 @@ class Response(Base):
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime)    # the buyer's first unanswered message
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the seller's answer
     seconds: Mapped[float] = mapped_column(Float)
+    # The chat's urgency when it was answered (None: not analysed yet, counted as medium).
+    urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 class SetAsideEvent(Base):

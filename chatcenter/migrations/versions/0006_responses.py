@@ -34,12 +34,12 @@ WITH ordered AS (
          ROW_NUMBER() OVER (PARTITION BY chat_id, spell, sender ORDER BY sent_at, id) AS nth
   FROM spells WHERE spell > 0
 )
-SELECT r.chat_id, c.seller_id,
+SELECT r.chat_id, c.seller_id, c.urgency,
        MIN(CASE WHEN r.sender = 'client' AND r.nth = 1 THEN r.sent_at END) AS asked_at,
        MIN(CASE WHEN r.sender = 'seller' AND r.nth = 1 THEN r.sent_at END) AS answered_at,
        MIN(CASE WHEN r.sender = 'seller' AND r.nth = 1 THEN r.id END) AS message_id
 FROM ranked r JOIN chats c ON c.id = r.chat_id
-GROUP BY r.chat_id, c.seller_id, r.spell
+GROUP BY r.chat_id, c.seller_id, c.urgency, r.spell
 HAVING MIN(CASE WHEN r.sender = 'seller' AND r.nth = 1 THEN r.id END) IS NOT NULL
 """
 
@@ -54,21 +54,26 @@ def upgrade():
         sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("urgency", sa.String(10), nullable=True),
         sa.UniqueConstraint("message_id", name="uq_responses_message"),
     )
     op.create_index("ix_responses_answered", "responses", ["answered_at"])
     op.create_index("ix_messages_sent", "messages", ["sent_at", "sender"])
     connection = op.get_bind()
     rows = []
-    for chat_id, seller_id, asked_at, answered_at, message_id in connection.execute(sa.text(BACKFILL)):
+    # The history's answers get the chat's urgency now: the best there is for them.
+    for chat_id, seller_id, urgency, asked_at, answered_at, message_id in connection.execute(sa.text(BACKFILL)):
         asked_at, answered_at = _aware(asked_at), _aware(answered_at)
-        rows.append({"chat_id": chat_id, "seller_id": seller_id, "message_id": message_id, "asked_at": asked_at,
+        rows.append({"chat_id": chat_id, "seller_id": seller_id, "urgency": urgency, "message_id": message_id,
+                     "asked_at": asked_at,
                      "answered_at": answered_at, "seconds": max(0.0, (answered_at - asked_at).total_seconds())})
         if len(rows) == 5000:
             op.bulk_insert(responses, rows)
             rows = []
     if rows:
         op.bulk_insert(responses, rows)
+    if connection.dialect.name == "postgresql":
+        op.execute("ANALYZE responses")  # plan the reports on the filled table, not an empty one
 
 
 def _aware(value):
