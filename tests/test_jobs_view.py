@@ -109,6 +109,7 @@ def test_the_jobs_page_in_a_browser(live, context, wb_stub):
                                                                            "jobs-mobile.png")):
         page = context(viewport=viewport).new_page()
         browser_sign_in(page, live, "anna@shop.example")
+        expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
         page.get_by_role("link", name="Jobs").click()
         expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
         card = page.locator(".job").first

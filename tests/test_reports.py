@@ -171,6 +171,7 @@ def test_the_reports_page_in_a_browser(fixture, live, context):
                                      ({"width": 1440, "height": 900}, "ru", "reports-ru.png")):
         page = context(viewport=viewport).new_page()
         browser_sign_in(page, live, "anna@shop.example")
+        expect(page.get_by_role("heading", name="Inbox")).to_be_visible()  # signed in: the session is the new one
         page.goto(live(f"/language/{language}?next={quote(path)}"))
         shop_a = page.locator("table.report").first.locator("tr", has_text="Shop A")
         if language == "en":
