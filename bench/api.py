@@ -1,4 +1,4 @@
-"""Latency of the API and the inbox page at 100,000 chats and 1,000,000 messages.
+"""Latency of the API, the inbox and reports pages and the /metrics scrape at 100,000 chats and 1,000,000 messages.
 
 PostgreSQL (BENCH_DATABASE_URL, default database `bench` on the local server) is filled by
 bench/seed_data.py when it holds fewer chats than asked; gunicorn runs with gunicorn.conf.py
@@ -39,6 +39,8 @@ ROUTES = {  # name: (path, "api" or "inbox", p99 target in ms)
                                                               "api", 25),
     "GET /api/chats/<id>": ("/api/chats/54321", "api", 25),
     "GET / (inbox page)": ("/", "inbox", 50),
+    "GET /metrics (scrape)": ("/metrics", "metrics", 100),
+    "GET /reports (last 7 days)": ("/reports", "inbox", 300),
 }
 
 
@@ -95,6 +97,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ensure_data(args.chats)
+    flask("db", "upgrade")  # a database seeded by an older version gets this one's schema
     key = flask("api-keys", "create", "bench").strip().splitlines()[-1]
     try:
         flask("operators", "add", OPERATOR, stdin=PASSWORD + "\n")
@@ -103,7 +106,8 @@ def main() -> None:
     latency: dict[str, list] = {name: [] for name in ROUTES}
     saturated: dict[str, list] = {name: [] for name in ROUTES}
     with gunicorn(env()) as base:
-        headers = {"api": {"Authorization": f"Bearer {key}"}, "inbox": {"Cookie": session_cookie(base)}}
+        headers = {"api": {"Authorization": f"Bearer {key}"}, "inbox": {"Cookie": session_cookie(base)},
+                   "metrics": {}}
         for name, (path, kind, _) in ROUTES.items():  # warm up every worker and cache
             wrk(base + path, seconds=2, headers=headers[kind])
         for _ in range(args.rounds):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import JSON, Boolean, exists, select, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from chatcenter import models
 from chatcenter.models import DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, Message, Reply, from_ms, utcnow
@@ -33,6 +33,8 @@ class PageResult:
     buyer_chat_ids: set[int] = field(default_factory=set)
     # A new event saying "new chat" (isNewChat): the chat list has its name and card.
     new_chat_announced: bool = False
+    # When each added message was written (WB's addTimestamp): how fresh the feed is.
+    sent_times: list[datetime] = field(default_factory=list)
 
 
 # Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -266,14 +268,18 @@ def store_set_aside(session: Session, seller_id: int, events: list[SetAsideEvent
 
 def record_message(chat: Chat, message: Message) -> None:
     """Update the chat's copied columns for a message just added (flushed: it has an id)."""
-    _record(chat, message.id, message.sender, message.sent_at)
+    asked_at = _record(chat, message.id, message.sender, message.sent_at)
+    if asked_at is not None:
+        _store_responses(_Driver(object_session(chat)), [(chat.id, chat.seller_id, message.id, asked_at,
+                                                          message.sent_at)])
 
 
-def _record(chat: Chat, message_id: int, sender: str, sent_at: datetime) -> None:
+def _record(chat: Chat, message_id: int, sender: str, sent_at: datetime) -> datetime | None:
+    """Returns, for a seller message that answers a waiting buyer, when the wait began."""
     if chat.last_message_id is not None and sent_at < chat.last_message_at:
         if sender == CLIENT:  # an older buyer message arriving late still needs reading
             chat.analysis_due = True
-        return
+        return None
     chat.last_message_at = sent_at
     chat.last_message_id = message_id
     if sender == CLIENT:
@@ -282,8 +288,28 @@ def _record(chat: Chat, message_id: int, sender: str, sent_at: datetime) -> None
             chat.awaiting_reply = True
             chat.waiting_since = sent_at
     elif sender == SELLER:
+        asked_at = chat.waiting_since if chat.awaiting_reply else None
         chat.awaiting_reply = False
         chat.waiting_since = None
+        return asked_at
+    return None
+
+
+_RESPONSES = models.Response.__table__
+_RESPONSE_COLUMNS = ("chat_id", "seller_id", "message_id", "asked_at", "answered_at", "seconds")
+
+
+def _store_responses(driver: "_Driver", rows: list[tuple]) -> None:
+    """Each answer to a waiting buyer, with how long the buyer waited (the reports read
+    these rather than pair up a million messages per page view)."""
+    values = [(chat_id, seller_id, message_id, driver.time(asked), driver.time(answered),
+               max(0.0, (answered - asked).total_seconds()))
+              for chat_id, seller_id, message_id, asked, answered in rows]
+    added = [row[0] for row in driver.insert(_RESPONSES, _RESPONSE_COLUMNS, values, "message_id", "id")]
+    if added:  # the urgency the chat had when answered: its target in the reports
+        urgency = select(Chat.urgency).where(Chat.id == models.Response.chat_id).scalar_subquery()
+        driver.connection.execute(update(models.Response).where(models.Response.id.in_(added))
+                                  .values(urgency=urgency))
 
 
 def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> PageResult:
@@ -307,17 +333,23 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
     by_id = {chat.id: chat for chat in chats.values()}
     inserted = _insert_messages(session, [(chats[e.chat_id].id, e) for e in messages
                                           if (e.chat_id, e.event_id) not in adopted])
+    answers = []
     for chat_id, message_id, event, sent_at in inserted:
         chat = by_id[chat_id]
         chat.reply_sign = event.reply_sign or chat.reply_sign
         chat.client_name = event.client_name or chat.client_name
-        _record(chat, message_id, event.sender, sent_at)
+        asked_at = _record(chat, message_id, event.sender, sent_at)
+        if asked_at is not None:
+            answers.append((chat_id, seller_id, message_id, asked_at, sent_at))
         result.messages_added += 1
+        result.sent_times.append(sent_at)
         result.new_chat_announced |= event.is_new_chat
         if event.sender == CLIENT:
             result.buyer_messages_added += 1
             result.buyer_chat_ids.add(chat.id)
     _save_chat_states(session, chats.values())
+    if answers:
+        _store_responses(_Driver(session), answers)
     return result
 
 

@@ -51,6 +51,12 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     # Seconds before each retry of a job that failed for a transient reason.
     job_retry_delays: tuple[int, ...] = (15, 60, 180)
+    # Empty: /metrics answers anyone nginx lets through; set: only `Bearer <token>`.
+    metrics_token: str = field(default="", repr=False)
+    # Minutes within which a buyer should get a first answer, by the chat's urgency.
+    response_target_high_minutes: int = 60
+    response_target_medium_minutes: int = 240
+    response_target_low_minutes: int = 1440
 
     # One-line notices for the process log at start (deprecated variables and the like).
     notices: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -58,6 +64,11 @@ class Settings:
     @property
     def sentry_enabled(self) -> bool:
         return bool(self.sentry_dsn)
+
+    @property
+    def response_targets(self) -> dict[str, int]:
+        return {"high": self.response_target_high_minutes, "medium": self.response_target_medium_minutes,
+                "low": self.response_target_low_minutes}
 
     @property
     def analysis_enabled(self) -> bool:
@@ -274,6 +285,17 @@ def _api_key(name: str, raw: str) -> str:
     return raw
 
 
+METRICS_TOKEN_MIN = 16
+
+
+def _metrics_token(name: str, raw: str) -> str:
+    """Empty, or a bearer token long enough not to be guessed; never echoed."""
+    if raw and (len(raw) < METRICS_TOKEN_MIN or not _API_KEY.fullmatch(raw)):
+        raise ConfigError(f"{name} must be empty or at least {METRICS_TOKEN_MIN} characters of "
+                          "letters, digits and ._~+/=- (value not shown)")
+    return raw
+
+
 def _text(max_length: int, empty_ok: bool = False):
     def parse(name: str, raw: str) -> str:
         if not raw and not empty_ok:
@@ -308,6 +330,10 @@ _PARSERS = {
     "proxy_count": int_between(0, 10),
     "secret_key": _secret_key,
     "job_retry_delays": _delays,
+    "metrics_token": _metrics_token,
+    "response_target_high_minutes": int_between(1, 10080),
+    "response_target_medium_minutes": int_between(1, 10080),
+    "response_target_low_minutes": int_between(1, 10080),
 }
 
 

@@ -24,8 +24,10 @@ from rq import SimpleWorker, Worker
 from rq.exceptions import StopRequested
 from rq.job import Job
 
+from chatcenter.config import REDIS_PREFIX
 from chatcenter.failures import is_expected
 from chatcenter.leases import exclusive
+from chatcenter.metrics import Recorder
 
 log = logging.getLogger("chatcenter.jobs")
 
@@ -49,7 +51,17 @@ def run_now(redis, job_id: str, func: Callable, *args) -> Any:
 
 class RuledJob(Job):
     def perform(self) -> Any:
-        return run_ruled(self.connection, self.id, super().perform)
+        try:
+            result = run_ruled(self.connection, self.id, super().perform)
+        except BaseException as exc:
+            retried = not is_permanent(exc) and bool(self.retries_left)
+            self.record_outcome("retried" if retried else "failed")
+            raise
+        self.record_outcome("succeeded")
+        return result
+
+    def record_outcome(self, outcome: str) -> None:
+        Recorder(self.connection).count("jobs", self.origin.removeprefix(REDIS_PREFIX), outcome)
 
 
 def is_permanent(exc: BaseException | None) -> bool:

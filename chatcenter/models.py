@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String,
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String,
     Text, TypeDecorator, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -97,6 +97,10 @@ class Chat(Base):
         Index("ix_chats_sentiment_activity", "sentiment", "last_message_at", "id"),
         Index("ix_chats_category_activity", "category", "last_message_at", "id"),
         Index("ix_chats_urgency_activity", "urgency", "last_message_at", "id"),
+        # Chats awaiting a reply counted per seller (/metrics): a third of the chats, read
+        # from this index alone (56 ms -> 4 ms at 100,000 chats).
+        Index("ix_chats_awaiting_per_seller", "seller_id",
+              postgresql_where=text("awaiting_reply"), sqlite_where=text("awaiting_reply")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -139,6 +143,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_chat_sent", "chat_id", "sent_at", "id"),
+        # The reports' messages in and out per hour of a period, read from the index alone.
+        Index("ix_messages_sent", "sent_at", "sender"),
         # WB event ids are unique within a chat; the same WB shop added as two sellers
         # has two copies of each chat, and each copy keeps all of its messages.
         UniqueConstraint("chat_id", "wb_event_id", name="uq_messages_chat_event"),
@@ -196,6 +202,27 @@ class Analysis(Base):
             "completion_tokens": self.completion_tokens,
             "created_at": self.created_at.isoformat(),
         }
+
+
+class Response(Base):
+    """A buyer's wait and the seller message that ended it: the first-response time the
+    reports are made of. Written as messages are stored (chat_store), one per answer."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_responses_message"),
+        Index("ix_responses_answered", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)    # the buyer's first unanswered message
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the seller's answer
+    seconds: Mapped[float] = mapped_column(Float)
+    # The chat's urgency when it was answered (None: not analysed yet, counted as medium).
+    urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 class SetAsideEvent(Base):

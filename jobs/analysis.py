@@ -10,6 +10,7 @@ from chatcenter.actions import AnalysisOff
 from chatcenter.chat_store import settle_analysis_due, store_analysis
 from chatcenter.clients.deepseek import DeepSeekClient, DeepSeekError
 from chatcenter.failures import PermanentJobError, TransientJobError
+from chatcenter.metrics import Recorder
 from chatcenter.models import Analysis, Chat, Message
 from chatcenter.prompt import MAX_TOKENS, InvalidAnalysis, build_messages, validate
 
@@ -48,7 +49,8 @@ def analyze_chat_with_ai(chat_id: int) -> dict:
         newest_id = history[0].id
         read_up_to = max(m.id for m in history)  # a late, older message may have the highest id
 
-    with DeepSeekClient(settings.deepseek_api_base_url, settings.deepseek_api_key, settings.deepseek_model) as client:
+    with DeepSeekClient(settings.deepseek_api_base_url, settings.deepseek_api_key, settings.deepseek_model,
+                        metrics=Recorder(resources.redis)) as client:
         try:
             completion = client.complete_json(prompt, max_tokens=MAX_TOKENS)
             result = validate(completion.data)

@@ -138,6 +138,8 @@ class Poller:
 
     def _poll(self, seller_id: int, client: WBClient, cursor: int | None) -> tuple[str, float | None]:
         outcome, wait = poll_feed(client, cursor)
+        if outcome in (Outcome.NEWS, Outcome.NOTHING_NEW):  # WB answered: the feed is known
+            client.metrics.polled(seller_id)
         if sync_due(outcome):
             settings = self.resources.settings
             enqueue(self.resources.redis, SYNC_JOB, seller_id, settings.job_retry_delays)

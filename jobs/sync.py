@@ -5,6 +5,7 @@ import contextvars
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from chatcenter import runtime
 from chatcenter.chat_store import store_chat_list, store_events, store_set_aside
 from chatcenter.clients.wb import WBAuthError, WBClient, WBError
 from chatcenter.failures import PermanentJobError
+from chatcenter.metrics import Recorder
 from chatcenter.models import Chat, Seller, SyncState, utcnow
 from chatcenter.queues import ANALYSIS_JOB, QueueUnavailable, enqueue
 from chatcenter.sync_alerts import report_set_aside
@@ -252,6 +254,9 @@ class _Run:
             set_aside = store_set_aside(session, seller_id, cleaned.set_aside)
             _move_cursor(session, seller_id, self.stored_cursor, self.cursor, len(set_aside))
         self.batch, self.stored_cursor = [], self.cursor
+        stored_at = time.time()
+        Recorder(self.resources.redis).messages_ingested(
+            seller_id, (stored_at - sent.timestamp() for sent in stored.sent_times))
         for event in set_aside:  # by id and kind: the event's text may be a buyer's
             log.warning("seller %s: WB event %s set aside (%s)", seller_id, event.event_id, event.kind)
             result.set_aside_kinds[event.kind] = result.set_aside_kinds.get(event.kind, 0) + 1

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 import requests
+import urllib3
 from dotenv import dotenv_values
 from flask import request
+from sqlalchemy import create_engine
 
 from chatcenter.config import PROJECT_ROOT, Settings
+from chatcenter.models import Base
 from tests.conftest import TEST_REDIS_URL
 from tests.sentry_receiver import PUBLIC_KEY
 
@@ -424,3 +427,18 @@ def test_a_client_cannot_force_traces_through_nginx(nginx_and_gunicorn, sentry_r
     traced = sentry_receiver.transactions
     assert len(traced) <= 15, len(traced)  # 41 x 0.1 = 4; forced, it would be 41
     assert all(t["contexts"]["trace"]["trace_id"] != trace_id for t in traced)
+
+
+def test_metrics_are_served_only_to_the_addresses_nginx_lists(nginx_and_gunicorn):
+    engine = create_engine(f"sqlite:///{nginx_and_gunicorn['tmp'] / 'web.db'}")
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    url = f"{nginx_and_gunicorn['url']}/metrics"
+    listed = requests.get(url, timeout=10)
+    assert listed.status_code == 200, listed.text
+    assert "chatcenter_queue_jobs" in listed.text
+    # The same request from another address (127.0.0.2 is not in the sample's allow list).
+    port = int(nginx_and_gunicorn["url"].rsplit(":", 1)[1])
+    with urllib3.HTTPConnectionPool("127.0.0.1", port, source_address=("127.0.0.2", 0)) as pool:
+        refused = pool.request("GET", "/metrics")
+    assert refused.status == 403

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import requests
 import urllib3.exceptions
 
+from chatcenter.metrics import Recorder
+
 log = logging.getLogger("chatcenter.deepseek")
 
 _MAX_SERVER_MESSAGE = 200
@@ -101,6 +103,7 @@ class DeepSeekClient:
         deadline: float = 60.0,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        metrics: Recorder | None = None,
     ):
         if deadline <= 0 or connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("deadline and timeouts must be positive")
@@ -111,6 +114,7 @@ class DeepSeekClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.session = requests.Session()
+        self.metrics = metrics or Recorder(None)
         self._sent: list[str] = []  # the texts of the request in flight, to mask if echoed
 
     def __repr__(self) -> str:
@@ -166,12 +170,23 @@ class DeepSeekClient:
         try:
             status, raw = self._post(body, deadline_at)
         except _DeadlineExceeded:
+            self.metrics.deepseek_request("error")
             raise DeepSeekTransientError(
                 f"DeepSeek did not answer in time: deadline of {self.deadline:g}s exceeded"
             ) from None
+        except DeepSeekTransientError:
+            self.metrics.deepseek_request("error")
+            raise
         if not 200 <= status < 300:
+            self.metrics.deepseek_request(status)
             raise self._status_error(status, raw)
-        return self._parse_completion(status, raw)
+        try:
+            completion = self._parse_completion(status, raw)
+        except DeepSeekError:
+            self.metrics.deepseek_request(status)
+            raise
+        self.metrics.deepseek_request(status, completion.prompt_tokens, completion.completion_tokens)
+        return completion
 
     # -- transport ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import urllib3
 
 from chatcenter.clients.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
 from chatcenter.config import REDIS_PREFIX
+from chatcenter.metrics import Recorder
 
 CHATS_PATH = "/api/v1/seller/chats"
 EVENTS_PATH = "/api/v1/seller/events"
@@ -33,6 +34,12 @@ _READ_CHUNK = 64 * 1024
 MAX_BODY_BYTES = 64 * 2**20  # a chat list of 100,000 chats is well under this
 _MAX_429_RETRIES = 5
 _DETAIL_MAX = 300
+
+
+def endpoint_of(path: str) -> str:
+    """The metrics' endpoint label: events, chats, message or download."""
+    return {EVENTS_PATH: "events", CHATS_PATH: "chats", MESSAGE_PATH: "message"}.get(
+        path, "download" if "/download/" in path else "other")
 
 
 def token_problem(token: str) -> str | None:
@@ -91,6 +98,7 @@ class WBClient:
         read_timeout: float = 20.0,
         max_rate_wait: float = 30.0,
         deadline: float = REQUEST_DEADLINE,
+        metrics: Recorder | None = None,
     ):
         self._token = (token or "").strip()
         problem = token_problem(self._token)
@@ -101,12 +109,14 @@ class WBClient:
         self.timeout = (connect_timeout, read_timeout)
         self.max_rate_wait = max_rate_wait
         self.deadline = deadline
+        self.metrics = metrics or Recorder(None)
         self.session = requests.Session()
 
     @classmethod
     def for_seller(cls, base_url: str, token: str, redis, seller_id: int, **options) -> "WBClient":
         """A client that keeps to WB's per-seller limit together with every other process."""
         limiter = RedisRateLimiter(redis, f"{REDIS_PREFIX}wb-rate:{seller_id}", limit=RATE_LIMIT, period=RATE_PERIOD)
+        options.setdefault("metrics", Recorder(redis))
         return cls(base_url, token, limiter=limiter, **options)
 
     def __repr__(self) -> str:
@@ -203,7 +213,9 @@ class WBClient:
         )
 
     def _send(self, method, path, params, files) -> requests.Response:
-        deadline = time.monotonic() + self.deadline
+        started = time.monotonic()
+        deadline = started + self.deadline
+        status: int | str = "error"
         try:
             resp = self.session.request(
                 method,
@@ -217,12 +229,15 @@ class WBClient:
                 stream=True,  # the body is read here, against the overall deadline
             )
             self._read_body(resp, deadline, f"{method} {path}")
+            status = resp.status_code  # "error" when the answer never arrived whole
             return resp
         except requests.Timeout as exc:
             kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
             msg = f"WB API {method} {path}: {kind} timeout"
         except requests.RequestException as exc:
             msg = f"WB API {method} {path}: connection failed ({type(exc).__name__})"
+        finally:
+            self.metrics.wb_request(endpoint_of(path), status, time.monotonic() - started)
         raise WBUnavailable(msg) from None
 
     def _read_body(self, resp: requests.Response, deadline: float, what: str) -> None:

@@ -10,7 +10,7 @@ from chatcenter.observability import scrubber
 from chatcenter.web import access_log, reads, request_id
 from chatcenter.web.api import bp as api_bp
 from chatcenter.web.errors import register_error_handlers
-from chatcenter.web import health
+from chatcenter.web import health, metrics
 from chatcenter.web.inbox import init_inbox
 
 
@@ -30,4 +30,5 @@ def init_web(app: Flask, settings: Settings) -> None:
     register_error_handlers(app)
     health.init_app(app, settings)
     app.register_blueprint(api_bp)
+    app.register_blueprint(metrics.bp)
     init_inbox(app, settings)

@@ -1,0 +1,177 @@
+"""Response times, as people who answer buyers are measured: per seller and per operator,
+for a period, computed in SQL on SQLite and PostgreSQL alike (window functions, no
+percentile_cont, which SQLite lacks).
+
+A first response is a seller message that ended a buyer's wait (models.Response). Medians
+and 90th percentiles are nearest-rank: the value at rank ceil(p x n) of the sorted times.
+A chat's urgency is its latest analysis' (medium before any); its target is the setting for
+that urgency (RESPONSE_TARGET_*_MINUTES), as the chat was when answered.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from chatcenter.models import Chat, Message, Operator, Reply, Response, Seller
+
+URGENCIES = ("high", "medium", "low")
+DEFAULT_PERIOD = timedelta(days=7)
+MAX_PERIOD = timedelta(days=92)
+OPERATOR_PREFIX = "operator:"  # Reply.requested_by of a reply sent from the inbox
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    seller_id: int | None = None
+
+    @classmethod
+    def ending_now(cls, now: datetime | None = None, seller_id: int | None = None) -> "Period":
+        end = now or datetime.now(timezone.utc)
+        return cls(end - DEFAULT_PERIOD, end, seller_id)
+
+    def check(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("from and to need a time zone (e.g. 2026-12-01T00:00:00Z)")
+        if self.start >= self.end:
+            raise ValueError("from must be before to")
+        if self.end - self.start > MAX_PERIOD:
+            raise ValueError(f"the period may be at most {MAX_PERIOD.days} days")
+
+
+def _target_seconds(targets: dict[str, int]):
+    """SQL: the target of the urgency the chat had when answered, in seconds (medium when it
+    had none yet)."""
+    return case(*((Response.urgency == u, literal(targets[u] * 60)) for u in URGENCIES if u != "medium"),
+                else_=literal(targets["medium"] * 60))
+
+
+def _answered(period: Period, targets: dict[str, int], group):
+    """The period's answers as (key, seconds, on_time) rows, `group` the key."""
+    base = (select(group.label("key"), Response.seconds.label("seconds"),
+                   case((Response.seconds <= _target_seconds(targets), 1), else_=0).label("on_time"))
+            .where(Response.answered_at >= period.start, Response.answered_at < period.end))
+    if period.seller_id is not None:
+        base = base.where(Response.seller_id == period.seller_id)
+    return base
+
+
+def _percentiles(session: Session, rows_query):
+    """From a query of (key, seconds, on_time): per key n, on_time, p50, p90 (nearest rank:
+    PostgreSQL's percentile_disc; elsewhere the same from row numbers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        seconds = rows_query.c.seconds
+        return (select(rows_query.c.key, func.count().label("n"), func.sum(rows_query.c.on_time).label("on_time"),
+                       func.percentile_disc(0.5).within_group(seconds).label("p50"),
+                       func.percentile_disc(0.9).within_group(seconds).label("p90"))
+                .group_by(rows_query.c.key))
+    ranked = select(
+        rows_query.c.key, rows_query.c.seconds, rows_query.c.on_time,
+        func.row_number().over(partition_by=rows_query.c.key, order_by=rows_query.c.seconds).label("rank"),
+        func.count().over(partition_by=rows_query.c.key).label("n"),
+    ).subquery()
+    # ceil(p * n) in integers: (n + 1) // 2 and (9n + 9) // 10.
+    return (select(ranked.c.key, func.max(ranked.c.n).label("n"), func.sum(ranked.c.on_time).label("on_time"),
+                   func.max(case((ranked.c.rank == (ranked.c.n + 1) // 2, ranked.c.seconds))).label("p50"),
+                   func.max(case((ranked.c.rank == (ranked.c.n * 9 + 9) // 10, ranked.c.seconds))).label("p90"))
+            .group_by(ranked.c.key))
+
+
+def _stats(row) -> dict:
+    n = int(row.n or 0)
+    return {"answered": n, "median_seconds": _round(row.p50), "p90_seconds": _round(row.p90),
+            "within_target": round(int(row.on_time or 0) / n, 4) if n else None}
+
+
+def _round(value) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def response_times(session: Session, period: Period, targets: dict[str, int],
+                   now: datetime | None = None) -> dict:
+    """The report: per seller, per operator, and the chats now waiting past their target."""
+    period.check()
+    now = now or datetime.now(timezone.utc)
+    per_seller = {row.key: _stats(row) for row in session.execute(
+        _percentiles(session, _answered(period, targets, Response.seller_id).subquery()))}
+    operator_key = Reply.requested_by
+    by_operator = (_answered(period, targets, operator_key)
+                   .join(Reply, and_(Reply.message_id == Response.message_id,
+                                     Reply.requested_by.like(f"{OPERATOR_PREFIX}%"))))
+    per_operator = {row.key: _stats(row) for row in session.execute(_percentiles(session, by_operator.subquery()))}
+    late = _waiting_past_target(session, period, targets, now)
+
+    sellers_query = select(Seller.id, Seller.name).order_by(Seller.id)
+    if period.seller_id is not None:
+        sellers_query = sellers_query.where(Seller.id == period.seller_id)
+    sellers = session.execute(sellers_query).all()
+    empty = {"answered": 0, "median_seconds": None, "p90_seconds": None, "within_target": None}
+    operator_ids = sorted(int(key.removeprefix(OPERATOR_PREFIX)) for key in per_operator)
+    emails = dict(session.execute(select(Operator.id, Operator.email).where(Operator.id.in_(operator_ids))).all())
+    return {
+        "from": _iso(period.start), "to": _iso(period.end), "seller_id": period.seller_id,
+        "targets_minutes": dict(targets),
+        "sellers": [{"seller_id": sid, "name": name, **per_seller.get(sid, empty),
+                     "waiting_past_target": late.get(sid, 0)} for sid, name in sellers],
+        "operators": [{"operator_id": oid, "email": emails.get(oid), **per_operator[f"{OPERATOR_PREFIX}{oid}"]}
+                      for oid in operator_ids],
+    }
+
+
+def _waiting_past_target(session: Session, period: Period, targets: dict[str, int], now: datetime) -> dict[int, int]:
+    """Chats awaiting a reply for longer than their urgency's target, now, per seller."""
+    counts: dict[int, int] = {}
+    for urgency in URGENCIES:
+        urgency_is = Chat.urgency.is_(None) | (Chat.urgency == urgency) if urgency == "medium" \
+            else Chat.urgency == urgency
+        query = (select(Chat.seller_id, func.count())
+                 .where(Chat.awaiting_reply.is_(True), urgency_is,
+                        Chat.waiting_since < now - timedelta(minutes=targets[urgency]))
+                 .group_by(Chat.seller_id))
+        if period.seller_id is not None:
+            query = query.where(Chat.seller_id == period.seller_id)
+        for seller_id, count in session.execute(query):
+            counts[seller_id] = counts.get(seller_id, 0) + count
+    return counts
+
+
+def daily_first_response(session: Session, period: Period, targets: dict[str, int]) -> list[dict]:
+    """Per UTC day of the period: answered, median and p90 first-response seconds."""
+    day = _day(session, Response.answered_at)
+    rows = session.execute(_percentiles(session, _answered(period, targets, day).subquery()).order_by("key"))
+    return [{"day": str(row.key)[:10], **_stats(row)} for row in rows]  # a naive UTC datetime on PostgreSQL
+
+
+def hourly_traffic(session: Session, period: Period) -> list[dict]:
+    """Per UTC hour of the period: buyer messages in, seller messages out."""
+    hour = _hour(session, Message.sent_at)
+    query = (select(hour.label("hour"), func.sum(case((Message.sender == "client", 1), else_=0)).label("incoming"),
+                    func.sum(case((Message.sender == "seller", 1), else_=0)).label("outgoing"))
+             .where(Message.sent_at >= period.start, Message.sent_at < period.end)
+             .group_by(hour).order_by(hour))
+    if period.seller_id is not None:
+        query = query.join(Chat, Chat.id == Message.chat_id).where(Chat.seller_id == period.seller_id)
+    return [{"hour": str(row.hour)[:13].replace(" ", "T"), "incoming": int(row.incoming), "outgoing": int(row.outgoing)}
+            for row in session.execute(query)]
+
+
+def _day(session: Session, column):
+    """The UTC day of `column`; str() of it starts "YYYY-MM-DD" on both databases."""
+    if session.get_bind().dialect.name == "postgresql":  # date_trunc: cheaper than to_char per row
+        return func.date_trunc("day", func.timezone("UTC", column))
+    return func.substr(column, 1, 10)  # SQLite keeps UTC text: "YYYY-MM-DD HH:MM:SS..."
+
+
+def _hour(session: Session, column):
+    """The UTC hour of `column`; str() of it starts "YYYY-MM-DD HH" on both databases."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc("hour", func.timezone("UTC", column))
+    return func.substr(column, 1, 13)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
