@@ -253,4 +253,4 @@ def test_held_back_by_our_own_rate_limit_is_not_sent_and_not_called_unconfirmed(
     assert posts_to_wb(wb_stub) == 0
     job = api.get(f"/api/jobs/{accepted['job_id']}").get_json()
     assert job["status"] == "failed"
-    assert "local rate limit" in job["reason"] and "may have arrived" not in job["reason"]
+    assert "local rate limit" in job["reason"] and "answer was lost" not in job["reason"]
