@@ -122,7 +122,7 @@ def _load_chat(chat_id: int, before: int | None) -> dict:
         abort(404, _("Chat %(id)s does not exist.", id=chat_id))
     analysis = chat.get("analysis") or {}
     _mask_in_reports(chat.get("buyer_first_name"), analysis.get("summary"), analysis.get("suggested_reply"),
-                     *(m["text"] for m in chat["messages"]))
+                     *(m["text"] for m in chat["messages"]), *(r["text"] for r in chat["pending_replies"]))
     return chat
 
 
