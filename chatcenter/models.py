@@ -226,6 +226,9 @@ class ReplyState:
     FAILED = "failed"  # certainly not delivered; `error` says why
 
 
+OPEN_REPLY = text("state IN ('queued', 'sending', 'unconfirmed')")
+
+
 class Reply(Base):
     """An operator's answer to a buyer: reaches WB exactly once; its text is kept whatever happens."""
 
@@ -234,6 +237,9 @@ class Reply(Base):
         # The same Idempotency-Key from the same requester names the same reply.
         UniqueConstraint("requested_by", "idempotency_key", name="uq_replies_idempotency"),
         Index("ix_replies_chat", "chat_id", "id"),
+        # Replies not settled yet: a handful, which the poller looks up every round
+        # (chatcenter.replies.recover_replies) among all the replies ever sent.
+        Index("ix_replies_open", "id", postgresql_where=OPEN_REPLY, sqlite_where=OPEN_REPLY),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -24,7 +24,7 @@ from rq.job import JobStatus
 from rq.utils import now as rq_now
 from sqlalchemy import select
 
-from chatcenter.models import Reply, ReplyState, utcnow
+from chatcenter.models import OPEN_REPLY, Reply, ReplyState, utcnow
 from chatcenter.queues import PENDING, REPLY_JOB, enqueue, fetch_job
 from chatcenter.wb_events import WBEvent
 
@@ -37,7 +37,6 @@ MAX_SENDS = 3  # requests that WB may have taken, for one reply
 CLOCK_SLACK = timedelta(seconds=60)
 RECORD_GRACE = timedelta(seconds=10)  # a reply just recorded is being enqueued by its request
 FAILED_JOB_COOL_OFF = 300.0  # seconds: a job that crashed is not re-run every pass
-OPEN_STATES = (ReplyState.QUEUED, ReplyState.SENDING, ReplyState.UNCONFIRMED)
 
 
 def confirm_margin(sync_interval_seconds: int) -> timedelta:
@@ -65,7 +64,7 @@ def recover_replies(resources) -> list[int]:
     settings, redis = resources.settings, resources.redis
     now = utcnow()
     with resources.db.session() as session:
-        rows = session.execute(select(Reply.id, Reply.state, Reply.created_at).where(Reply.state.in_(OPEN_STATES))
+        rows = session.execute(select(Reply.id, Reply.state, Reply.created_at).where(OPEN_REPLY)
                                .order_by(Reply.id).limit(1000)).all()
     recovered = []
     for reply_id, state, created_at in rows:
