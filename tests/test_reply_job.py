@@ -13,7 +13,7 @@ from sqlalchemy import select
 from chatcenter.actions import request_sync
 from chatcenter.models import Chat, Message, Reply
 from chatcenter.replies import recover_replies
-from tests.helpers import add_seller, resources, run_jobs, run_worker_process, seed_wb, wait_until
+from tests.helpers import add_seller, resources, run_jobs, run_worker_process, seed_wb
 from tests.stubs.wb_stub import MESSAGE_PATH, problem
 
 TEXT = "Здравствуйте! Заказ уже в пути, трек-номер пришлём сегодня."
