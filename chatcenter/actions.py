@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
+from chatcenter.moderation import EMAIL, LINK, PHONE, SOCIAL, wb_would_refuse
 from chatcenter.queues import ANALYSIS_JOB, REPLY_JOB, SYNC_JOB, Enqueued, QueueUnavailable, enqueue
 from chatcenter.runtime import Runtime
 
@@ -33,6 +34,20 @@ class InvalidInput(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+KIND_NAMES = {LINK: "a link", EMAIL: "an e-mail address", PHONE: "a phone number",
+              SOCIAL: "a social network's name"}
+
+
+class WouldBeRefused(InvalidInput):
+    """The text holds what WB's moderation refuses in a seller's message; `kinds` names it."""
+
+    def __init__(self, kinds: list[str]):
+        found = " and ".join(KIND_NAMES[k] for k in kinds)
+        super().__init__("text", f"contains {found}: WB's moderation refuses links, e-mail addresses, "
+                                 "phone numbers and social networks' names in a seller's message")
+        self.kinds = kinds
 
 
 class AnalysisOff(PermanentJobError):
@@ -87,6 +102,9 @@ def clean_reply_text(text) -> str:
         raise InvalidInput("text", "must not contain NUL characters")
     if not _is_utf8(text):
         raise InvalidInput("text", "is not valid Unicode text (a lone surrogate)")
+    refused = wb_would_refuse(text)
+    if refused:  # checked before it is queued: WB would answer 400, after the operator moved on
+        raise WouldBeRefused(refused)
     return text
 
 

@@ -431,6 +431,39 @@ def store_sent_reply(session: Session, chat: Chat, reply_id: int, text: str, sen
     return message
 
 
+def _unclaimed_seller_message(chat_id: int, text: str):
+    """A seller message of the chat with this text that no reply has taken as its own yet
+    (a reply we stored when sending it, `reply:<id>`, is its reply's from the start)."""
+    claimed = exists().where(Reply.chat_id == chat_id, Reply.message_id == Message.id)
+    return select(Message).where(Message.chat_id == chat_id, Message.sender == SELLER, Message.text == text,
+                                 Message.wb_event_id.not_like(f"{REPLY_EVENT_PREFIX}%"), ~claimed)
+
+
+def stored_echo(session: Session, chat: Chat, text: str, since: datetime) -> Message | None:
+    """WB's echo of a reply sent at `since` (or later), as a sync stored it: the oldest such
+    message no other reply has claimed. The chat row is locked first, as a sync locks it."""
+    session.execute(select(Chat.id).where(Chat.id == chat.id).with_for_update())
+    return session.scalar(_unclaimed_seller_message(chat.id, text).where(Message.sent_at >= since)
+                          .order_by(Message.sent_at, Message.id).limit(1))
+
+
+def store_echo(session: Session, chat: Chat, event: WBEvent) -> Message | None:
+    """The message for WB's feed event echoing one of our replies, stored under WB's own
+    event id (so the sync storing the same event later adds nothing), or found when a sync
+    stored it first; None when another reply already claimed it."""
+    session.execute(select(Chat.id).where(Chat.id == chat.id).with_for_update())
+    found = session.scalar(select(Message).where(Message.chat_id == chat.id, Message.wb_event_id == event.event_id))
+    if found is not None:
+        claimed = session.scalar(select(Reply.id).where(Reply.chat_id == chat.id, Reply.message_id == found.id))
+        return None if claimed is not None else found
+    message = Message(chat_id=chat.id, wb_event_id=event.event_id, sender=SELLER, text=event.text,
+                      attachments=event.attachments, sent_at=event.sent_at)
+    session.add(message)
+    session.flush()
+    record_message(chat, message)
+    return message
+
+
 def store_analysis(session: Session, chat: Chat, analysis: Analysis, read_up_to: int | None = None) -> None:
     """Add an analysis and make it the chat's latest; the chat stays due if a buyer message
     it did not read (an id above `read_up_to`, by default the message it covers) arrived

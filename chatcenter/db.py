@@ -41,6 +41,7 @@ def make_engine(url: str, **kwargs) -> Engine:
                            connect_args=connect_args, **kwargs)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     _ENGINES.add(engine)
     return engine
 
@@ -59,6 +60,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# Execution option of a transaction that must hold the write lock from its first statement.
+WRITE_LOCK = "chatcenter_write_lock"
+
+
+def _sqlite_begin(conn) -> None:
+    """BEGIN IMMEDIATE for a transaction that asked for the write lock (SQLAlchemy's pysqlite
+    recipe for controlling BEGIN). pysqlite itself begins only at the first INSERT or UPDATE,
+    and `SELECT ... FOR UPDATE` is a no-op on SQLite: two transactions that each check for
+    the other's row before writing (a sync storing WB's echo of a reply, the reply job
+    storing that reply) would both miss it. Other transactions keep pysqlite's own late
+    BEGIN: a read-then-write transaction begun early could fail on a concurrent commit
+    instead of waiting for it, so the whole recipe is not applied to every transaction."""
+    if conn.get_execution_options().get(WRITE_LOCK):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     def __init__(self, url: str, **engine_kwargs):
         self.engine = make_engine(url, **engine_kwargs)
@@ -70,10 +87,15 @@ class Database:
                                       expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on any error."""
+    def session(self, write_lock: bool = False) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error. `write_lock`: on
+        SQLite the transaction takes the database's write lock at its start (PostgreSQL
+        locks rows with FOR UPDATE instead), for check-then-insert transactions that
+        another process may run on the same rows at the same moment."""
         session = self.sessionmaker()
         try:
+            if write_lock:
+                session.connection(execution_options={WRITE_LOCK: True})
             yield session
             session.commit()
         except BaseException:

@@ -247,17 +247,26 @@ class ReplyState:
     QUEUED = "queued"
     SENDING = "sending"  # handed to WB; if the run dies now, WB may or may not have it
     SENT = "sent"
-    FAILED = "failed"
+    # WB's answer was lost (timeout after sending, 5xx, a killed worker): WB may have it.
+    # Settled against WB's event feed, never by sending blindly (chatcenter.replies).
+    UNCONFIRMED = "unconfirmed"
+    FAILED = "failed"  # certainly not delivered; `error` says why
+
+
+OPEN_REPLY = text("state IN ('queued', 'sending', 'unconfirmed')")
 
 
 class Reply(Base):
-    """An operator's answer to a buyer: sent to WB by a job, at most once."""
+    """An operator's answer to a buyer: reaches WB exactly once; its text is kept whatever happens."""
 
     __tablename__ = "replies"
     __table_args__ = (
         # The same Idempotency-Key from the same requester names the same reply.
         UniqueConstraint("requested_by", "idempotency_key", name="uq_replies_idempotency"),
         Index("ix_replies_chat", "chat_id", "id"),
+        # Replies not settled yet: a handful, which the poller looks up every round
+        # (chatcenter.replies.recover_replies) among all the replies ever sent.
+        Index("ix_replies_open", "id", postgresql_where=OPEN_REPLY, sqlite_where=OPEN_REPLY),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -270,6 +279,10 @@ class Reply(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the latest request left for WB (our clock), and how many left: WB's feed is read
+    # from that moment to learn whether an unconfirmed reply arrived.
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:  # no text
         return f"<Reply id={self.id} chat_id={self.chat_id} state={self.state}>"

@@ -270,7 +270,8 @@ def _message_key(session: Session, chat_id: int, message_id: int):
 
 
 def reply_view(reply) -> dict:  # a Reply or a row of its columns
-    return {"id": reply.id, "state": reply.state, "error": reply.error, "message_id": reply.message_id,
+    return {"id": reply.id, "state": reply.state, "text": reply.text, "error": reply.error,
+            "message_id": reply.message_id,
             "created_at": reply.created_at.isoformat(),
             "sent_at": reply.sent_at.isoformat() if reply.sent_at else None}
 

@@ -36,6 +36,7 @@ from chatcenter.poller import (
     Outcome, after_poll, after_skip, first_schedule, has_news, held_back, is_due, should_poll, sync_due,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, JobKind, enqueue, recover_dead_runs
+from chatcenter.replies import recover_replies
 
 log = logging.getLogger("jobs.poller")
 
@@ -135,6 +136,7 @@ class Poller:
             if recovered:
                 log.warning("poller: %d jobs left started by a dead worker enqueued anew: %s",
                             len(recovered), ", ".join(recovered))
+            recover_replies(self.resources)  # replies whose job Redis lost, or due a look at WB's feed
 
     def _poll(self, seller_id: int, client: WBClient, cursor: int | None) -> tuple[str, float | None]:
         outcome, wait = poll_feed(client, cursor)

@@ -249,7 +249,8 @@ class _Run:
             return
         result, seller_id = self.result, self.result.seller_id
         cleaned = clean_page(self.batch)
-        with self.resources.db.session() as session:
+        # The write lock from the start: the reply job may be storing the reply WB echoes here.
+        with self.resources.db.session(write_lock=True) as session:
             stored = store_events(session, seller_id, cleaned.events)
             set_aside = store_set_aside(session, seller_id, cleaned.set_aside)
             _move_cursor(session, seller_id, self.stored_cursor, self.cursor, len(set_aside))

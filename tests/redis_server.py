@@ -23,18 +23,20 @@ def spare_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, persistent: bool = True):
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed: outage tests need a Redis of their own")
         self.folder = folder
         self.port = spare_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen | None = None
+        # Without persistence (as `make run` starts it) a restart comes back empty.
+        self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
 
     def start(self) -> RedisServer:
         self._process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+             *self.persistence, "--save", ""],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not self.is_up():

@@ -4,6 +4,8 @@ seconds (the lease lapses, the enqueue check or the periodic fan-out takes the d
 bench/crash_recovery.py checks it against the 30 s goal."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests import crash_scenarios
 
 
@@ -21,3 +23,8 @@ def test_analysis(job_app, job_settings, wb_stub, deepseek_stub):
 
 def test_reply(job_app, job_settings, wb_stub):
     report("reply", crash_scenarios.reply_killed_mid_send(job_app, job_settings, wb_stub))
+
+
+def test_reply_killed_before_wb_took_it(job_app, job_settings, wb_stub):
+    settings = replace(job_settings, sync_interval_seconds=2)  # the feed is trusted after two polls: 4 s
+    report("reply (WB never took it)", crash_scenarios.reply_killed_before_wb_took_it(job_app, settings, wb_stub))

@@ -157,3 +157,32 @@ def test_the_grafana_dashboard_asks_only_for_series_a_scrape_has(client):
     declared = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
     series = {f"{name}{suffix}" for name in declared for suffix in ("", "_total", "_bucket", "_sum", "_count")}
     assert asked and asked <= series, asked - series
+
+
+def test_replies_count_each_state_they_reach(job_app, job_settings, make_api, wb_stub):
+    from tests.stubs.wb_stub import MESSAGE_PATH, problem
+    from tests.test_reply_job import TEXT
+
+    client = job_app.test_client()
+    seller_id = add_seller(job_app)
+    seed_wb(wb_stub, chats=1)
+    request_sync(resources(job_app), seller_id)
+    assert run_worker_process(job_settings, "sync").returncode == 0
+    chat_id = make_api(job_app).get("/api/chats").get_json()["chats"][0]["id"]
+    api = make_api(job_app, "replies")
+    before = scrape(client)
+
+    wb_stub.accept_then_fail_next(504)  # WB takes it, its gateway times out: unconfirmed, then sent
+    api.post(f"/api/chats/{chat_id}/reply", json={"text": TEXT})
+    assert run_worker_process(job_settings, "reply").returncode == 0
+    wb_stub.fail_next(400, path=MESSAGE_PATH, body=problem(400, "message contains forbidden words", "bad request"))
+    api.post(f"/api/chats/{chat_id}/reply", json={"text": "Второй ответ, который WB не примет."})
+    assert run_worker_process(job_settings, "reply").returncode == 0
+    after = scrape(client)
+
+    assert wb_stub.delivered(TEXT) == 1
+    assert moved(before, after, "chatcenter_replies_total", state="unconfirmed") == 1
+    assert moved(before, after, "chatcenter_replies_total", state="sent") == 1
+    assert moved(before, after, "chatcenter_replies_total", state="failed") == 1
+    assert moved(before, after, "chatcenter_wb_requests_total", endpoint="message", status="504") == 1
+    assert moved(before, after, "chatcenter_wb_requests_total", endpoint="message", status="400") == 1

@@ -588,11 +588,11 @@ def test_failing_reply_job_with_wb_echoing_it_sends_no_text_sign_or_buyer(make_a
     wb_stub.valid_tokens.add(WB_JWT)
     chat_id = _chat_of(app, add_seller(app, token=WB_JWT))
     rejected = request_reply(resources(app), chat_id, REPLY_TEXT, requested_by="api-key-1")
-    unconfirmed = request_reply(resources(app), chat_id, REPLY_TEXT + " (2)", requested_by="api-key-1")
+    not_taken = request_reply(resources(app), chat_id, REPLY_TEXT + " (2)", requested_by="api-key-1")
     echo = (f"message «{REPLY_TEXT}» to {BUYER} rejected for replySign {REPLY_SIGN}; "
             f"first words: {REPLY_TEXT[:30]}")
     wb_stub.fail_next(400, path=MESSAGE_PATH, body=problem(400, echo, "bad request"))
-    wb_stub.fail_next(500, path=MESSAGE_PATH, body=problem(500, echo, "internal server error"))
+    wb_stub.fail_next(404, path=MESSAGE_PATH, body=problem(404, echo, "not found"))  # not taken, no retries left
 
     result = run_worker_process(worker_settings, "reply")
 
@@ -606,7 +606,7 @@ def test_failing_reply_job_with_wb_echoing_it_sends_no_text_sign_or_buyer(make_a
     assert {kind: len(found) for kind, found in errors.items()} == {"ReplyRejected": 1, "ReplyNotTaken": 1}
     for event in (errors["ReplyRejected"][0], errors["ReplyNotTaken"][0]):
         assert event["extra"]["rq-job"]["func"] == "jobs.reply.send_reply"
-        assert event["extra"]["rq-job"]["job_id"] in (rejected.job_id, unconfirmed.job_id)
+        assert event["extra"]["rq-job"]["job_id"] in (rejected.job_id, not_taken.job_id)
         assert "send_reply" in function_names(event)
         assert "[Filtered]" in event["exception"]["values"][-1]["value"]
     assert "answered 400: bad request: message «[Filtered]»" in errors["ReplyRejected"][0]["exception"]["values"][-1]["value"]

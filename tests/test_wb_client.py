@@ -245,10 +245,26 @@ def test_read_timeout_is_unavailable(stub):
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-def test_connection_refused_is_unavailable():
+def test_connection_refused_is_unavailable_and_certainly_unsent():
     with WBClient("http://127.0.0.1:9", TOKEN, connect_timeout=0.5) as c:
-        with pytest.raises(WBUnavailable, match="connection failed|connect timeout"):
+        with pytest.raises(WBUnavailable, match="could not connect|connect timeout") as info:
             c.list_chats()
+    assert info.value.unsent  # a message sent this way certainly never reached WB
+
+
+def test_a_connection_cut_after_the_request_left_may_have_arrived(stub, client):
+    stub.accept_then_hang_next(5)
+    client.timeout = (3.05, 0.3)
+    with pytest.raises(WBUnavailable, match="read timeout") as info:
+        client.send_message(stub.add_chat()["replySign"], "Здравствуйте!")
+    assert not info.value.unsent
+
+
+def test_a_refusal_carries_wbs_errors(stub, client):
+    stub.fail_next(400, body={"result": None, "errors": ["сообщение содержит ссылку"]})
+    with pytest.raises(WBBadResponse, match="answered 400: сообщение содержит ссылку") as info:
+        client.send_message(stub.add_chat()["replySign"], "Здравствуйте!")
+    assert info.value.refusals == ["сообщение содержит ссылку"] and not info.value.unsent
 
 
 def test_malformed_json_is_bad_response(stub, client):

@@ -53,14 +53,20 @@ def token_problem(token: str) -> str | None:
 
 
 class WBError(Exception):
-    """Any failure talking to WB. `transient` tells a job whether to retry."""
+    """Any failure talking to WB. `transient` tells a job whether to retry; `unsent` that
+    the request certainly never reached WB (no connection, DNS, TLS handshake, our own rate
+    limit), which matters for a request that is not idempotent (sending a message)."""
 
     transient = False
 
-    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None):
+    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None,
+                 unsent: bool = False, refusals: list[str] | None = None):
         super().__init__(message)
         self.status = status
         self.request_id = request_id
+        self.unsent = unsent
+        # WB's own list of what it refused (the `errors` of a 4xx answer), already scrubbed.
+        self.refusals = refusals or []
 
 
 class WBAuthError(WBError):
@@ -189,7 +195,7 @@ class WBClient:
                     raise WBRateLimited(
                         f"WB API {what}: local rate limit, next slot in {exc.wait_seconds:.1f} s "
                         f"(over the {self.max_rate_wait:.0f} s wait budget)",
-                        retry_after=exc.wait_seconds,
+                        retry_after=exc.wait_seconds, unsent=True,
                     ) from None
             resp = self._send(method, path, params, files)
             if resp.status_code != 429:
@@ -232,13 +238,15 @@ class WBClient:
             status = resp.status_code  # "error" when the answer never arrived whole
             return resp
         except requests.Timeout as exc:
-            kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
-            msg = f"WB API {method} {path}: {kind} timeout"
+            unsent = isinstance(exc, requests.ConnectTimeout)
+            msg = f"WB API {method} {path}: {'connect' if unsent else 'read'} timeout"
         except requests.RequestException as exc:
-            msg = f"WB API {method} {path}: connection failed ({type(exc).__name__})"
+            unsent = _never_connected(exc)
+            what = "could not connect" if unsent else "connection failed"
+            msg = f"WB API {method} {path}: {what} ({type(exc).__name__})"
         finally:
             self.metrics.wb_request(endpoint_of(path), status, time.monotonic() - started)
-        raise WBUnavailable(msg) from None
+        raise WBUnavailable(msg, unsent=unsent) from None
 
     def _read_body(self, resp: requests.Response, deadline: float, what: str) -> None:
         """Read the whole body by the deadline: a read timeout alone lets a server that
@@ -286,16 +294,19 @@ class WBClient:
             return body
 
         problem = _problem(resp)
+        refusals = [self._scrub(str(e)) for e in problem.get("errors") or [] if e] \
+            if isinstance(problem.get("errors"), list) else []
         request_id = problem.get("requestId")
         if not isinstance(request_id, str):
             request_id = resp.headers.get("X-Request-Id")
         reason = self._scrub(
-            ": ".join(str(problem[k]) for k in ("title", "detail") if problem.get(k)) or resp.reason or ""
+            ": ".join(str(problem[k]) for k in ("title", "detail") if problem.get(k))
+            or "; ".join(refusals) or resp.reason or ""
         )
         suffix = f": {reason}" if reason else ""
         if request_id:
             suffix += f" (requestId {request_id})"
-        kw = {"status": status, "request_id": request_id}
+        kw = {"status": status, "request_id": request_id, "refusals": refusals}
         if status in (401, 403):
             raise WBAuthError(f"WB API rejected the token ({status}){suffix}", **kw)
         if status >= 500 or status == 408:
@@ -306,6 +317,17 @@ class WBClient:
         # WB details are short server texts, but never let one echo the token.
         text = text.replace(self._token, "[token]")
         return text if len(text) <= _DETAIL_MAX else text[:_DETAIL_MAX] + "..."
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached WB: the TCP connection or the TLS
+    handshake failed (refused, unreachable, DNS). A connection dropped later may have
+    carried the whole request."""
+    if isinstance(exc, requests.exceptions.SSLError):  # the handshake comes before the request
+        return True
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None)  # urllib3's MaxRetryError names what failed
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _problem(resp: requests.Response) -> dict:

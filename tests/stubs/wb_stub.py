@@ -67,13 +67,15 @@ class WBStub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._connections: set = set()
+        self._port = 0
         self.reset()
 
     # ---- lifecycle --------------------------------------------------------
 
-    def start(self) -> "WBStub":
+    def start(self, port: int = 0) -> "WBStub":
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._server.stub = self
         # A short poll interval keeps stop() quick.
@@ -89,6 +91,21 @@ class WBStub:
             self._server.server_close()
             self._thread.join(timeout=5)
             self._server = None
+
+    def go_down(self) -> None:
+        """WB down: the listener closes and open connections are cut, so every request is
+        refused (connection refused) until come_back(), which listens on the same port."""
+        self._port = self._server.server_address[1]
+        self.stop()
+        with self.lock:
+            for connection in list(self._connections):
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def come_back(self) -> None:
+        self.start(self._port)
 
     def __enter__(self) -> "WBStub":
         return self.start()
@@ -170,6 +187,11 @@ class WBStub:
                 chat["lastMessage"] = {"text": text, "addTimestamp": ts}
             return event
 
+    def delivered(self, text: str) -> int:
+        """How many copies of `text` WB holds from the seller (what the buyer sees)."""
+        with self.lock:
+            return sum(1 for e in self.events if e["sender"] == "seller" and (e.get("message") or {}).get("text") == text)
+
     # ---- fault injection --------------------------------------------------
 
     def fail_next(self, status: int, count: int = 1, headers=None, body=None, path=None) -> None:
@@ -189,6 +211,16 @@ class WBStub:
     def trickle_next(self, bytes_per_second: float, count: int = 1, path=None) -> None:
         """Answer the next `count` requests normally, but send the body this slowly."""
         self._push("trickle", count, path, rate=bytes_per_second)
+
+    def accept_then_fail_next(self, status: int, count: int = 1) -> None:
+        """Take the next `count` messages (WB stores them and echoes them in the feed), then
+        answer `status` as a gateway that timed out would (504, 502)."""
+        self._push("accept_fail", count, MESSAGE_PATH, status=status)
+
+    def accept_then_hang_next(self, seconds: float, count: int = 1) -> None:
+        """Take the next `count` messages, then answer only after `seconds` (past the client's
+        timeout, or never if the client was killed)."""
+        self._push("accept_delay", count, MESSAGE_PATH, seconds=seconds)
 
     def call_next(self, callback, count: int = 1, path=None) -> None:
         """Call `callback()` before answering the next `count` requests normally."""
@@ -225,6 +257,9 @@ class WBStub:
             self.arrivals.append(time.time())
 
         fault = self._take_fault(path)
+        after = fault if fault and fault["kind"] in ("accept_fail", "accept_delay") else None
+        if after:
+            fault = None
         if fault and fault["kind"] == "delay":
             if self._stopping.wait(fault["seconds"]):
                 return
@@ -251,6 +286,10 @@ class WBStub:
         if route is None:
             return h.reply_json(404, problem(404, f"no route {method} {path}"), problem_json=True)
         status, body = route(query, h.headers, raw)
+        if after and after["kind"] == "accept_fail" and status == 200:  # taken, but the answer is lost
+            return h.reply_json(after["status"], problem(after["status"], "gateway timeout"), problem_json=True)
+        if after and after["kind"] == "accept_delay" and self._stopping.wait(after["seconds"]):
+            return
         h.reply_json(status, body, problem_json=status >= 400)
 
     def _rate_check(self, token: str) -> dict | None:
@@ -351,9 +390,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        with self.server.stub.lock:
+            self.server.stub._connections.add(self.connection)
         # Headers and body go out in two writes: without this, Nagle's algorithm and the
         # client's delayed ACK hold each answer ~40 ms (a real server sends them together).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self):
+        with self.server.stub.lock:
+            self.server.stub._connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:  # cut by go_down()
+            pass
 
     def do_GET(self):
         self._run("GET")

@@ -120,6 +120,7 @@ SCHEMAS = {
     "PendingReply": _object({
         "id": ID,
         "state": {"enum": _values(ReplyState)},
+        "text": {"type": "string", "description": "the text asked for, kept until it is sent"},
         "error": _nullable({"type": "string"}),
         "message_id": _nullable(ID),
         "created_at": DATE_TIME,
@@ -292,7 +293,10 @@ PATHS = {
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref("ReplyRequest")}}},
         "responses": {
             "202": _json(_ref("ReplyAccepted"), "The reply is recorded and its sending enqueued", LOCATION),
-            "400": _error("BadRequest"), **KEY_REQUIRED, "404": _error("NotFound"),
+            "400": _json(_ref("Error"), "Bad input; or the text holds what WB's moderation refuses (a link, "
+                                        "an e-mail address, a phone number, a social network's name), named "
+                                        "in `detail`"),
+            **KEY_REQUIRED, "404": _error("NotFound"),
             "413": _error("TooLarge"),
             "422": _json(_ref("Error"), "The Idempotency-Key was used for another reply within 24 h"),
             "503": _error("QueueUnavailable"),

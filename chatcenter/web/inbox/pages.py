@@ -15,17 +15,18 @@ from redis.exceptions import RedisError
 
 from chatcenter import runtime
 from chatcenter.actions import (
-    REPLY_MAX, AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, request_analysis, request_reply,
-    request_sync,
+    REPLY_MAX, AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, WouldBeRefused, request_analysis,
+    request_reply, request_sync,
 )
 from chatcenter.models import ReplyState
+from chatcenter.moderation import wb_would_refuse
 from chatcenter.prompt import CATEGORIES, URGENCIES
 from chatcenter.queries import (
     BadQuery, ChatFilter, chat_detail, chat_reply, count_chats, job_view, list_chats, list_sellers,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.web.inbox.blueprint import bp
-from chatcenter.web.inbox.present import parse_time
+from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
 from chatcenter.web.reads import request_reader
 
 log = logging.getLogger("chatcenter.inbox")
@@ -38,6 +39,8 @@ SHOW = {"awaiting": True, "answered": False}  # the "Show" filter; empty: every 
 REFRESH_SECONDS = 15  # how often a page part fetches itself again
 BUSY_REFRESH_SECONDS = 2  # ... while a reply, analysis or sync it asked for is under way
 PENDING_JOB = {"queued", "started"}
+# Replies on their way: the AI's suggestion is not pre-filled meanwhile, and the page looks often.
+ON_THE_WAY = (ReplyState.QUEUED, ReplyState.SENDING, ReplyState.UNCONFIRMED)
 
 
 # ------------------------------------------------------------------------------ inbox
@@ -131,7 +134,7 @@ def thread_part(chat_id: int, before: int | None, reply_id: int | None, chat: di
                if r["state"] != ReplyState.FAILED or parse_time(r["created_at"]) >= last_activity]
     if followed is not None and all(r["id"] != followed["id"] for r in pending):
         pending.append(followed)
-    busy = any(r["state"] in (ReplyState.QUEUED, ReplyState.SENDING) for r in pending)
+    busy = any(r["state"] in ON_THE_WAY for r in pending)
     params = {k: v for k, v in (("before", before), ("reply", reply_id)) if v is not None}
     return {
         "chat": chat,
@@ -158,19 +161,35 @@ def analysis_part(chat_id: int, chat: dict | None = None) -> dict:
     }
 
 
+def refused_names(kinds: list[str]) -> str:
+    """"a link and a phone number", in the page's language."""
+    return _(" and ").join(str(REFUSED_KIND[k]) for k in kinds)
+
+
 def render_chat(chat_id: int, draft: str | None = None, error: str | None = None, status: int = 200):
-    before, reply_id = _int_param("before"), _int_param("reply")
+    before, reply_id, edit_id = _int_param("before"), _int_param("reply"), _int_param("edit")
     chat = _load_chat(chat_id, before)
     thread = thread_part(chat_id, before, reply_id, chat)
     analysis = chat.get("analysis")
+    not_prefilled = None
+    if draft is None and edit_id is not None:  # "Edit" on a reply that was not sent: its text, to change
+        with runtime.get().db.session() as session:
+            edited = chat_reply(session, chat_id, edit_id)
+        draft = edited["text"] if edited and edited["state"] != ReplyState.SENT else None
     if draft is None:
-        # The AI's suggestion, when the buyer waits and no reply of ours is on its way.
-        draft = analysis["suggested_reply"] if analysis and chat["awaiting_reply"] and not thread["busy"] else ""
+        # The AI's suggestion, when the buyer waits and no reply of ours is on its way; not
+        # when WB's moderation would refuse it (the page says why instead).
+        suggestion = analysis["suggested_reply"] if analysis and chat["awaiting_reply"] and not thread["busy"] else ""
+        refused = wb_would_refuse(suggestion) if suggestion else []
+        if refused:
+            not_prefilled = _("The AI's suggested reply is not pre-filled: it contains %(what)s, which Wildberries "
+                              "refuses in a seller's message. Write the reply without it.", what=refused_names(refused))
+        draft = "" if refused else suggestion
     with runtime.get().db.session() as session:
         sellers = {s["id"]: s["name"] for s in list_sellers(session)}
     return render_template(
         "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat),
-        seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error,
+        seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
         idempotency_key=uuid.uuid4().hex, reply_max=REPLY_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
     ), status
@@ -190,6 +209,10 @@ def send_reply(chat_id: int):
         sent = request_reply(runtime.get(), chat_id, text, requested_by=g.operator.requester, idempotency_key=key)
     except NotFound:
         abort(404, _("Chat %(id)s does not exist.", id=chat_id))
+    except WouldBeRefused as exc:
+        return render_chat(chat_id, draft=text, status=400, error=_(
+            "Not sent: it contains %(what)s, and Wildberries refuses links, e-mail addresses, phone numbers and "
+            "social networks' names in a seller's message. Remove it and send again.", what=refused_names(exc.kinds)))
     except InvalidInput as exc:
         message = (_("Write a reply of 1 to %(max)s characters.", max=REPLY_MAX) if exc.field == "text"
                    else _("The form was damaged; reload the page and send again."))

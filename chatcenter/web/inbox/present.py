@@ -22,7 +22,10 @@ SENDER = {"client": _l("Buyer"), "seller": _l("You (seller)"), "wb": _l("Wildber
 SYNC_STATE = {"idle": _l("Not synced yet"), "running": _l("Syncing"), "ok": _l("OK"),
               "error": _l("Failed, will retry"), "auth_error": _l("Token refused")}
 REPLY_STATE = {"queued": _l("Queued"), "sending": _l("Sending to Wildberries"), "sent": _l("Sent"),
-               "failed": _l("Not sent")}
+               "unconfirmed": _l("Not confirmed yet"), "failed": _l("Not sent")}
+# What WB's moderation refuses (chatcenter.moderation's kinds), as the pages name it.
+REFUSED_KIND = {"link": _l("a link"), "email": _l("an e-mail address"), "phone": _l("a phone number"),
+                "social": _l("a social network's name")}
 WB_PRODUCT_URL = "https://www.wildberries.ru/catalog/{nm_id}/detail.aspx"
 
 
