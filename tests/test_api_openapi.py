@@ -24,16 +24,16 @@ def routes_of(app) -> set[tuple[str, str]]:
             for method in rule.methods - IMPLICIT_METHODS}
 
 
-def documented() -> set[tuple[str, str]]:
-    return {(path, method.upper()) for path, operations in document()["paths"].items() for method in operations}
+def documented(app) -> set[tuple[str, str]]:
+    return {(path, method.upper()) for path, operations in document(app)["paths"].items() for method in operations}
 
 
 def test_the_document_has_exactly_the_apps_routes(app):
-    assert documented() == routes_of(app)
+    assert documented(app) == routes_of(app)
 
 
-def test_the_document_is_openapi_3_1_with_valid_schemas_and_a_bearer_scheme():
-    doc = document()
+def test_the_document_is_openapi_3_1_with_valid_schemas_and_a_bearer_scheme(app):
+    doc = document(app)
     assert doc["openapi"].startswith("3.1.")
     for name, schema in doc["components"]["schemas"].items():
         Draft202012Validator.check_schema(schema)
@@ -54,7 +54,7 @@ def test_the_document_is_openapi_3_1_with_valid_schemas_and_a_bearer_scheme():
 def test_the_app_serves_the_document(api):
     response = api.get("/api/openapi.json")
     assert response.status_code == 200
-    assert response.get_json() == document()
+    assert response.get_json() == document(api.app)
 
 
 def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, make_api, wb_stub, deepseek_stub,
@@ -119,4 +119,4 @@ def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, 
 
     # Every documented operation answered 2xx somewhere on the way, and matched the document.
     succeeded = {(path, method) for path, method, status in openapi_checker.checked[start:] if status < 300}
-    assert succeeded == documented()
+    assert succeeded == documented(app)
