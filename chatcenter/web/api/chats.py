@@ -1,7 +1,7 @@
 """Chats: the list (filters, keyset pages), one chat, asking for an analysis, replying."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g
 
 from chatcenter import actions, runtime
 from chatcenter.contract import ChatPage, JobAccepted, OneChat, ReplyAccepted
@@ -31,7 +31,7 @@ def chats(query: ChatListQuery):
     filters = ChatFilter(**{name: getattr(query, name) for name in FILTERS})
     with request_reader() as session:
         page = list_chats(session, filters, order=query.order, limit=query.limit, cursor=query.cursor)
-    return jsonify(chats=page.chats, next_cursor=page.next_cursor)
+    return {"chats": page.chats, "next_cursor": page.next_cursor}
 
 
 @bp.get(f"/{CHAT_ID}")
@@ -42,7 +42,7 @@ def chat(chat_id: int, query: ChatQuery):
         found = chat_detail(session, chat_id, limit=query.limit, before=query.before)
     if found is None:
         raise NotFound.of("chat", chat_id)
-    return jsonify(found)
+    return found
 
 
 @bp.post(f"/{CHAT_ID}/analysis")

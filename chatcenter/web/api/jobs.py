@@ -1,7 +1,7 @@
 """GET /api/jobs/<id>: follow a job this service enqueued to its end."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from chatcenter import runtime
 from chatcenter.contract import OneJob
@@ -26,4 +26,4 @@ def job(job_id: str):
     if view is None:
         shown = job_id if len(job_id) <= 100 else job_id[:100] + "…"
         raise NotFound(f"job {shown} does not exist (unknown, expired, or not one of this service's jobs)")
-    return jsonify(view)
+    return view

@@ -12,12 +12,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
-from pydantic import ValidationError
+from flask import Blueprint, Flask, current_app
+from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 
 from chatcenter.contract import Document, Error
 from chatcenter.observability.release import __version__
+from chatcenter.web.api import inputs
 from chatcenter.web.api.inputs import BODY_MAX, NoBody, NoQuery, refusal
 
 bp = Blueprint("openapi", __name__)
@@ -84,10 +85,8 @@ def _refuse(error: Exception | None) -> None:
 
 
 def _request_models() -> dict[str, type]:
-    from chatcenter.web.api import inputs
-
     return {model.__name__: model for model in vars(inputs).values()
-            if isinstance(model, type) and issubclass(model, inputs.BaseModel)}
+            if isinstance(model, type) and issubclass(model, BaseModel)}
 
 
 _DOCUMENT: dict | None = None
@@ -130,5 +129,5 @@ def _complete(operation: dict) -> None:
 @spec.validate(query=NoQuery, resp=answers((200, Document, "OpenAPI 3.1"), *READS), tags=["meta"])
 def openapi():
     """This document"""
-    return jsonify(document(current_app))
+    return document(current_app)
 

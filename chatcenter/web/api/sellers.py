@@ -1,7 +1,7 @@
 """GET /api/sellers and POST /api/sellers/<id>/sync."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from chatcenter import actions, runtime
 from chatcenter.contract import JobAccepted, SellerList
@@ -19,7 +19,7 @@ bp = Blueprint("sellers", __name__, url_prefix="/sellers")
 def sellers():
     """Sellers with their sync state (never their WB token)"""
     with request_reader() as session:
-        return jsonify(sellers=list_sellers(session))
+        return {"sellers": list_sellers(session)}
 
 
 @bp.post("/<int(min=1, max=2147483647):seller_id>/sync")
