@@ -120,3 +120,24 @@ def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, 
     # Every documented operation answered 2xx somewhere on the way, and matched the document.
     succeeded = {(path, method) for path, method, status in openapi_checker.checked[start:] if status < 300}
     assert succeeded == documented(app)
+
+
+def test_query_parameters_are_documented_with_the_bounds_the_api_enforces(app, api):
+    doc = document(app)
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/chats"]["get"]["parameters"]}
+    assert (params["limit"]["minimum"], params["limit"]["maximum"], params["limit"]["default"]) == (1, 100, 50)
+    assert (params["seller_id"]["minimum"], params["seller_id"]["maximum"]) == (1, 2**31 - 1)
+    assert params["order"]["enum"] == ["activity", "queue"] and params["cursor"]["maxLength"] == 500
+
+    def keywords(node):  # pydantic's own names for bounds would mean nothing to a client
+        if isinstance(node, dict):
+            yield from node
+            for value in node.values():
+                yield from keywords(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from keywords(value)
+
+    assert not {"ge", "le", "gt", "lt"} & set(keywords(doc["paths"])), "a bound pydantic did not translate"
+    for value in ("0", "101", "+5", "5.0", " 5"):  # what the document calls invalid is refused
+        assert api.get(f"/api/chats?limit={value}").status_code == 400, value

@@ -48,7 +48,8 @@ def _true_or_false(raw: Any) -> Any:
 
 
 def whole_number(low: int, high: int, description: str):
-    return Annotated[int, BeforeValidator(_whole_number), Field(ge=low, le=high, description=description)]
+    # The bounds before the validator: in that order pydantic puts them in the JSON Schema too.
+    return Annotated[int, Field(ge=low, le=high, description=description), BeforeValidator(_whole_number)]
 
 
 Flag = Annotated[bool, BeforeValidator(_true_or_false)]
