@@ -128,6 +128,8 @@ def test_query_parameters_are_documented_with_the_bounds_the_api_enforces(app, a
     assert (params["limit"]["minimum"], params["limit"]["maximum"], params["limit"]["default"]) == (1, 100, 50)
     assert (params["seller_id"]["minimum"], params["seller_id"]["maximum"]) == (1, 2**31 - 1)
     assert params["order"]["enum"] == ["activity", "queue"] and params["cursor"]["maxLength"] == 500
+    chat_id = doc["paths"]["/api/chats/{chat_id}"]["get"]["parameters"][0]
+    assert (chat_id["name"], chat_id["schema"]["minimum"], chat_id["schema"]["maximum"]) == ("chat_id", 1, 2**31 - 1)
 
     def keywords(node):  # pydantic's own names for bounds would mean nothing to a client
         if isinstance(node, dict):

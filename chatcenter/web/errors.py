@@ -80,7 +80,7 @@ def answer_of(exc: BaseException) -> Answer:
         return Answer(status, detail, exc, {name: headers[name] for name in KEPT_HEADERS if name in headers})
     known = _service_error(exc)
     if known is None:
-        raise exc  # a statement of ours failed: Flask answers 500 and Sentry reports it
+        raise exc  # a fault of ours (a bug, a failing statement): Flask answers 500, Sentry reports it
     if isinstance(known, Unavailable):
         # An outage: clients retry; operators see it here and in /api/health/ready, once per
         # request, without a traceback and without a Sentry event.

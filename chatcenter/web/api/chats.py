@@ -14,7 +14,6 @@ from chatcenter.web.reads import request_reader
 
 bp = Blueprint("chats", __name__, url_prefix="/chats")
 
-CHAT_ID = "<int(min=1, max=2147483647):chat_id>"  # ids the database can hold; others do not exist
 FILTERS = ("seller_id", "awaiting_reply", "sentiment", "urgency", "category")
 ENQUEUED = (202, JobAccepted, "An analysis enqueued")
 
@@ -34,7 +33,7 @@ def chats(query: ChatListQuery):
     return {"chats": page.chats, "next_cursor": page.next_cursor}
 
 
-@bp.get(f"/{CHAT_ID}")
+@bp.get("/<int:chat_id>")
 @spec.validate(resp=answers((200, OneChat, "The chat"), *READS, 404), tags=["chats"])
 def chat(chat_id: int, query: ChatQuery):
     """A chat: its product card, a page of its messages (oldest first), its latest analysis"""
@@ -45,7 +44,7 @@ def chat(chat_id: int, query: ChatQuery):
     return found
 
 
-@bp.post(f"/{CHAT_ID}/analysis")
+@bp.post("/<int:chat_id>/analysis")
 @spec.validate(resp=answers(ENQUEUED, *WRITES, 409, s409="An analysis of this chat is already queued or running "
                             "(job_id names it); or analysis is off (DEEPSEEK_API_KEY is empty)"), tags=["chats"])
 def analysis(chat_id: int, query: NoQuery, json: NoBody):
@@ -53,7 +52,7 @@ def analysis(chat_id: int, query: NoQuery, json: NoBody):
     return enqueued(actions.request_analysis(runtime.get(), chat_id), f"an analysis of chat {chat_id}")
 
 
-@bp.post(f"/{CHAT_ID}/reply")
+@bp.post("/<int:chat_id>/reply")
 @spec.validate(resp=answers((202, ReplyAccepted, "The reply is recorded and its sending enqueued"), *WRITES, 422),
                tags=["chats"])
 def reply(chat_id: int, query: NoQuery, json: ReplyBody, headers: ReplyHeaders):

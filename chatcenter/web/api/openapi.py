@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, current_app
 from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 
-from chatcenter.contract import Document, Error
+from chatcenter.contract import ID_MAX, Document, Error
 from chatcenter.observability.release import __version__
 from chatcenter.web.api import inputs
 from chatcenter.web.api.inputs import BODY_MAX, NoBody, NoQuery, refusal
@@ -99,9 +99,11 @@ def document(app: Flask) -> dict:
     if _DOCUMENT is None:
         with app.app_context():
             doc = copy.deepcopy(spec.spec)
-        for operations in doc["paths"].values():
+        for path, operations in doc["paths"].items():
             for operation in operations.values():
                 _complete(operation)
+                if path.startswith("/api/health"):  # the probes read no input: never a 400
+                    del operation["responses"]["400"]
         _DOCUMENT = doc
     return _DOCUMENT
 
@@ -112,7 +114,10 @@ def _complete(operation: dict) -> None:
         if headers:
             answer["headers"] = {name: {"description": text, "schema": {"type": "string"}, "required": True}
                                  for name, text in headers.items()}
-    for parameter in operation["parameters"]:  # pydantic's title and "no value" default say nothing here
+    for parameter in operation["parameters"]:
+        if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+            parameter["schema"].update(minimum=1, maximum=ID_MAX)  # ids: what the database can hold
+        # pydantic's title and "no value" default say nothing here
         parameter["schema"].pop("title", None)
         if parameter["schema"].get("default", "") is None:
             del parameter["schema"]["default"]

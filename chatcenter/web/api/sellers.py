@@ -22,7 +22,7 @@ def sellers():
         return {"sellers": list_sellers(session)}
 
 
-@bp.post("/<int(min=1, max=2147483647):seller_id>/sync")
+@bp.post("/<int:seller_id>/sync")
 @spec.validate(query=NoQuery, json=NoBody, tags=["sellers"], resp=answers(
     (202, JobAccepted, "A sync enqueued"), *WRITES, 409,
     s409="A sync of this seller is already queued or running (job_id names it)"))
