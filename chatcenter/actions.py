@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from chatcenter.errors import BadInput, Conflict, NotFound, Unprocessable
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
 from chatcenter.moderation import EMAIL, LINK, PHONE, SOCIAL, wb_would_refuse
@@ -22,18 +23,8 @@ IDEMPOTENCY_KEY_MAX = 200
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
-class NotFound(LookupError):
-    transient = False
-
-
-class InvalidInput(ValueError):
-    """Bad input; the message names the field."""
-
-    transient = False
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
+# The request errors of chatcenter.errors, under the names the callers know them by.
+InvalidInput = BadInput  # bad input; the message names the field
 
 
 KIND_NAMES = {LINK: "a link", EMAIL: "an e-mail address", PHONE: "a phone number",
@@ -50,14 +41,12 @@ class WouldBeRefused(InvalidInput):
         self.kinds = kinds
 
 
-class AnalysisOff(PermanentJobError):
+class AnalysisOff(Conflict, PermanentJobError):
     def __init__(self):
         super().__init__("analysis is off: set DEEPSEEK_API_KEY to enable it")
 
 
-class IdempotencyConflict(ValueError):
-    transient = False
-
+class IdempotencyConflict(Unprocessable):
     def __init__(self):
         super().__init__("Idempotency-Key: was already used for a different reply (another chat or text)")
 
@@ -65,7 +54,7 @@ class IdempotencyConflict(ValueError):
 def _require(session, model, row_id: int, what: str):
     row = session.get(model, row_id)
     if row is None:
-        raise NotFound(f"{what} {row_id} does not exist")
+        raise NotFound.of(what, row_id)
     return row
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +76,31 @@ def _sqlite_begin(conn) -> None:
     instead of waiting for it, so the whole recipe is not applied to every transaction."""
     if conn.get_execution_options().get(WRITE_LOCK):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# SQLite's result codes that mean the file cannot be used now (locked, missing, unreadable,
+# full), as opposed to a statement that cannot work (SQLITE_ERROR: no such table, syntax).
+_SQLITE_AWAY = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL",
+                "SQLITE_NOTADB", "SQLITE_PERM", "SQLITE_READONLY", "SQLITE_PROTOCOL")
+
+
+def is_outage(exc: SQLAlchemyError) -> bool:
+    """The database cannot be reached or used at the moment (try again later), rather than a
+    statement of ours failing (a bug)."""
+    if isinstance(exc, PoolTimeout):  # every pooled connection busy past the pool's timeout
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:  # SQLAlchemy saw the connection drop
+        return True
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    sqlite_code = getattr(exc.orig, "sqlite_errorname", None)
+    if sqlite_code is not None:
+        return sqlite_code.startswith(_SQLITE_AWAY)
+    # PostgreSQL: operational errors are the server's or the connection's (refused, gone,
+    # shutting down, out of disk, a statement timeout), never a statement of ours.
+    return True
 
 
 class Database:

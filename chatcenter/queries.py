@@ -1,8 +1,9 @@
 """What operators read, for the JSON API, the inbox pages and the CLI alike: sellers, chats
 (filtered, in pages by keyset), one chat with its messages, and the state of a job.
 
-Answers are plain dicts of JSON types. A buyer appears by first name only; WB tokens and
-reply signs never appear.
+Answers are plain dicts of JSON types, of the shapes chatcenter/contract.py declares (the
+API's answers and its OpenAPI document come from the same declarations). A buyer appears by
+first name only; WB tokens and reply signs never appear.
 """
 from __future__ import annotations
 
@@ -17,24 +18,19 @@ from redis import Redis
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from chatcenter import contract
+from chatcenter.contract import ID_MAX, PREVIEW_MAX
+from chatcenter.errors import BadInput
 from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import fetch_job, kind_of
 
-PREVIEW_MAX = 200  # characters of the last message shown in a list
 MAX_LIMIT = 100
 ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
-KEY_INT_MAX = 2**31 - 1  # ids and priorities are 32-bit integers (or smaller) in PostgreSQL
+KEY_INT_MAX = ID_MAX  # ids and priorities are 32-bit integers (or smaller) in PostgreSQL
 
 
-class BadQuery(ValueError):
-    """A filter, limit or cursor that cannot be used; the message names the parameter."""
-
-    transient = False
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
+BadQuery = BadInput  # a filter, limit or cursor that cannot be used; the message names it
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,7 @@ class ChatFilter:
 
 @dataclass
 class ChatPage:
-    chats: list[dict]
+    chats: list[contract.ChatSummary]
     next_cursor: str | None
 
 
@@ -197,46 +193,52 @@ def first_name(client_name: str | None) -> str | None:
     return client_name.split()[0] if client_name and client_name.split() else None
 
 
-def _product(card: dict | None) -> dict | None:
+def _product(card: dict | None) -> contract.Product | None:
     if not isinstance(card, dict):
         return None
-    return {k: card.get(k) for k in ("nmID", "price", "priceCurrency", "size")}
+    return contract.Product(nmID=card.get("nmID"), price=card.get("price"), priceCurrency=card.get("priceCurrency"),
+                            size=card.get("size"))
 
 
-def _message(message, preview: bool = False) -> dict | None:  # a Message or a row of its columns
+def _preview(message) -> contract.MessagePreview | None:  # a row of a Message's columns
     if message is None:
         return None
     text = message.text or ""
-    return {"id": message.id, "sender": message.sender,
-            "text": text[:PREVIEW_MAX] + ("…" if len(text) > PREVIEW_MAX else "") if preview else text,
-            "attachments": None if preview else message.attachments,
-            "sent_at": message.sent_at.isoformat()}
+    return contract.MessagePreview(id=message.id, sender=message.sender,
+                                   text=text[:PREVIEW_MAX] + ("…" if len(text) > PREVIEW_MAX else ""),
+                                   attachments=None, sent_at=message.sent_at.isoformat())
 
 
-def analysis_view(analysis) -> dict | None:  # an Analysis or a row of its columns
+def _message(message) -> contract.Message:  # a row of a Message's columns
+    return contract.Message(id=message.id, sender=message.sender, text=message.text or "",
+                            attachments=message.attachments, sent_at=message.sent_at.isoformat())
+
+
+def analysis_view(analysis) -> contract.Analysis | None:  # an Analysis or a row of its columns
     if analysis is None:
         return None
-    return {"id": analysis.id, "sentiment": analysis.sentiment, "category": analysis.category,
-            "urgency": analysis.urgency, "summary": analysis.summary, "suggested_reply": analysis.suggested_reply,
-            "model": analysis.model, "covers_message_id": analysis.last_message_id,
-            "created_at": analysis.created_at.isoformat()}
+    return contract.Analysis(
+        id=analysis.id, sentiment=analysis.sentiment, category=analysis.category, urgency=analysis.urgency,
+        summary=analysis.summary, suggested_reply=analysis.suggested_reply, model=analysis.model,
+        covers_message_id=analysis.last_message_id, created_at=analysis.created_at.isoformat())
 
 
-def _chat_summary(chat: _ChatRow, analysis: _AnalysisRow | None, last: _LastRow | None) -> dict:
-    return {
-        "id": chat.id,
-        "seller_id": chat.seller_id,
-        "buyer_first_name": first_name(chat.client_name),
-        "product": _product(chat.good_card),
-        "awaiting_reply": chat.awaiting_reply,
-        "waiting_since": chat.waiting_since.isoformat() if chat.waiting_since else None,
-        "last_activity_at": chat.last_message_at.isoformat(),
-        "last_message": _message(last, preview=True),
-        "analysis": analysis_view(analysis),
-    }
+def _chat_summary(chat: _ChatRow, analysis: _AnalysisRow | None, last: _LastRow | None) -> contract.ChatSummary:
+    return contract.ChatSummary(
+        id=chat.id,
+        seller_id=chat.seller_id,
+        buyer_first_name=first_name(chat.client_name),
+        product=_product(chat.good_card),
+        awaiting_reply=chat.awaiting_reply,
+        waiting_since=chat.waiting_since.isoformat() if chat.waiting_since else None,
+        last_activity_at=chat.last_message_at.isoformat(),
+        last_message=_preview(last),
+        analysis=analysis_view(analysis),
+    )
 
 
-def chat_detail(session: Session, chat_id: int, *, limit: int = 50, before: int | None = None) -> dict | None:
+def chat_detail(session: Session, chat_id: int, *, limit: int = 50,
+                before: int | None = None) -> contract.ChatDetail | None:
     """A chat with one page of its messages (oldest first; `before` pages back in time)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
@@ -252,13 +254,12 @@ def chat_detail(session: Session, chat_id: int, *, limit: int = 50, before: int 
     page = list(reversed(newest_first[:limit]))
     replies = connection.execute(select(Reply.__table__).where(Reply.chat_id == chat_id, Reply.state != ReplyState.SENT)
                                  .order_by(Reply.id.desc()).limit(5)).all()
-    return {
+    return contract.ChatDetail(
         **_chat_summary(chat, analysis, last),
-        "product": chat.good_card if isinstance(chat.good_card, dict) else None,
-        "messages": [_message(m) for m in page],
-        "messages_before": page[0].id if len(newest_first) > limit else None,
-        "pending_replies": [reply_view(r) for r in replies],
-    }
+        messages=[_message(m) for m in page],
+        messages_before=page[0].id if len(newest_first) > limit else None,
+        pending_replies=[reply_view(r) for r in replies],
+    ) | {"product": chat.good_card if isinstance(chat.good_card, dict) else None}  # the whole card
 
 
 def _message_key(session: Session, chat_id: int, message_id: int):
@@ -269,14 +270,14 @@ def _message_key(session: Session, chat_id: int, message_id: int):
     return tuple_(*found)
 
 
-def reply_view(reply) -> dict:  # a Reply or a row of its columns
-    return {"id": reply.id, "state": reply.state, "text": reply.text, "error": reply.error,
-            "message_id": reply.message_id,
-            "created_at": reply.created_at.isoformat(),
-            "sent_at": reply.sent_at.isoformat() if reply.sent_at else None}
+def reply_view(reply) -> contract.PendingReply:  # a Reply or a row of its columns
+    return contract.PendingReply(id=reply.id, state=reply.state, text=reply.text, error=reply.error,
+                                  message_id=reply.message_id,
+                                 created_at=reply.created_at.isoformat(),
+                                 sent_at=reply.sent_at.isoformat() if reply.sent_at else None)
 
 
-def chat_reply(session: Session, chat_id: int, reply_id: int) -> dict | None:
+def chat_reply(session: Session, chat_id: int, reply_id: int) -> contract.PendingReply | None:
     """One reply of a chat in any state: the page that sent it follows it until "sent"."""
     reply = session.get(Reply, reply_id)
     return reply_view(reply) if reply is not None and reply.chat_id == chat_id else None
@@ -284,10 +285,10 @@ def chat_reply(session: Session, chat_id: int, reply_id: int) -> dict | None:
 
 # ------------------------------------------------------------------------------ sellers
 
-def seller_view(seller) -> dict:  # a Seller or a row of its columns
-    return {"id": seller.id, "name": seller.name, "active": seller.active, "sync_state": seller.sync_state,
-            "last_synced_at": seller.last_synced_at.isoformat() if seller.last_synced_at else None,
-            "last_error": seller.last_error, "set_aside_events": seller.set_aside_events}
+def seller_view(seller) -> contract.Seller:  # a Seller or a row of its columns
+    return contract.Seller(id=seller.id, name=seller.name, active=seller.active, sync_state=seller.sync_state,
+                           last_synced_at=seller.last_synced_at.isoformat() if seller.last_synced_at else None,
+                           last_error=seller.last_error, set_aside_events=seller.set_aside_events)
 
 
 # The columns seller_view shows (no token), read as plain rows: the inbox lists the
@@ -297,7 +298,7 @@ _SELLER_SELECT = select(_sellers.id, _sellers.name, _sellers.active, _sellers.sy
                         _sellers.last_error, _sellers.set_aside_events).order_by(_sellers.id)
 
 
-def list_sellers(session: Session) -> list[dict]:
+def list_sellers(session: Session) -> list[contract.Seller]:
     return [seller_view(s) for s in session.connection().execute(_SELLER_SELECT)]
 
 
@@ -307,13 +308,13 @@ JOB_STATES = {"queued": "queued", "deferred": "queued", "scheduled": "queued", "
               "finished": "finished", "failed": "failed", "stopped": "failed", "canceled": "failed"}
 
 
-def job_view(redis: Redis, job_id: str) -> dict | None:
+def job_view(redis: Redis, job_id: str) -> contract.Job | None:
     """This project's job by id: its state, and its result or a short public reason."""
     job = fetch_job(redis, job_id)
     if job is None:
         return None
     status = JOB_STATES.get(job.get_status(refresh=False).value, "queued")
-    view = {"id": job_id, "kind": kind_of(job_id).func.rsplit(".", 1)[-1], "status": status}
+    view = contract.Job(id=job_id, kind=kind_of(job_id).func.rsplit(".", 1)[-1], status=status)
     if status == "finished":
         view["result"] = job.return_value()
     elif status == "failed":

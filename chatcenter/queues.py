@@ -17,6 +17,7 @@ from rq.job import Job, JobStatus
 from rq.utils import now
 
 from chatcenter.config import REDIS_PREFIX
+from chatcenter.errors import Unavailable
 from chatcenter.leases import is_held
 
 log = logging.getLogger("chatcenter.queues")
@@ -29,13 +30,15 @@ PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SC
 START_GRACE = 2.0  # seconds a just-started job may run before its lease is looked for
 
 
-class QueueUnavailable(Exception):
+class QueueUnavailable(Unavailable):
     """Redis (the job queue) cannot be reached; the request can be made again later."""
 
-    transient = True
-
     def __init__(self, cause: BaseException):
-        super().__init__(f"the job queue (Redis) is unavailable: {type(cause).__name__}; try again shortly")
+        super().__init__("The job queue is unavailable; try again in a few seconds")
+        self.cause_name = type(cause).__name__
+
+    def __str__(self) -> str:  # what the CLI and a seller's last error say: names the cause
+        return f"the job queue (Redis) is unavailable: {self.cause_name}; try again shortly"
 
 
 def queue_key(name: str) -> str:

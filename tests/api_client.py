@@ -30,10 +30,17 @@ def _pointer(*parts: str) -> str:
 
 
 class OpenAPIChecker:
-    def __init__(self, doc: dict):
-        self.doc = doc
-        self.registry = Registry().with_resource(DOC_URI, Resource.from_contents(doc, DRAFT202012))
+    """Checks answers against the document the app serves (made from the first app it sees)."""
+
+    def __init__(self, source):
+        self.source = source  # app -> document
+        self.doc: dict | None = None
         self.checked: list[tuple[str, str, int]] = []  # (path, method, status)
+
+    def load(self, app) -> None:
+        if self.doc is None:
+            self.doc = self.source(app)
+            self.registry = Registry().with_resource(DOC_URI, Resource.from_contents(self.doc, DRAFT202012))
 
     def _resolve(self, node: dict) -> tuple[dict, list[str]]:
         """A response object and its JSON pointer parts, following one $ref."""
@@ -47,6 +54,7 @@ class OpenAPIChecker:
         return found, parts
 
     def check(self, app, method: str, url: str, response) -> None:
+        self.load(app)
         path = urlsplit(url).path
         try:
             rule, _ = app.url_map.bind("localhost").match(path, method=method, return_rule=True)

@@ -184,7 +184,7 @@ def openapi_checker():
     from chatcenter.web.api.openapi import document
     from tests.api_client import OpenAPIChecker
 
-    return OpenAPIChecker(document())
+    return OpenAPIChecker(document)
 
 
 @pytest.fixture

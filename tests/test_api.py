@@ -442,3 +442,19 @@ def test_no_sentry_event_from_any_4xx(make_app, make_api, sentry_receiver):
     assert statuses == {401, 400, 404, 409, 413, 202, 422}
     sentry_sdk.flush(timeout=5)
     assert sentry_receiver.events == []
+
+
+def test_unknown_parameters_and_fields_are_refused_by_name_with_what_the_route_takes(app, api):
+    chat_id = make_chat(app, add_seller(app), 1, buyer_at=1)
+    listing = api.get("/api/chats?limit=5&sort=newest")
+    assert listing.status_code == 400
+    assert listing.get_json()["detail"] == ("sort: is not a query parameter of this route (it takes: seller_id, "
+                                            "awaiting_reply, sentiment, urgency, category, order, limit, cursor)")
+    detail = api.get(f"/api/chats/{chat_id}?page=2").get_json()["detail"]
+    assert detail == "page: is not a query parameter of this route (it takes: limit, before)"
+    reply = api.post(f"/api/chats/{chat_id}/reply", json={"text": "hi", "reply_sign": "x", "urgent": True})
+    assert reply.status_code == 400
+    assert reply.get_json()["detail"] == "reply_sign: is not a field of this request (it takes: text)"
+    sync = api.post("/api/sellers/1/sync?force=1")
+    assert sync.get_json()["detail"] == "force: is not a query parameter of this route (it takes: none)"
+    assert reply_rows(app) == []

@@ -24,16 +24,16 @@ def routes_of(app) -> set[tuple[str, str]]:
             for method in rule.methods - IMPLICIT_METHODS}
 
 
-def documented() -> set[tuple[str, str]]:
-    return {(path, method.upper()) for path, operations in document()["paths"].items() for method in operations}
+def documented(app) -> set[tuple[str, str]]:
+    return {(path, method.upper()) for path, operations in document(app)["paths"].items() for method in operations}
 
 
 def test_the_document_has_exactly_the_apps_routes(app):
-    assert documented() == routes_of(app)
+    assert documented(app) == routes_of(app)
 
 
-def test_the_document_is_openapi_3_1_with_valid_schemas_and_a_bearer_scheme():
-    doc = document()
+def test_the_document_is_openapi_3_1_with_valid_schemas_and_a_bearer_scheme(app):
+    doc = document(app)
     assert doc["openapi"].startswith("3.1.")
     for name, schema in doc["components"]["schemas"].items():
         Draft202012Validator.check_schema(schema)
@@ -54,7 +54,7 @@ def test_the_document_is_openapi_3_1_with_valid_schemas_and_a_bearer_scheme():
 def test_the_app_serves_the_document(api):
     response = api.get("/api/openapi.json")
     assert response.status_code == 200
-    assert response.get_json() == document()
+    assert response.get_json() == document(api.app)
 
 
 def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, make_api, wb_stub, deepseek_stub,
@@ -119,4 +119,27 @@ def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, 
 
     # Every documented operation answered 2xx somewhere on the way, and matched the document.
     succeeded = {(path, method) for path, method, status in openapi_checker.checked[start:] if status < 300}
-    assert succeeded == documented()
+    assert succeeded == documented(app)
+
+
+def test_query_parameters_are_documented_with_the_bounds_the_api_enforces(app, api):
+    doc = document(app)
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/chats"]["get"]["parameters"]}
+    assert (params["limit"]["minimum"], params["limit"]["maximum"], params["limit"]["default"]) == (1, 100, 50)
+    assert (params["seller_id"]["minimum"], params["seller_id"]["maximum"]) == (1, 2**31 - 1)
+    assert params["order"]["enum"] == ["activity", "queue"] and params["cursor"]["maxLength"] == 500
+    chat_id = doc["paths"]["/api/chats/{chat_id}"]["get"]["parameters"][0]
+    assert (chat_id["name"], chat_id["schema"]["minimum"], chat_id["schema"]["maximum"]) == ("chat_id", 1, 2**31 - 1)
+
+    def keywords(node):  # pydantic's own names for bounds would mean nothing to a client
+        if isinstance(node, dict):
+            yield from node
+            for value in node.values():
+                yield from keywords(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from keywords(value)
+
+    assert not {"ge", "le", "gt", "lt"} & set(keywords(doc["paths"])), "a bound pydantic did not translate"
+    for value in ("0", "101", "+5", "5.0", " 5"):  # what the document calls invalid is refused
+        assert api.get(f"/api/chats?limit={value}").status_code == 400, value

@@ -80,3 +80,25 @@ def test_no_private_name_of_sentry_sdk_or_rq_in_the_product_code():
     found = [f"{path.name}:{n}" for path in files
              for n, line in enumerate(path.read_text().splitlines(), 1) if private.search(line)]
     assert found == []
+
+
+def test_spectree_and_pydantic_are_pinned_at_the_installed_versions():
+    # The API's validation and document come from them (README "Design notes").
+    import pydantic
+    from importlib.metadata import version
+
+    pins = (PROJECT_ROOT / "requirements.txt").read_text().split()
+    assert f"spectree=={version('spectree')}" in pins
+    assert f"pydantic=={pydantic.VERSION}" in pins
+
+
+def test_spectree_passes_the_apis_answers_through_as_orjson_wrote_them(app, api):
+    """web/api/openapi.py's Documented answers are described, not validated and written again:
+    fails when a spectree upgrade re-serialises them (pydantic writes no final newline)."""
+    from tests.helpers import add_seller
+
+    add_seller(app, name="Магазин")
+    answer = api.get("/api/sellers")
+    with app.test_request_context():
+        written = app.json.response(sellers=answer.get_json()["sellers"]).get_data()
+    assert answer.get_data() == written and written.endswith(b"\n") and "Магазин".encode() in written

@@ -1,29 +1,38 @@
-"""Every error answer of the API is JSON {"detail": ...} with the right status; the inbox's
-routes (and unknown paths a browser asks for) get an HTML page instead, from the renderer
-the inbox registers with `set_error_page`.
+"""Errors answered in one place: the API's blueprint answers JSON {"detail": ...}, the inbox's
+blueprint an error page, each through one handler registered on it; requests that no route
+matched (404, 405) get a page when a browser asks outside /api, JSON otherwise.
 
-Only HTTPException subclasses get handlers. An unhandled exception becomes a 500 whose
-handler runs *after* Flask has signalled got_request_exception, so Sentry still reports it
-exactly once; 4xx answers are not errors and report nothing.
+What is answered here: the request errors of chatcenter.errors (each with its status),
+Werkzeug's HTTP errors (405, 413, ...), and outages of what we depend on (Redis, the
+database) as 503 with Retry-After and one log line. A handler that returns an answer ends
+the exception there: none of these reaches Sentry. Anything else is a fault of ours: Flask
+signals it (Sentry reports it once) and then asks the 500 handler, which answers without
+the exception's text.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Callable
 
-from flask import Flask, Request, Response, current_app, jsonify, request
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
+from flask import Blueprint, Flask, Request, Response, current_app, jsonify, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import BadRequest, HTTPException
 
+from chatcenter.db import is_outage
+from chatcenter.errors import DatabaseUnavailable, ServiceError, Unavailable
 from chatcenter.queues import QueueUnavailable
 
 log = logging.getLogger("chatcenter.errors")
-QUEUE_RETRY_AFTER = 5  # seconds: Redis restarts are quick
 API_PREFIX = "/api"
-ERROR_PAGE = "chatcenter.error_page"  # app.extensions key: renders an HTTPException as a page
+ERROR_PAGE = "chatcenter.error_page"  # app.extensions key: the inbox's page renderer
+ANSWERED = (HTTPException, ServiceError, SQLAlchemyError, RedisError)
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Location")
 
 
 class PublicError(Exception):
-    """An exception whose message is safe to show the client in a 500 answer."""
+    """An unexpected exception (reported to Sentry) whose message may be shown in the 500."""
 
     public_prefix = ""
 
@@ -39,68 +48,104 @@ class JSONRequest(Request):
         raise BadRequest(f"Request body is not valid JSON{where}")
 
 
-def error_response(status: int, detail: str):
-    response = jsonify(detail=detail)
+@dataclass
+class Answer:
+    """What the client is told, whichever form (JSON or page) it takes."""
+
+    status: int
+    detail: str
+    error: BaseException
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+PageRenderer = Callable[[Answer], Response]
+
+
+def error_response(status: int, detail: str, **extra) -> Response:
+    response = jsonify(detail=detail, **extra)
     response.status_code = status
     return response
 
 
-def set_error_page(app: Flask, render: Callable[[HTTPException], Response], blueprint: str) -> None:
-    """Errors of `blueprint`'s routes (and of unknown paths a browser asks for) become pages."""
-    app.extensions[ERROR_PAGE] = (render, blueprint)
+def answer_of(exc: BaseException) -> Answer:
+    """The answer to an exception, or the exception raised again when it is a fault of ours."""
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        detail = exc.description or exc.name
+        if status == 500:  # an unexpected exception: its text stays here, unless written for clients
+            original = getattr(exc, "original_exception", None)
+            detail = original.public_detail if isinstance(original, PublicError) else "Internal server error"
+        headers = exc.get_response().headers
+        return Answer(status, detail, exc, {name: headers[name] for name in KEPT_HEADERS if name in headers})
+    known = _service_error(exc)
+    if known is None:
+        raise exc  # a fault of ours (a bug, a failing statement): Flask answers 500, Sentry reports it
+    if isinstance(known, Unavailable):
+        # An outage: clients retry; operators see it here and in /api/health/ready, once per
+        # request, without a traceback and without a Sentry event.
+        log.warning("%s %s: answered 503, %s (%s)", request.method, request.path, known.detail.split(";")[0],
+                    getattr(known, "cause_name", type(exc).__name__))
+    return Answer(known.status, known.detail, known, known.headers, known.extra)
 
 
-def _page_renderer() -> Callable[[HTTPException], Response] | None:
-    """The HTML renderer when this request should get a page; None for a JSON answer."""
-    registered = current_app.extensions.get(ERROR_PAGE)
+def _service_error(exc: BaseException) -> ServiceError | None:
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, RedisError):
+        return QueueUnavailable(exc)
+    if isinstance(exc, SQLAlchemyError) and is_outage(exc):
+        return DatabaseUnavailable(exc)
+    return None
+
+
+def json_answer(exc: BaseException) -> Response:
+    answer = answer_of(exc)
+    response = error_response(answer.status, answer.detail, **answer.extra)
+    response.headers.update(answer.headers)
+    return response
+
+
+def page_answer(exc: BaseException) -> Response:
+    answer = answer_of(exc)
+    render: PageRenderer = current_app.extensions[ERROR_PAGE]
+    response = current_app.make_response(render(answer))
+    response.headers.update(answer.headers)
+    return response
+
+
+def _unrouted_answer(exc: BaseException) -> Response:
+    """No blueprint of ours answers this request (no route matched, or a route outside both):
+    a browser gets a page outside /api, any other client JSON."""
     path = request.path
-    if registered is None or path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-        return None
-    render, blueprint = registered
-    if request.url_rule is not None:  # a route of ours: pages for the page blueprint only
-        return render if request.blueprint == blueprint else None
-    # No route matched (404, 405): a browser gets a page, any other client JSON.
-    wanted = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return render if wanted == "text/html" else None
+    if request.blueprint is None and ERROR_PAGE in current_app.extensions and not (
+            path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+        wanted = request.accept_mimetypes.best_match(["application/json", "text/html"])
+        if wanted == "text/html":
+            return page_answer(exc)
+    return json_answer(exc)
 
 
-def _http_error(exc: HTTPException):
-    page = _page_renderer()
-    if page is not None:
-        response = current_app.make_response(page(exc))
-    else:
-        response = error_response(exc.code or 500, exc.description or exc.name)
-    for header in ("Allow", "Retry-After"):
-        if exc.get_response().headers.get(header):
-            response.headers[header] = exc.get_response().headers[header]
-    return response
+def _register(target: Flask | Blueprint, handler: Callable[[BaseException], Response]) -> None:
+    for exc_class in ANSWERED:
+        target.register_error_handler(exc_class, handler)
 
 
-def _internal_error(exc: InternalServerError):
-    page = _page_renderer()
-    if page is not None:
-        return page(InternalServerError())  # no exception text on a page
-    original = getattr(exc, "original_exception", None)
-    if isinstance(original, PublicError):
-        return error_response(500, original.public_detail)
-    return error_response(500, "Internal server error")
+def answer_in_json(bp: Blueprint) -> None:
+    """Errors of `bp`'s routes (and of its children) become JSON answers."""
+    _register(bp, json_answer)
 
 
-def _queue_unavailable(exc: QueueUnavailable):
-    # A fault of our own infrastructure, not of the request: 503 so clients retry; the
-    # readiness check and this log line tell operators (no Sentry event per request).
-    log.warning("%s", exc)
-    page = _page_renderer()
-    if page is not None:
-        response = current_app.make_response(page(ServiceUnavailable()))
-    else:
-        response = error_response(503, "The job queue is unavailable; try again in a few seconds")
-    response.headers["Retry-After"] = str(QUEUE_RETRY_AFTER)
-    return response
+def answer_in_pages(bp: Blueprint) -> None:
+    """Errors of `bp`'s routes become pages, drawn by the renderer `show_pages_with` set."""
+    _register(bp, page_answer)
+
+
+def show_pages_with(app: Flask, render: PageRenderer) -> None:
+    """The error page renderer, for the page blueprint and for unknown paths a browser asks for."""
+    app.extensions[ERROR_PAGE] = render
 
 
 def register_error_handlers(app: Flask) -> None:
     app.request_class = JSONRequest
-    app.register_error_handler(InternalServerError, _internal_error)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(QueueUnavailable, _queue_unavailable)
+    _register(app, _unrouted_answer)

@@ -10,7 +10,9 @@ from redis.exceptions import RedisError
 
 from chatcenter import runtime
 from chatcenter.config import Settings
+from chatcenter.contract import Liveness, Ready
 from chatcenter.queues import DEFAULT, QueueUnavailable, queue
+from chatcenter.web.api.openapi import answers, spec
 from chatcenter.web.errors import PublicError
 
 bp = Blueprint("health", __name__, url_prefix="/api/health")
@@ -41,7 +43,10 @@ class SentryTestError(PublicError):
 
 
 @bp.get("")
+@spec.validate(resp=answers((200, Liveness, "The process answers")), security={}, tags=["health"],
+               skip_validation=True)  # nothing to validate: no input, answers as documented
 def liveness():
+    """Liveness (no I/O)"""
     return jsonify(status="ok")
 
 
@@ -71,7 +76,10 @@ def _ping_redis(url: str) -> None:
 
 
 @bp.get("/ready")
+@spec.validate(resp=answers((200, Ready, "Ready"), 503, s503="Not ready: the database or Redis does not answer"),
+               security={}, tags=["health"], skip_validation=True)
 def readiness():
+    """Readiness: database and Redis answer (1 s each)"""
     resources = runtime.get()
     redis_url = resources.settings.redis_url  # the probe thread has no app context
     checks = _checks({"database": resources.db.ping, "redis": lambda: _ping_redis(redis_url)})

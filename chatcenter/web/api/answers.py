@@ -1,24 +1,30 @@
-"""How the API answers what operators asked for, and what went wrong, as JSON.
-
-Errors are {"detail": "..."}, the detail starting with the field at fault where there is
-one. Each handler returns a response, so none of these reaches Sentry: they are the
-client's mistakes, not ours.
-"""
+"""The API's answers to requests that hand work to a job: 202 with where to follow it, or 409
+when the same job is still pending. (Errors are answered by chatcenter/web/errors.py.)"""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Response, jsonify
 
-from chatcenter import actions
-from chatcenter.queries import BadQuery
+from chatcenter.errors import Conflict
 from chatcenter.queues import Enqueued
-from chatcenter.web.errors import error_response
 
 
 def job_location(job_id: str) -> str:
     return f"/api/jobs/{job_id}"
 
 
-def accepted(body: dict):
+class JobPending(Conflict):
+    """The same job is queued or running: the answer names it (job_id, Location)."""
+
+    def __init__(self, what: str, job_id: str):
+        super().__init__(f"{what} is already queued or running: follow job {job_id}", job_id=job_id)
+        self.job_id = job_id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Location": job_location(self.job_id)}
+
+
+def accepted(body: dict) -> Response:
     """202 for a job handed to the workers, with where to follow it."""
     response = jsonify(body)
     response.status_code = 202
@@ -26,25 +32,8 @@ def accepted(body: dict):
     return response
 
 
-def enqueued(result: Enqueued, what: str):
-    """202 for a new job; 409 (naming the pending one) when the same job is still pending."""
-    if result.created:
-        return accepted({"job_id": result.job_id})
-    response = jsonify(detail=f"{what} is already queued or running: follow job {result.job_id}",
-                       job_id=result.job_id)
-    response.status_code = 409
-    response.headers["Location"] = job_location(result.job_id)
-    return response
-
-
-def register_error_handlers(bp: Blueprint) -> None:
-    for exc_class, status in ((actions.InvalidInput, 400), (BadQuery, 400), (actions.NotFound, 404),
-                              (actions.AnalysisOff, 409), (actions.IdempotencyConflict, 422)):
-        bp.register_error_handler(exc_class, _answer_with(status))
-
-
-def _answer_with(status: int):
-    def answer(exc: Exception):
-        return error_response(status, str(exc))
-
-    return answer
+def enqueued(result: Enqueued, what: str) -> Response:
+    """202 for a new job; JobPending (409) when the same job is still pending."""
+    if not result.created:
+        raise JobPending(what, result.job_id)
+    return accepted({"job_id": result.job_id})

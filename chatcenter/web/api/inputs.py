@@ -1,111 +1,193 @@
-"""Reading the API's input strictly: every query parameter, header and body field is
-checked, and anything wrong or unknown is a 400 whose detail starts with its name.
+"""What the API's requests may hold, declared once as pydantic models: spectree validates
+each request against its route's models and documents them in /api/openapi.json.
 
-Parsers raise actions.InvalidInput(field, message); the API answers it as 400.
+Strict: a query parameter or body field that a route does not declare is refused, and so is
+a value in any other form than the documented one ("+5", "1.0", "yes" are not numbers or
+booleans). Every refusal is a 400 whose detail starts with the name at fault.
 """
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from typing import Annotated, Any, ClassVar, Literal
 
 from flask import request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
-from chatcenter.actions import InvalidInput
-from chatcenter.queries import KEY_INT_MAX
+from chatcenter.actions import IDEMPOTENCY_KEY_MAX, REPLY_MAX
+from chatcenter.contract import ID_MAX
+from chatcenter.errors import BadInput
+from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
+from chatcenter.queries import MAX_LIMIT, ORDERS
 
-ID_MAX = KEY_INT_MAX  # ids are 32-bit integers in PostgreSQL: a larger one cannot exist
 BODY_MAX = 64 * 1024  # bytes: a reply is at most 1000 characters
+DEFAULT_LIMIT = 50
+CURSOR_MAX = 500
 _DIGITS = re.compile(r"[0-9]{1,10}")
+# The reply's text: 1 to REPLY_MAX characters once leading and trailing white space is
+# trimmed, no NUL (chatcenter.actions checks it; the pattern tells clients and fuzzers).
+REPLY_TEXT_PATTERN = r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (REPLY_MAX - 2)
 
-Parser = Callable[[str, str], Any]
 
+def _whole_number(raw: Any) -> Any:
+    """Query values are text: digits only (no sign, space, point or exponent)."""
+    if isinstance(raw, str):
+        if not _DIGITS.fullmatch(raw):
+            raise ValueError("not a whole number")
+        return int(raw)
+    return raw
+
+
+def _true_or_false(raw: Any) -> Any:
+    if isinstance(raw, str):
+        if raw not in ("true", "false"):
+            raise ValueError("not true or false")
+        return raw == "true"
+    return raw
+
+
+def whole_number(low: int, high: int, description: str):
+    # The bounds before the validator: in that order pydantic puts them in the JSON Schema too.
+    return Annotated[int, Field(ge=low, le=high, description=description), BeforeValidator(_whole_number)]
+
+
+Flag = Annotated[bool, BeforeValidator(_true_or_false)]
+
+
+class Request(BaseModel):
+    """A part of a request; `kind` names its members in error details."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: ClassVar[str] = "query parameter of this route"
+
+
+class NoQuery(Request):
+    """No query parameters."""
+
+
+class ChatListQuery(Request):
+    seller_id: whole_number(1, ID_MAX, "only this seller's chats") = None
+    awaiting_reply: Annotated[Flag, Field(description="true: only chats whose buyer waits for an answer")] = None
+    sentiment: Annotated[Literal[SENTIMENTS], Field(description="of the latest analysis")] = None
+    urgency: Annotated[Literal[URGENCIES], Field(description="of the latest analysis")] = None
+    category: Annotated[Literal[CATEGORIES], Field(description="of the latest analysis")] = None
+    order: Annotated[Literal[ORDERS], Field(
+        description="activity: newest activity first; queue: awaiting a reply first (high urgency, longest "
+                    "wait), then the rest by activity")] = "activity"
+    limit: whole_number(1, MAX_LIMIT, "chats per page") = DEFAULT_LIMIT
+    cursor: Annotated[str, Field(min_length=1, max_length=CURSOR_MAX,
+                                 description="the previous page's next_cursor (same filters and order)")] = None
+
+
+class ChatQuery(Request):
+    limit: whole_number(1, MAX_LIMIT, "messages per page (the newest ones)") = DEFAULT_LIMIT
+    before: whole_number(1, ID_MAX, "the previous page's messages_before: the messages older than it") = None
+
+
+class Body(Request):
+    kind: ClassVar[str] = "field of this request"
+
+
+class NoBody(Body):
+    """No parameters: send no body, or {}."""
+
+
+class ReplyBody(Body):
+    text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": REPLY_TEXT_PATTERN},
+                               description=f"1 to {REPLY_MAX} characters after trimming; no NUL characters")]
+
+
+class ReplyHeaders(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # every other header is the client's business
+    kind: ClassVar[str] = "header"
+    idempotency_key: Annotated[str, Field(
+        alias="Idempotency-Key", json_schema_extra={"pattern": r"^[\x21-\x7e]{1,%d}$" % IDEMPOTENCY_KEY_MAX},
+        description=f"1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters, e.g. a UUID; the same key (from "
+                    "the same API key) within 24 h names the same reply")] = None
+
+
+# ---------------------------------------------------------------------------- refusals
 
 def limit_body() -> None:
     """Cap this request's body at BODY_MAX (or the app's smaller MAX_CONTENT_LENGTH)."""
     request.max_content_length = min(request.max_content_length or BODY_MAX, BODY_MAX)
 
 
-def whole_number(low: int, high: int) -> Parser:
-    def parse(name: str, raw: str) -> int:
-        if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
-            raise InvalidInput(name, f"must be a whole number from {low} to {high}, got {_shown(raw)}")
-        return int(raw)
-
-    return parse
-
-
-identifier = whole_number(1, ID_MAX)
-
-
-def boolean(name: str, raw: str) -> bool:
-    if raw not in ("true", "false"):
-        raise InvalidInput(name, f"must be true or false, got {_shown(raw)}")
-    return raw == "true"
-
-
-def one_of(choices: tuple[str, ...]) -> Parser:
-    def parse(name: str, raw: str) -> str:
-        if raw not in choices:
-            raise InvalidInput(name, f"must be one of {', '.join(choices)}, got {_shown(raw)}")
-        return raw
-
-    return parse
-
-
-def token(max_length: int) -> Parser:
-    """An opaque value such as a cursor: non-empty and not absurdly long."""
-    def parse(name: str, raw: str) -> str:
-        if not 1 <= len(raw) <= max_length:
-            raise InvalidInput(name, f"must be 1 to {max_length} characters")
-        return raw
-
-    return parse
-
-
-def query(**spec: Parser) -> dict[str, Any]:
-    """The query parameters `spec` names, parsed; any other parameter is an error."""
-    for name in request.args:
-        if name not in spec:
-            known = ", ".join(spec) if spec else "none"
-            raise InvalidInput(name or "(empty name)", f"is not a query parameter of this route (it takes: {known})")
-    values = {}
-    for name, parse in spec.items():
-        given = request.args.getlist(name)
-        if len(given) > 1:
-            raise InvalidInput(name, "was given more than once")
-        if given:
-            values[name] = parse(name, given[0])
-    return values
-
-
-def json_object(*, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The request body as a JSON object with only `allowed` fields and every `required` one.
-
-    An empty body counts as {} (so POSTs without parameters need no body at all).
-    """
+def require_json_object_body() -> None:
+    """A body, if any, must be one JSON object, whatever the Content-Type says (the models then
+    check its fields). Parsed here because spectree reads a body that is not JSON as none."""
     raw = request.get_data(cache=True)  # 413 past the limit (see limit_body), before any parsing
-    if raw.strip():
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the stack
-            raise InvalidInput("body", "is not valid JSON (send Content-Type: application/json "
-                                       "and a JSON object)") from None
-    else:
-        data = {}
+    if not raw.strip():
+        return
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the stack
+        raise BadInput("body", "is not valid JSON (send Content-Type: application/json "
+                               "and a JSON object)") from None
     if not isinstance(data, dict):
-        raise InvalidInput("body", f"must be a JSON object, got {type(data).__name__}")
-    for name in data:
-        if name not in allowed:
-            known = ", ".join(allowed) if allowed else "none"
-            raise InvalidInput(_shown(name, quoted=False), f"is not a field of this request (it takes: {known})")
-    for name in required:
-        if name not in data:
-            raise InvalidInput(name, "is required")
-    return data
+        raise BadInput("body", f"must be a JSON object, got {type(data).__name__}")
+    if not request.is_json:
+        raise BadInput("Content-Type", "must be application/json for a JSON body")
 
 
-def _shown(raw: str, quoted: bool = True, limit: int = 40) -> str:
+def refuse_repeats() -> None:
+    for name in request.args:
+        if len(request.args.getlist(name)) > 1:
+            raise BadInput(name or "(empty name)", "was given more than once")
+
+
+def refusal(error: ValidationError, models: dict[str, type[BaseModel]]) -> BadInput:
+    """The first thing pydantic found wrong, as a 400 naming it."""
+    model = models.get(error.title)
+    first = error.errors(include_url=False)[0]
+    name = str(first["loc"][0]) if first["loc"] else "body"
+    kind = getattr(model, "kind", "field")
+    if first["type"] == "extra_forbidden":
+        known = ", ".join(_names(model)) or "none"
+        return BadInput(name or "(empty name)", f"is not a {kind} (it takes: {known})")
+    if first["type"] == "missing":
+        return BadInput(name, "is required")
+    if first["type"] == "string_type":
+        return BadInput(name, "must be a string")
+    info = _field(model, name)
+    rule = _rule(info) if info is not None else first["msg"]
+    return BadInput(name, f"must be {rule}, got {_shown(first.get('input'))}")
+
+
+def _names(model: type[BaseModel] | None) -> list[str]:
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _field(model: type[BaseModel] | None, name: str) -> FieldInfo | None:
+    if model is None:
+        return None
+    return next((info for key, info in model.model_fields.items() if name in (key, info.alias)), None)
+
+
+def _rule(info: FieldInfo) -> str:
+    """What a field takes, in words, from its declaration."""
+    bounds = {type(m).__name__: m for m in info.metadata}
+    kind = info.annotation
+    if kind is int:
+        return f"a whole number from {bounds['Ge'].ge} to {bounds['Le'].le}"
+    if kind is bool:
+        return "true or false"
+    choices = getattr(kind, "__args__", ())
+    if choices and all(isinstance(c, str) for c in choices):
+        return f"one of {', '.join(choices)}"
+    low, high = bounds.get("MinLen"), bounds.get("MaxLen")
+    if low is not None and high is not None:
+        return f"{low.min_length} to {high.max_length} characters"
+    return info.description or "valid"
+
+
+def _shown(raw: Any, limit: int = 40) -> str:
     """An input value echoed in an error detail: shortened, never a wall of text."""
-    short = raw if len(raw) <= limit else raw[:limit] + "…"
-    return json.dumps(short, ensure_ascii=False) if quoted else short
+    if isinstance(raw, list):
+        return "more than one value"
+    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+    short = text if len(text) <= limit else text[:limit] + "…"
+    return json.dumps(short, ensure_ascii=False)

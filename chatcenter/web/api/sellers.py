@@ -1,25 +1,31 @@
 """GET /api/sellers and POST /api/sellers/<id>/sync."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from chatcenter import actions, runtime
+from chatcenter.contract import JobAccepted, SellerList
 from chatcenter.queries import list_sellers
 from chatcenter.web.api.answers import enqueued
-from chatcenter.web.api.inputs import json_object, query
+from chatcenter.web.api.inputs import NoBody, NoQuery
+from chatcenter.web.api.openapi import READS, WRITES, answers, spec
+from chatcenter.web.reads import request_reader
 
 bp = Blueprint("sellers", __name__, url_prefix="/sellers")
 
 
 @bp.get("")
+@spec.validate(query=NoQuery, resp=answers((200, SellerList, "All sellers, by id"), *READS), tags=["sellers"])
 def sellers():
-    query()
-    with runtime.get().db.session() as session:
-        return jsonify(sellers=list_sellers(session))
+    """Sellers with their sync state (never their WB token)"""
+    with request_reader() as session:
+        return {"sellers": list_sellers(session)}
 
 
 @bp.post("/<int:seller_id>/sync")
+@spec.validate(query=NoQuery, json=NoBody, tags=["sellers"], resp=answers(
+    (202, JobAccepted, "A sync enqueued"), *WRITES, 409,
+    s409="A sync of this seller is already queued or running (job_id names it)"))
 def sync(seller_id: int):
-    query()
-    json_object(allowed=())
+    """Sync a seller's chats from WB now"""
     return enqueued(actions.request_sync(runtime.get(), seller_id), f"a sync of seller {seller_id}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask
 
 from chatcenter.config import Settings
-from chatcenter.web.errors import set_error_page
+from chatcenter.web.errors import answer_in_pages, show_pages_with
 from chatcenter.web.inbox import auth, jobs_page, live, pages, reports_page  # noqa: F401  (their routes join the blueprint)
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.error_pages import error_page
@@ -17,10 +17,12 @@ from chatcenter.web.inbox.present import init_present
 from chatcenter.web.inbox.secret_key import resolve_secret_key
 from chatcenter.web.inbox.security import init_security
 
+answer_in_pages(bp)
+
 
 def init_inbox(app: Flask, settings: Settings) -> None:
     init_security(app, resolve_secret_key(settings))
     init_i18n(app)
     init_present(app)
-    set_error_page(app, error_page, bp.name)
+    show_pages_with(app, error_page)
     app.register_blueprint(bp)

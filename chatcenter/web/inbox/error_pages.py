@@ -1,6 +1,6 @@
 """Errors on the inbox's pages are pages too (in the operator's language); /api stays JSON.
 
-web/errors.py decides which requests get a page and calls `error_page` for them.
+web/errors.py decides what the answer is (status, detail) and calls `error_page` to show it.
 """
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from chatcenter.errors import NotFound, Unavailable
+from chatcenter.web.errors import Answer
 
 
 def _titles() -> dict[int, tuple[str, str]]:
@@ -25,13 +27,32 @@ def _titles() -> dict[int, tuple[str, str]]:
     }
 
 
-def error_page(exc: HTTPException):
-    status = exc.code or 500
-    title, explanation = _titles().get(status, (exc.name, ""))
-    # Our own aborts carry a specific description (e.g. "Chat 7 does not exist."); Werkzeug's
-    # generic English ones are replaced by the translated explanation above.
-    detail = exc.description if exc.description and exc.description != type(exc).description else ""
-    if isinstance(exc, CSRFError):
+def _missing(error: NotFound) -> str:
+    """"Chat 7 does not exist." in the operator's language, for what the pages show."""
+    if error.what == "chat":
+        return _("Chat %(id)s does not exist.", id=error.ident)
+    if error.what == "seller":
+        return _("Seller %(id)s does not exist.", id=error.ident)
+    return error.detail
+
+
+def _detail(error: BaseException, detail: str) -> str:
+    if isinstance(error, NotFound):
+        return _missing(error)
+    if isinstance(error, Unavailable):
+        return ""  # the translated explanation says it
+    if isinstance(error, HTTPException):
+        # Our own aborts carry a specific description; Werkzeug's generic English ones are
+        # replaced by the translated explanation.
+        return detail if detail and detail != type(error).description and error.code != 500 else ""
+    return detail
+
+
+def error_page(answer: Answer):
+    status = answer.status
+    title, explanation = _titles().get(status, (getattr(answer.error, "name", str(status)), ""))
+    detail = _detail(answer.error, answer.detail)
+    if isinstance(answer.error, CSRFError):
         title, detail = _("This form has expired"), _(
             "The page was open from an earlier sign-in. Reload it and try again; nothing was sent.")
     return render_template("inbox/error.html", status=status, title=title, explanation=explanation,

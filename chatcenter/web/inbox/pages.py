@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
@@ -63,16 +63,13 @@ def inbox_filters(args) -> ChatFilter:
 
 
 def inbox_part(args) -> dict:
-    try:
-        filters = inbox_filters(args)
-        cursor = args.get("cursor") or None
-        with request_reader() as session:
-            page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
-            awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True),
-                                   up_to=AWAITING_SHOWN_MAX)
-            sellers = list_sellers(session)
-    except BadQuery as exc:
-        abort(400, str(exc))
+    filters = inbox_filters(args)
+    cursor = args.get("cursor") or None
+    with request_reader() as session:
+        page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
+        awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True),
+                               up_to=AWAITING_SHOWN_MAX)
+        sellers = list_sellers(session)
     kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category") and v}
     return {
         "chats": page.chats,
@@ -96,20 +93,14 @@ def inbox():
 # ------------------------------------------------------------------------------- chat
 
 def _int_param(name: str) -> int | None:
-    try:
-        return _int_arg(request.args, name)
-    except BadQuery as exc:
-        abort(400, str(exc))
+    return _int_arg(request.args, name)
 
 
 def _load_chat(chat_id: int, before: int | None) -> dict:
-    try:
-        with request_reader() as session:
-            chat = chat_detail(session, chat_id, before=before)
-    except BadQuery as exc:
-        abort(400, str(exc))
+    with request_reader() as session:
+        chat = chat_detail(session, chat_id, before=before)
     if chat is None:
-        abort(404, _("Chat %(id)s does not exist.", id=chat_id))
+        raise NotFound.of("chat", chat_id)
     return chat
 
 
@@ -207,8 +198,6 @@ def send_reply(chat_id: int):
     key = request.form.get("idempotency_key", "").strip() or None
     try:
         sent = request_reply(runtime.get(), chat_id, text, requested_by=g.operator.requester, idempotency_key=key)
-    except NotFound:
-        abort(404, _("Chat %(id)s does not exist.", id=chat_id))
     except WouldBeRefused as exc:
         return render_chat(chat_id, draft=text, status=400, error=_(
             "Not sent: it contains %(what)s, and Wildberries refuses links, e-mail addresses, phone numbers and "
@@ -232,8 +221,6 @@ def analyse(chat_id: int):
     try:
         request_analysis(runtime.get(), chat_id)
         flash(_("Analysis requested; the result appears here when it is ready."), "ok")
-    except NotFound:
-        abort(404, _("Chat %(id)s does not exist.", id=chat_id))
     except AnalysisOff:
         flash(_("Analysis is off: the server has no DeepSeek API key (DEEPSEEK_API_KEY)."), "error")
     except QueueUnavailable:
@@ -263,8 +250,6 @@ def sync_seller(seller_id: int):
     try:
         enqueued = request_sync(runtime.get(), seller_id)
         flash(_("Sync requested.") if enqueued.created else _("A sync of this seller is already under way."), "ok")
-    except NotFound:
-        abort(404, _("Seller %(id)s does not exist.", id=seller_id))
     except QueueUnavailable:
         flash(_("The job queue is unavailable; try again in a few seconds."), "error")
     return redirect(url_for("inbox.sellers"))

@@ -1,0 +1,201 @@
+"""The shapes of what operators read, declared once: chatcenter.queries builds exactly these
+(as plain dicts, which the inbox, the CLI and the API share), the API writes them as JSON,
+and /api/openapi.json describes them from these declarations (pydantic's JSON Schema).
+
+Rows are TypedDicts, not models: a page of 50 chats is built as dicts and written by
+orjson, with no per-row validation or conversion on the way (that would cost about a tenth
+of the request). The API tests check every real answer against the generated document.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+from typing_extensions import NotRequired, TypedDict
+
+from chatcenter.models import ReplyState, SyncState
+from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
+from chatcenter.queues import JOB_KINDS
+
+ID_MAX = 2**31 - 1  # ids are 32-bit integers in PostgreSQL: a larger one cannot exist
+PREVIEW_MAX = 200  # characters of the last message shown in a list
+JOB_STATUSES = ("queued", "started", "finished", "failed")
+CLOSED = ConfigDict(extra="forbid")  # answers hold the fields declared, no other
+
+
+def _values(holder) -> tuple[str, ...]:
+    return tuple(value for name, value in vars(holder).items() if name.isupper())
+
+
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # ISO 8601 with its offset
+Sender = Annotated[str, Field(description="client (the buyer), seller or wb")]
+
+
+class Seller(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    name: str
+    active: bool
+    sync_state: Literal[_values(SyncState)]
+    last_synced_at: Time | None
+    last_error: str | None
+    set_aside_events: Annotated[int, Field(ge=0, description="WB events that could not be stored and were skipped")]
+
+
+class Product(TypedDict):
+    __pydantic_config__ = CLOSED
+    nmID: Annotated[Any, Field(description="as WB gives it")]
+    price: Annotated[Any, Field(description="as WB gives it")]
+    priceCurrency: Annotated[Any, Field(description="as WB gives it")]
+    size: Annotated[Any, Field(description="as WB gives it")]
+
+
+class MessagePreview(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    sender: Sender
+    text: Annotated[str, Field(description=f"at most {PREVIEW_MAX} characters and an ellipsis")]
+    attachments: None
+    sent_at: Time
+
+
+class Message(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    sender: Sender
+    text: str
+    attachments: Annotated[Any, Field(description="WB's attachments (goodCard, files, images) or null")]
+    sent_at: Time
+
+
+class Analysis(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    sentiment: Literal[SENTIMENTS]
+    category: Literal[CATEGORIES]
+    urgency: Literal[URGENCIES]
+    summary: str
+    suggested_reply: str
+    model: str
+    covers_message_id: Annotated[int, Field(ge=1, le=ID_MAX, description="the newest message the analysis read")]
+    created_at: Time
+
+
+class ChatSummary(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    seller_id: Id
+    buyer_first_name: str | None
+    product: Product | None
+    awaiting_reply: bool
+    waiting_since: Annotated[Time | None, Field(description="the oldest unanswered buyer message")]
+    last_activity_at: Time
+    last_message: MessagePreview | None
+    analysis: Analysis | None
+
+
+class PendingReply(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    state: Literal[_values(ReplyState)]
+    text: Annotated[str, Field(description="the text asked for, kept until it is sent")]
+    error: str | None
+    message_id: Id | None
+    created_at: Time
+    sent_at: Time | None
+
+
+class ChatDetail(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    seller_id: Id
+    buyer_first_name: str | None
+    product: Annotated[dict[str, Any] | None, Field(description="WB's product card (nmID, price, size, ...)")]
+    awaiting_reply: bool
+    waiting_since: Annotated[Time | None, Field(description="the oldest unanswered buyer message")]
+    last_activity_at: Time
+    last_message: MessagePreview | None
+    analysis: Analysis | None
+    messages: Annotated[list[Message], Field(description="oldest first")]
+    messages_before: Annotated[Id | None, Field(description="pass as `before` for the older messages")]
+    pending_replies: Annotated[list[PendingReply], Field(
+        description="the newest replies not sent (yet): queued, sending or failed")]
+
+
+class Job(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: str
+    kind: Literal[tuple(kind.func.rsplit(".", 1)[-1] for kind in JOB_KINDS)]
+    status: Literal[JOB_STATUSES]
+    result: NotRequired[Annotated[Any, Field(description="finished jobs: what the job returned")]]
+    reason: NotRequired[Annotated[str, Field(description="failed jobs: a short public reason")]]
+
+
+class Check(TypedDict):
+    __pydantic_config__ = CLOSED
+    ok: bool
+    error: NotRequired[str]
+
+
+class SentryState(TypedDict):
+    __pydantic_config__ = CLOSED
+    enabled: bool
+    environment: str
+
+
+class Readiness(TypedDict):
+    __pydantic_config__ = CLOSED
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, Check]
+    sentry: SentryState
+
+
+# ------------------------------------------------------------- whole answers (documented)
+
+class Answer(BaseModel):
+    model_config = CLOSED
+
+
+class SellerList(Answer):
+    sellers: list[Seller]
+
+
+class ChatPage(Answer):
+    chats: list[ChatSummary]
+    next_cursor: Annotated[str | None, Field(description="pass as `cursor` for the next page")]
+
+
+class OneChat(RootModel[ChatDetail]):
+    """The chat: its product card, a page of its messages, its latest analysis."""
+
+
+class OneJob(RootModel[Job]):
+    """The job's state, and its result or why it failed."""
+
+
+class JobAccepted(Answer):
+    job_id: str
+
+
+class ReplyAccepted(Answer):
+    job_id: str
+    reply_id: Id
+    state: Annotated[Literal[_values(ReplyState)], Field(description="the reply's state now")]
+
+
+class Error(Answer):
+    detail: Annotated[str, Field(description="What was wrong; starts with the field at fault, if any")]
+    job_id: Annotated[str, Field(description="409 only: the job already queued or running")] = None
+
+
+class Liveness(Answer):
+    status: Literal["ok"]
+
+
+class Ready(RootModel[Readiness]):
+    """Whether the database and Redis answer, and Sentry's settings."""
+
+
+class Document(RootModel[dict[str, Any]]):
+    """An OpenAPI 3.1 document."""
