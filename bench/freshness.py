@@ -2,7 +2,7 @@
 
 For each N (sellers): a WB stand-in (bench/wb_world.py, its own process) where each
 seller's buyers write at random; the chat center as `make run` starts it (gunicorn with
-gunicorn.conf.py, `python worker.py` x W, `python -m jobs.cron`) on PostgreSQL (a scratch
+gunicorn.conf.py, `python worker.py` x W, `python -m chatcenter.poller` x P) on PostgreSQL (a scratch
 database, dropped and made anew) and Redis; a DeepSeek stub answering each analysis in 1 s.
 Measured while the buyers write:
 
@@ -301,7 +301,7 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
                                             web_env, logs / "web.log"))]
         ours += [stack.enter_context(process([sys.executable, "worker.py"], env, logs / f"worker{n}.log"))
                  for n in range(workers)]
-        ours.append(stack.enter_context(process([sys.executable, "-m", "jobs.cron"], env, logs / "cron.log")))
+        ours.append(stack.enter_context(process([sys.executable, "-m", "chatcenter.poller"], env, logs / "cron.log")))
         base = f"http://127.0.0.1:{port}"
         wait_for_http(base + "/api/health", ours[0])
         watcher = ApiWatcher(base, key)

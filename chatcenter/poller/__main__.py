@@ -1,9 +1,9 @@
-"""The cron process (`python -m jobs.cron`, exactly one): runs the poller until SIGTERM.
+"""The poller process: `python -m chatcenter.poller`. Runs the poller until SIGTERM.
 
-It keeps every active seller fresh (see jobs/poller.py): each is polled every
-SYNC_INTERVAL_SECONDS and its sync enqueued only when WB has news. One process polls
-every seller; a second one would poll each seller twice (harmless, but twice the WB
-budget), so run exactly one in the whole deployment.
+Run as many as you like, on any hosts sharing Redis and the database: the live pollers
+split the sellers between them (chatcenter/poller/membership.py), each seller is polled by
+one of them every SYNC_INTERVAL_SECONDS, and a poller that dies is replaced by the others
+within MEMBER_TTL + BEAT seconds.
 """
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import signal
 import threading
 
 from chatcenter import runtime, startup
-from jobs.poller import Poller
+from chatcenter.observability import poller_monitor
+from chatcenter.poller.loop import Hooks, Poller
 
-log = logging.getLogger("jobs.cron")
+log = logging.getLogger("chatcenter.poller")
 
 
 def stop_on_signals() -> threading.Event:
@@ -28,18 +29,20 @@ def stop_on_signals() -> threading.Event:
 def main() -> None:
     from chatcenter import create_app
 
-    app = create_app(component="cron")  # Sentry for errors of this process itself
+    app = create_app(component="cron")  # Sentry (component tag "cron") for errors of this process itself
     with app.app_context():
         resources = runtime.get()
         startup.require_dependencies(resources)
         stop = stop_on_signals()
-        log.info("cron: polling every active seller every %d seconds", resources.settings.sync_interval_seconds)
-        poller = Poller(resources)
+        poller = Poller(resources, hooks=Hooks(check_in=poller_monitor.check_in,
+                                               pass_failed=poller_monitor.report_failed_pass))
+        log.info("poller %s: polling its share of the active sellers every %d seconds", poller.poller_id,
+                 resources.settings.sync_interval_seconds)
         try:
             poller.run(stop)
         finally:
             poller.close()
-        log.info("cron: stopped")
+        log.info("poller %s: stopped", poller.poller_id)
 
 
 if __name__ == "__main__":

@@ -1,51 +1,60 @@
-"""The poller: the cron process's loop that keeps every active seller fresh.
+"""The poller's loop: keeps its share of the active sellers fresh.
 
-Every SYNC_INTERVAL_SECONDS each active seller (not `auth_error`) is polled: one WB request,
-`GET events` from the seller's stored cursor, on a small thread pool. An empty answer costs
-nothing more: no database write, no job. Events past the cursor enqueue the seller's sync
-(idempotent per seller). A seller whose sync is queued or running is not polled. The
-decisions (when, backoff, budget) live in chatcenter/poller.py; this module does the I/O.
+Every SYNC_INTERVAL_SECONDS each active seller (not `auth_error`) is polled by exactly one
+of the live pollers (chatcenter/poller/membership.py): one WB request, `GET events` from
+the seller's stored cursor, on a small thread pool. An empty answer costs nothing more: no
+database write, no job. Events past the cursor enqueue the seller's sync (idempotent per
+seller). A seller whose sync is queued or running is not polled. The decisions (when,
+backoff, budget) live in chatcenter/poller/decisions.py; this module does the I/O.
 
 Polls take WB slots from the same per-seller Redis budget as syncs and replies
 (WBClient.for_seller), but never wait for one: when the budget is used up the poll moves
 aside and the seller is polled once a slot is free.
 
-Each pass also enqueues the analysis of any chat still due for one whose analysis is not
-pending: a message that arrived while its chat's analysis ran (that run did not cover it,
-and the sync could not enqueue a second one) gets exactly one more, covering the burst.
+Polls that keep failing are written on the seller (poll_error, poll_failing_since) for the
+sellers page and the inbox banner, and cleared by the first good poll; a refused token
+marks the seller `auth_error` (paused until `flask sellers set-token`). Once per interval
+one poller of the deployment runs the periodic recovery (chatcenter/poller/recovery.py).
 """
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
 
+from redis.exceptions import RedisError
 from rq.job import Job
 from rq.utils import utcparse
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from chatcenter.clients.wb import WBAuthError, WBClient, WBError, WBRateLimited
 from chatcenter.leases import lease_key
-from chatcenter.models import Chat, Seller, SyncState
-from chatcenter.observability.sentry import active_sdk
-from chatcenter.poller import (
-    Outcome, after_poll, after_skip, first_schedule, has_news, held_back, is_due, should_poll, sync_due,
+from chatcenter.models import Seller, SyncState
+from chatcenter.poller import recovery
+from chatcenter.poller.decisions import (
+    PollOutcome, after_poll, after_skip, first_schedule, has_news, held_back, is_due, is_good, shown_failing,
+    sync_due,
 )
-from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, JobKind, enqueue, recover_dead_runs
+from chatcenter.poller.membership import Membership, new_poller_id
+from chatcenter.queues import SYNC_JOB, JobKind, enqueue
 
-log = logging.getLogger("jobs.poller")
+log = logging.getLogger("chatcenter.poller")
 
-POLL_THREADS = 16  # polls are I/O: 500 sellers every 10 s is ~50 a second, a few ms each
-TICK = 0.5         # the loop's step: sellers are polled within this of being due
+POLL_THREADS = 16  # polls are I/O: 1,000 sellers every 5 s is ~200 a second, a few ms each
+TICK = 0.5         # the loop's longest step: it wakes earlier when a seller is due sooner
+MIN_STEP = 0.02    # and never spins faster than this
 POLL_TIMEOUT = (3.05, 10.0)  # connect, read: a poll is small; a slow WB must not pile polls up
-MONITOR_SLUG = "chatcenter-sync-all-sellers"
-# Sentry Crons heartbeat: one check-in per this many seconds (Crons counts in minutes).
-MONITOR_EVERY = 60.0
+# The seller list (tokens, cursors, states) is read again this often: a replaced token or a
+# new seller is polled within it; each poll in between costs no database read.
+SELLERS_EVERY = 2.0
 SUMMARY_EVERY = 60.0
+CHECK_IN_EVERY = 60.0
+_REFUSED = "WB refused the token; polls and syncs paused until `flask sellers set-token`"
 
 
 @dataclass(frozen=True)
@@ -53,95 +62,163 @@ class SellerFeed:
     id: int
     token: str = field(repr=False)
     cursor: int | None
+    state: str
+    failing: bool  # shown as failing (poll_failing_since is set)
+
+    @property
+    def pollable(self) -> bool:
+        return self.state != SyncState.AUTH_ERROR
 
 
-def held_back_subjects(redis, kind: JobKind, subject_ids) -> set[int]:
-    """The subjects whose `kind` job is pending or failed lately (chatcenter.poller.held_back),
-    read in one Redis round trip."""
+@dataclass
+class Hooks:
+    """What the process entry wires in: reporting stays out of the loop (no Sentry here)."""
+
+    check_in: Callable[[bool], None] = lambda ok: None           # once a minute: all passes ok?
+    pass_failed: Callable[[BaseException], None] = lambda exc: None
+
+
+@dataclass(frozen=True)
+class JobState:
+    status: str | None
+    leased: bool
+    ended_at: float | None
+
+
+def job_states(redis, kind: JobKind, subject_ids) -> dict[int, JobState]:
+    """The RQ status, run lease and end time of each subject's `kind` job, in one round trip."""
     ids = list(subject_ids)
     if not ids:
-        return set()
+        return {}
     pipe = redis.pipeline(transaction=False)
     for subject_id in ids:
         job_id = kind.job_id(subject_id)
         pipe.hmget(Job.key_for(job_id), "status", "ended_at")
         pipe.exists(lease_key(job_id))
     answers = pipe.execute()
-    now = time.time()
-    held = set()
+    states = {}
     for subject_id, (status, ended), leased in zip(ids, answers[0::2], answers[1::2]):
-        ended_at = utcparse(ended.decode()).timestamp() if ended else None
-        if held_back(status.decode() if status else None, bool(leased), ended_at, now):
-            held.add(subject_id)
-    return held
+        states[subject_id] = JobState(status.decode() if status else None, bool(leased),
+                                      utcparse(ended.decode()).timestamp() if ended else None)
+    return states
 
 
-def poll_feed(client: WBClient, cursor: int | None) -> tuple[str, float | None]:
-    """One WB request: is there anything past `cursor`? Returns (outcome, seconds to wait)."""
+def held_back_subjects(redis, kind: JobKind, subject_ids, forgiven=frozenset()) -> set[int]:
+    """The subjects whose `kind` job is pending or failed lately (decisions.held_back)."""
+    now = time.time()
+    return {sid for sid, s in job_states(redis, kind, subject_ids).items()
+            if held_back(s.status, s.leased, s.ended_at, now, failure_forgiven=sid in forgiven)}
+
+
+def poll_feed(client: WBClient, cursor: int | None) -> tuple[str, float | None, str | None]:
+    """One WB request: is there anything past `cursor`? Returns (outcome, seconds to wait, error)."""
     try:
         page = client.get_events(cursor)
     except WBAuthError:
-        return Outcome.REFUSED, None
+        return PollOutcome.REFUSED, None, _REFUSED
     except WBRateLimited as exc:
-        return Outcome.RATE_LIMITED, exc.retry_after
+        return PollOutcome.RATE_LIMITED, exc.retry_after, None
     except WBError as exc:
         log.info("poll failed: %s", exc)  # WB's messages carry no token or buyer data
-        return Outcome.FAILED, None
-    return (Outcome.NEWS if has_news(page) else Outcome.NOTHING_NEW), None
+        return PollOutcome.FAILED, None, str(exc)
+    return (PollOutcome.NEWS if has_news(page) else PollOutcome.NOTHING_NEW), None, None
 
 
 class Poller:
-    def __init__(self, resources, *, threads: int = POLL_THREADS, clock=time.monotonic):
+    def __init__(self, resources, *, threads: int = POLL_THREADS, clock=time.monotonic,
+                 membership: Membership | None = None, hooks: Hooks | None = None):
         self.resources = resources
         self.interval = float(resources.settings.sync_interval_seconds)
         self.clock = clock
+        self.membership = membership or Membership(resources.redis, new_poller_id(), self.interval)
+        self.hooks = hooks or Hooks()
         self.schedules: dict = {}
         self.in_flight: dict[int, Future] = {}
         self.clients: dict[int, tuple[str, WBClient]] = {}
         self.counts: Counter = Counter()
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="poll")
+        self.sellers: dict[int, SellerFeed] = {}
+        self._sellers_at: float | None = None   # clock() of the last read of the seller list
+        self._sellers_read_at = 0.0             # time.time() of it: a sync ended later moved a cursor
+        self._share: set[int] = set()
+        self._share_of: tuple | None = None     # (members, seller ids) the share was computed for
+        self._failing_since: dict[int, datetime] = {}  # failed polls in a row: since when (not shown yet)
+        self._forgiven: set[int] = set()        # token replaced: a failed sync no longer holds it back
+        self._due_now: set[int] = set()         # back from auth_error with a new token: poll at once
         self._said_bad_token: set[int] = set()
-        self._recover_at = 0.0
+        self._recovery_at = 0.0
+        self.last_poll_at: float | None = None
+
+    @property
+    def poller_id(self) -> str:
+        return self.membership.poller_id
 
     # ---- one pass -----------------------------------------------------------------
 
     def tick(self) -> None:
-        """Harvest finished polls, start the due ones, enqueue due analyses."""
+        """Beat, harvest finished polls, claim and start the due ones, run the recovery when due."""
         now = self.clock()
         self._harvest(now)
-        sellers = self._active_sellers()
-        self._forget_gone(sellers)
-        for seller_id in sellers:
+        try:
+            self.membership.beat_if_due(now, len(self._share), self.last_poll_at)
+        except RedisError:
+            pass  # alive() says whether we may go on: until our key surely lapsed, we may
+        if not self.membership.alive(now):
+            self._hold_nothing()  # Redis away long enough for the others to take our sellers
+            raise RedisUnavailable()
+        self._read_sellers(now)
+        share = self._current_share()
+        for seller_id in [sid for sid in self.schedules if sid not in share]:
+            del self.schedules[seller_id]  # another poller's now (or gone, or paused)
+            self._drop_client(seller_id)
+        for seller_id in share:
             if seller_id not in self.schedules:
-                self.schedules[seller_id] = first_schedule(seller_id, now, self.interval)
-        due = [sid for sid in sellers if sid not in self.in_flight and is_due(self.schedules[sid], now)]
-        pending = held_back_subjects(self.resources.redis, SYNC_JOB, due)
+                at_once = seller_id in self._due_now
+                self._due_now.discard(seller_id)
+                self.schedules[seller_id] = first_schedule(seller_id, now, 0.0 if at_once else self.interval)
+        due = [sid for sid in share if sid not in self.in_flight and is_due(self.schedules[sid], now)]
+        if due:
+            self._start_polls(now, due)
+        if now >= self._recovery_at:
+            self._recovery_at = now + self.interval / 2
+            if self.membership.take_recovery_turn():  # one poller of the deployment per interval
+                recovery.run(self.resources)
+
+    def _start_polls(self, now: float, due: list[int]) -> None:
+        slots = self.membership.claim(due)
+        claimed = [sid for sid in due if slots[sid] == 0.0]
         for seller_id in due:
-            if not should_poll(self.schedules[seller_id], now, sync_pending=seller_id in pending):
+            if slots[seller_id]:  # another poller (or our own last poll) holds this interval's slot
+                self.schedules[seller_id] = after_skip(self.schedules[seller_id], now, slots[seller_id])
+                self.counts["slot taken"] += 1
+        states = job_states(self.resources.redis, SYNC_JOB, claimed)
+        wall = time.time()
+        moved = [sid for sid, s in states.items() if s.ended_at is not None and s.ended_at >= self._sellers_read_at]
+        if moved:  # a sync ended since the seller list was read: poll from the cursor it left
+            self._refresh_cursors(moved)
+        for seller_id in claimed:
+            state = states[seller_id]
+            if held_back(state.status, state.leased, state.ended_at, wall,
+                         failure_forgiven=seller_id in self._forgiven):
                 self.schedules[seller_id] = after_skip(self.schedules[seller_id], now, self.interval)
                 self.counts["skipped"] += 1
                 continue
-            client = self._client(sellers[seller_id])
+            self._forgiven.discard(seller_id)
+            seller = self.sellers[seller_id]
+            client = self._client(seller)
             if client is None:
                 self.schedules[seller_id] = after_poll(self.schedules[seller_id], now, self.interval,
-                                                       Outcome.FAILED)
+                                                       PollOutcome.FAILED)
                 continue
-            self.in_flight[seller_id] = self.pool.submit(self._poll, seller_id, client,
-                                                         sellers[seller_id].cursor)
-        self.counts["analyses"] += self._enqueue_due_analyses()
-        if now >= self._recover_at:  # jobs a killed worker left "started" (a reply nobody asks for again)
-            self._recover_at = now + self.interval
-            recovered = recover_dead_runs(self.resources.redis, self.resources.settings.job_retry_delays)
-            if recovered:
-                log.warning("poller: %d jobs left started by a dead worker enqueued anew: %s",
-                            len(recovered), ", ".join(recovered))
+            self.in_flight[seller_id] = self.pool.submit(self._poll, seller_id, client, seller.cursor)
+            self.last_poll_at = wall
 
-    def _poll(self, seller_id: int, client: WBClient, cursor: int | None) -> tuple[str, float | None]:
-        outcome, wait = poll_feed(client, cursor)
+    def _poll(self, seller_id: int, client: WBClient, cursor: int | None) -> tuple[str, float | None, str | None]:
+        outcome, wait, error = poll_feed(client, cursor)
         if sync_due(outcome):
             settings = self.resources.settings
             enqueue(self.resources.redis, SYNC_JOB, seller_id, settings.job_retry_delays)
-        return outcome, wait
+        return outcome, wait, error
 
     def _harvest(self, now: float) -> None:
         for seller_id, future in list(self.in_flight.items()):
@@ -149,26 +226,103 @@ class Poller:
                 continue
             del self.in_flight[seller_id]
             try:
-                outcome, wait = future.result()
+                outcome, wait, error = future.result()
             except Exception as exc:  # Redis away mid-poll, a bug: this seller backs off
                 log.warning("poll of seller %s failed: %s", seller_id, type(exc).__name__)
-                outcome, wait = Outcome.FAILED, None
+                outcome, wait, error = PollOutcome.FAILED, None, None
             self.counts[outcome] += 1
-            if seller_id in self.schedules:
-                self.schedules[seller_id] = after_poll(self.schedules[seller_id], now, self.interval, outcome, wait)
+            if seller_id not in self.schedules:
+                continue
+            schedule = after_poll(self.schedules[seller_id], now, self.interval, outcome, wait)
+            self.schedules[seller_id] = schedule
+            self._record(seller_id, schedule, outcome, error)
 
-    def _active_sellers(self) -> dict[int, SellerFeed]:
+    # ---- what operators see -----------------------------------------------------------
+
+    def _record(self, seller_id: int, schedule, outcome: str, error: str | None) -> None:
+        """Write a seller's poll failures when they start to show, and clear them at the
+        first good poll; a poll like the one before writes nothing."""
+        seller = self.sellers.get(seller_id)
+        if is_good(outcome):
+            self._failing_since.pop(seller_id, None)
+            if seller is not None and seller.failing:
+                self._write(seller_id, poll_error=None, poll_failing_since=None)
+            return
+        if outcome not in (PollOutcome.FAILED, PollOutcome.REFUSED):
+            return
+        since = self._failing_since.setdefault(seller_id, datetime.now(timezone.utc))
+        if not shown_failing(schedule, outcome):
+            return
+        message = error or "the poll failed; see the poller's log"
+        values = {"poll_error": message, "poll_failing_since": since}
+        if outcome == PollOutcome.REFUSED:
+            log.warning("seller %s: WB refused the token; polls paused until it changes", seller_id)
+            values.update(sync_state=SyncState.AUTH_ERROR, last_error=_REFUSED)
+            del self.schedules[seller_id]
+            self._failing_since.pop(seller_id, None)
+        elif seller is not None and seller.failing:
+            return  # already shown, since the first failure
+        self._write(seller_id, **values)
+
+    def _write(self, seller_id: int, **values) -> None:
+        with self.resources.db.session() as session:
+            if values.get("poll_failing_since") is not None:
+                # Shown since the first failure, even when another poller wrote it first.
+                values["poll_failing_since"] = _earliest(session, seller_id, values["poll_failing_since"])
+            session.execute(update(Seller).where(Seller.id == seller_id).values(**values)
+                            .execution_options(synchronize_session=False))
+        old = self.sellers.get(seller_id)
+        if old is not None:
+            self.sellers[seller_id] = SellerFeed(old.id, old.token, old.cursor,
+                                                 values.get("sync_state", old.state),
+                                                 values.get("poll_failing_since") is not None)
+
+    # ---- the seller list and this poller's share ----------------------------------------
+
+    def _read_sellers(self, now: float) -> None:
+        if self._sellers_at is not None and now - self._sellers_at < SELLERS_EVERY:
+            return
+        read_at = time.time()
         with self.resources.db.session() as session:
             rows = session.execute(
-                select(Seller.id, Seller.wb_token, Seller.events_cursor)
-                .where(Seller.active.is_(True), Seller.sync_state != SyncState.AUTH_ERROR)
+                select(Seller.id, Seller.wb_token, Seller.events_cursor, Seller.sync_state,
+                       Seller.poll_failing_since).where(Seller.active.is_(True))
             ).all()
-        return {row.id: SellerFeed(row.id, row.wb_token, row.events_cursor) for row in rows}
+        sellers = {row.id: SellerFeed(row.id, row.wb_token, row.events_cursor, row.sync_state,
+                                      row.poll_failing_since is not None) for row in rows}
+        for seller_id, seller in sellers.items():
+            old = self.sellers.get(seller_id)
+            if old is not None and old.token != seller.token and seller.pollable:
+                # `sellers set-token`: poll at once, whatever an old failure said.
+                self._forgiven.add(seller_id)
+                self._failing_since.pop(seller_id, None)
+                if seller_id in self.schedules:
+                    self.schedules[seller_id] = first_schedule(seller_id, now, 0.0)
+                else:
+                    self._due_now.add(seller_id)
+        self.sellers, self._sellers_at, self._sellers_read_at = sellers, now, read_at
 
-    def _forget_gone(self, sellers: dict) -> None:
-        for seller_id in [sid for sid in self.schedules if sid not in sellers]:
-            del self.schedules[seller_id]
+    def _current_share(self) -> set[int]:
+        pollable = frozenset(sid for sid, s in self.sellers.items() if s.pollable)
+        key = (self.membership.members, pollable)
+        if key != self._share_of:
+            self._share = self.membership.share(pollable)
+            self._share_of = key
+        return self._share
+
+    def _refresh_cursors(self, seller_ids: list[int]) -> None:
+        with self.resources.db.session() as session:
+            rows = session.execute(select(Seller.id, Seller.events_cursor).where(Seller.id.in_(seller_ids))).all()
+        for row in rows:
+            old = self.sellers.get(row.id)
+            if old is not None:
+                self.sellers[row.id] = SellerFeed(old.id, old.token, row.events_cursor, old.state, old.failing)
+
+    def _hold_nothing(self) -> None:
+        for seller_id in list(self.schedules):
             self._drop_client(seller_id)
+        self.schedules.clear()
+        self._share, self._share_of = set(), None
 
     def _client(self, seller: SellerFeed) -> WBClient | None:
         """One kept-alive client per seller (a new token, a new client)."""
@@ -195,40 +349,41 @@ class Poller:
         if cached is not None and seller_id not in self.in_flight:
             cached[1].close()
 
-    def _enqueue_due_analyses(self) -> int:
-        settings = self.resources.settings
-        if not settings.analysis_enabled:
-            return 0
-        with self.resources.db.session() as session:
-            due = session.scalars(select(Chat.id).where(Chat.analysis_due.is_(True)).order_by(Chat.id)
-                                  .limit(1000)).all()
-        pending = held_back_subjects(self.resources.redis, ANALYSIS_JOB, due)
-        return sum(enqueue(self.resources.redis, ANALYSIS_JOB, chat_id, settings.job_retry_delays).created
-                   for chat_id in due if chat_id not in pending)
+    def next_due(self) -> float | None:
+        return min((s.due_at for sid, s in self.schedules.items() if sid not in self.in_flight), default=None)
 
     # ---- the loop -----------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         """Pass after pass until `stop` is set; a failed pass is reported and the loop goes on."""
-        monitor_at = summary_at = self.clock()
-        failed_since_check_in = False
+        check_in_at = summary_at = self.clock()
+        failed_since_check_in, said_redis_away = False, False
         while not stop.is_set():
             try:
                 self.tick()
+            except RedisUnavailable:
+                failed_since_check_in = True
+                if not said_redis_away:
+                    log.warning("poller %s: Redis is unavailable; polling nothing until it is back", self.poller_id)
+                    said_redis_away = True
+                pause = 1.0
             except Exception as exc:  # the database or Redis away, or a bug: try again shortly
                 failed_since_check_in = True
                 self.counts["passes failed"] += 1
                 log.warning("poller: a pass failed (%s); trying again", type(exc).__name__)
-                sdk = active_sdk()
-                if sdk is not None:
-                    sdk.capture_exception(exc)
+                self.hooks.pass_failed(exc)
                 pause = min(self.interval, 5.0)
             else:
-                pause = TICK
+                if said_redis_away:
+                    log.info("poller %s: Redis is back; polling again", self.poller_id)
+                    said_redis_away = False
+                due = self.next_due()
+                now = self.clock()
+                pause = TICK if due is None else min(TICK, max(MIN_STEP, due - now))
             now = self.clock()
-            if now >= monitor_at:  # a heartbeat: "error" when a pass failed since the last one
-                check_in(ok=not failed_since_check_in)
-                failed_since_check_in, monitor_at = False, now + MONITOR_EVERY
+            if now >= check_in_at:  # a heartbeat: "error" when a pass failed since the last one
+                self.hooks.check_in(not failed_since_check_in)
+                failed_since_check_in, check_in_at = False, now + CHECK_IN_EVERY
             if now >= summary_at:
                 self._summarise()
                 summary_at = now + SUMMARY_EVERY
@@ -236,7 +391,7 @@ class Poller:
 
     def _summarise(self) -> None:
         if self.counts:
-            log.info("poller: %d sellers; since the last line: %s", len(self.schedules),
+            log.info("poller %s: %d sellers held; since the last line: %s", self.poller_id, len(self.schedules),
                      ", ".join(f"{n} {what}" for what, n in sorted(self.counts.items())))
         self.counts.clear()
 
@@ -245,23 +400,13 @@ class Poller:
         for _token, client in self.clients.values():
             client.close()
         self.clients.clear()
+        self.membership.leave()
 
 
-def monitor_config() -> dict:
-    return {
-        "schedule": {"type": "interval", "value": max(1, math.ceil(MONITOR_EVERY / 60)), "unit": "minute"},
-        "checkin_margin": 1,      # minutes late before Sentry calls it missed
-        "max_runtime": 10,
-        "failure_issue_threshold": 1,
-    }
+class RedisUnavailable(Exception):
+    """This poller could not renew its membership: it polls nothing until Redis is back."""
 
 
-def check_in(ok: bool) -> None:
-    """One Sentry Crons check-in for the poller as a whole (never per seller); nothing when Sentry is off."""
-    sdk = active_sdk()
-    if sdk is None:
-        return
-    from sentry_sdk.crons import MonitorStatus, capture_checkin
-
-    capture_checkin(monitor_slug=MONITOR_SLUG, status=MonitorStatus.OK if ok else MonitorStatus.ERROR,
-                    monitor_config=monitor_config())
+def _earliest(session, seller_id: int, since: datetime) -> datetime:
+    shown = session.scalar(select(Seller.poll_failing_since).where(Seller.id == seller_id))
+    return min(shown, since) if shown is not None else since

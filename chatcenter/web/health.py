@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from chatcenter import runtime
 from chatcenter.config import Settings
+from chatcenter.poller.membership import pollers
 from chatcenter.queues import DEFAULT, QueueUnavailable, queue
 from chatcenter.web.errors import PublicError
 
@@ -70,10 +71,34 @@ def _ping_redis(url: str) -> None:
         client.close()
 
 
+def _read_pollers(url: str) -> dict:
+    client = runtime.redis_client(url, timeout=READY_TIMEOUT)
+    try:
+        found = pollers(client)
+    finally:
+        client.close()
+    return {"live": [{"id": p.id, "sellers": p.sellers, "last_poll_at": p.as_dict()["last_poll_at"]}
+                     for p in found if p.live],
+            "gone": [{"id": p.id, "last_beat_at": p.as_dict()["last_beat_at"]} for p in found if not p.live]}
+
+
+def _poller_answer(future, deadline: float) -> dict:
+    """The pollers, live and gone. Not a readiness check: this web process serves without
+    them (a dead poller makes chats stale, which the inbox shows, not unreachable)."""
+    try:
+        found = future.result(timeout=max(deadline - time.monotonic(), 0))
+    except ProbeTimeout:
+        return {"ok": False, "error": "timeout", "live": [], "gone": []}
+    except Exception as exc:  # Redis away: the redis check says so too
+        return {"ok": False, "error": type(exc).__name__, "live": [], "gone": []}
+    return {"ok": bool(found["live"]), **found}
+
+
 @bp.get("/ready")
 def readiness():
     resources = runtime.get()
     redis_url = resources.settings.redis_url  # the probe thread has no app context
+    polled = _probes.submit(_read_pollers, redis_url)
     checks = _checks({"database": resources.db.ping, "redis": lambda: _ping_redis(redis_url)})
     ready = all(check["ok"] for check in checks.values())
     settings = resources.settings
@@ -81,6 +106,7 @@ def readiness():
         "status": "ready" if ready else "unavailable",
         "checks": checks,
         "sentry": {"enabled": settings.sentry_enabled, "environment": settings.sentry_environment},
+        "pollers": _poller_answer(polled, time.monotonic() + READY_TIMEOUT),
     }
     return jsonify(body), 200 if ready else 503
 
