@@ -160,14 +160,16 @@ class Poller:
         now = self.clock()
         self._harvest(now)
         try:
-            self.membership.beat_if_due(now, len(self._share), self.last_poll_at)
+            beaten = self.membership.beat_if_due(now)
         except RedisError:
-            pass  # alive() says whether we may go on: until our key surely lapsed, we may
+            beaten = False  # alive() says whether we may go on: until our key surely lapsed, we may
         if not self.membership.alive(now):
             self._hold_nothing()  # Redis away long enough for the others to take our sellers
             raise RedisUnavailable()
         self._read_sellers(now)
         share = self._current_share()
+        if beaten:
+            self.membership.publish(len(share), self.last_poll_at)
         for seller_id in [sid for sid in self.schedules if sid not in share]:
             del self.schedules[seller_id]  # another poller's now (or gone, or paused)
             self._drop_client(seller_id)

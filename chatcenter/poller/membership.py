@@ -85,13 +85,11 @@ class Membership:
 
     # ---- beats --------------------------------------------------------------------
 
-    def beat(self, now: float, held: int, last_poll_at: float | None) -> None:
-        """Renew our key, publish what we hold, read the live members. Raises RedisError."""
-        info = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": self.started_at,
-                "beat_at": time.time(), "sellers": held, "last_poll_at": last_poll_at}
+    def beat(self, now: float) -> None:
+        """Renew our key and read the live members. Raises RedisError."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(member_key(self.poller_id), 1, px=int(MEMBER_TTL * 1000))
-        pipe.hset(MEMBERS, self.poller_id, json.dumps(info))
+        pipe.hsetnx(MEMBERS, self.poller_id, json.dumps(self._info(0, None)))  # listed from the first beat
         pipe.hkeys(MEMBERS)
         known = [k.decode() for k in pipe.execute()[2]]
         self.alive_until = now + MEMBER_TTL - BEAT  # a margin: our key may have been set late
@@ -100,14 +98,24 @@ class Membership:
         self.members = frozenset(live)
         self._prune(known, live)
 
-    def beat_if_due(self, now: float, held: int, last_poll_at: float | None) -> None:
+    def publish(self, held: int, last_poll_at: float | None) -> None:
+        """Say what we hold (for `flask pollers` and the health answer). Raises RedisError."""
+        self.redis.hset(MEMBERS, self.poller_id, json.dumps(self._info(held, last_poll_at)))
+
+    def _info(self, held: int, last_poll_at: float | None) -> dict:
+        return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": self.started_at,
+                "beat_at": time.time(), "sellers": held, "last_poll_at": last_poll_at}
+
+    def beat_if_due(self, now: float) -> bool:
+        """Beat when one is due; True when it did (the members may have changed)."""
         if now < self.next_beat:
-            return
+            return False
         try:
-            self.beat(now, held, last_poll_at)
+            self.beat(now)
         except RedisError:
             self.next_beat = now + min(BEAT, 1.0)  # try again soon; alive() turns false meanwhile
             raise
+        return True
 
     def alive(self, now: float) -> bool:
         """Is our member key surely still there? If not, we hold nothing and poll nothing."""
