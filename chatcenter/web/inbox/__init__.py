@@ -9,7 +9,7 @@ from flask import Flask
 
 from chatcenter.config import Settings
 from chatcenter.web.errors import set_error_page
-from chatcenter.web.inbox import auth, live, pages  # noqa: F401  (their routes join the blueprint)
+from chatcenter.web.inbox import auth, live, pages, stale  # noqa: F401  (their routes join the blueprint)
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.error_pages import error_page
 from chatcenter.web.inbox.i18n import init_i18n
