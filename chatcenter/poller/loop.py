@@ -144,6 +144,8 @@ class Poller:
         self._share_of: tuple | None = None     # (members, seller ids) the share was computed for
         self._failing_since: dict[int, datetime] = {}  # failed polls in a row: since when (not shown yet)
         self._forgiven: set[int] = set()        # token replaced: a failed sync no longer holds it back
+        self._polled_from: dict[int, int | None] = {}  # the cursor each poll in flight reads from
+        self._sync_from: dict[int, int | None] = {}    # news found from this cursor: a sync was asked for
         self._due_now: set[int] = set()         # back from auth_error with a new token: poll at once
         self._said_bad_token: set[int] = set()
         self._recovery_at = 0.0
@@ -201,11 +203,12 @@ class Poller:
         for seller_id in claimed:
             state = states[seller_id]
             if held_back(state.status, state.leased, state.ended_at, wall,
-                         failure_forgiven=seller_id in self._forgiven):
+                         failure_forgiven=self._failure_forgiven(seller_id)):
                 self.schedules[seller_id] = after_skip(self.schedules[seller_id], now, self.interval)
                 self.counts["skipped"] += 1
                 continue
             self._forgiven.discard(seller_id)
+            self._sync_from.pop(seller_id, None)
             seller = self.sellers[seller_id]
             client = self._client(seller)
             if client is None:
@@ -213,7 +216,17 @@ class Poller:
                                                        PollOutcome.FAILED)
                 continue
             self.in_flight[seller_id] = self.pool.submit(self._poll, seller_id, client, seller.cursor)
+            self._polled_from[seller_id] = seller.cursor
             self.last_poll_at = wall
+
+    def _failure_forgiven(self, seller_id: int) -> bool:
+        """A failed sync holds its seller back for a while, unless the token was replaced
+        since, or the run stored progress before it failed (the cursor moved past where the
+        poll that asked for it read from): that is no failure to cool off from."""
+        if seller_id in self._forgiven:
+            return True
+        seller = self.sellers.get(seller_id)
+        return seller_id in self._sync_from and seller is not None and self._sync_from[seller_id] != seller.cursor
 
     def _poll(self, seller_id: int, client: WBClient, cursor: int | None) -> tuple[str, float | None, str | None]:
         outcome, wait, error = poll_feed(client, cursor)
@@ -233,6 +246,9 @@ class Poller:
                 log.warning("poll of seller %s failed: %s", seller_id, type(exc).__name__)
                 outcome, wait, error = PollOutcome.FAILED, None, None
             self.counts[outcome] += 1
+            polled_from = self._polled_from.pop(seller_id, None)
+            if outcome == PollOutcome.NEWS:
+                self._sync_from[seller_id] = polled_from
             if seller_id not in self.schedules:
                 continue
             schedule = after_poll(self.schedules[seller_id], now, self.interval, outcome, wait)
