@@ -2,13 +2,13 @@
 
 Every SYNC_INTERVAL_SECONDS each active seller (not `auth_error`) is polled by exactly one
 of the live pollers (chatcenter/poller/membership.py): one WB request, `GET events` from
-the seller's stored cursor, on a small thread pool. An empty answer costs nothing more: no
+the seller's stored cursor (chatcenter/poller/feed.py), on a small thread pool. An empty answer costs nothing more: no
 database write, no job. Events past the cursor enqueue the seller's sync (idempotent per
 seller). A seller whose sync is queued or running is not polled. The decisions (when,
 backoff, budget) live in chatcenter/poller/decisions.py; this module does the I/O.
 
 Polls take WB slots from the same per-seller Redis budget as syncs and replies
-(WBClient.for_seller), but never wait for one: when the budget is used up the poll moves
+(the limiter WBClient.for_seller uses), but never wait for one: when the budget is used up the poll moves
 aside and the seller is polled once a slot is free.
 
 Polls that keep failing are written on the seller (poll_error, poll_failing_since) for the
@@ -32,13 +32,13 @@ from rq.job import Job
 from rq.utils import utcparse
 from sqlalchemy import select, update
 
-from chatcenter.clients.wb import WBAuthError, WBClient, WBError, WBRateLimited
+from chatcenter.clients.wb import token_problem
 from chatcenter.leases import lease_key
 from chatcenter.models import Seller, SyncState
 from chatcenter.poller import recovery
+from chatcenter.poller.feed import REFUSED, FeedProbe
 from chatcenter.poller.decisions import (
-    PollOutcome, after_poll, after_skip, first_schedule, has_news, held_back, is_due, is_good, shown_failing,
-    sync_due,
+    PollOutcome, after_poll, after_skip, first_schedule, held_back, is_due, is_good, shown_failing, sync_due,
 )
 from chatcenter.poller.membership import Membership, new_poller_id
 from chatcenter.queues import SYNC_JOB, JobKind, enqueue
@@ -48,13 +48,11 @@ log = logging.getLogger("chatcenter.poller")
 POLL_THREADS = 16  # polls are I/O: 1,000 sellers every 5 s is ~200 a second, a few ms each
 TICK = 0.5         # the loop's longest step: it wakes earlier when a seller is due sooner
 MIN_STEP = 0.02    # and never spins faster than this
-POLL_TIMEOUT = (3.05, 10.0)  # connect, read: a poll is small; a slow WB must not pile polls up
 # The seller list (tokens, cursors, states) is read again this often: a replaced token or a
 # new seller is polled within it; each poll in between costs no database read.
 SELLERS_EVERY = 2.0
 SUMMARY_EVERY = 60.0
 CHECK_IN_EVERY = 60.0
-_REFUSED = "WB refused the token; polls and syncs paused until `flask sellers set-token`"
 
 
 @dataclass(frozen=True)
@@ -110,20 +108,6 @@ def held_back_subjects(redis, kind: JobKind, subject_ids, forgiven=frozenset()) 
             if held_back(s.status, s.leased, s.ended_at, now, failure_forgiven=sid in forgiven)}
 
 
-def poll_feed(client: WBClient, cursor: int | None) -> tuple[str, float | None, str | None]:
-    """One WB request: is there anything past `cursor`? Returns (outcome, seconds to wait, error)."""
-    try:
-        page = client.get_events(cursor)
-    except WBAuthError:
-        return PollOutcome.REFUSED, None, _REFUSED
-    except WBRateLimited as exc:
-        return PollOutcome.RATE_LIMITED, exc.retry_after, None
-    except WBError as exc:
-        log.info("poll failed: %s", exc)  # WB's messages carry no token or buyer data
-        return PollOutcome.FAILED, None, str(exc)
-    return (PollOutcome.NEWS if has_news(page) else PollOutcome.NOTHING_NEW), None, None
-
-
 class Poller:
     def __init__(self, resources, *, threads: int = POLL_THREADS, clock=time.monotonic,
                  membership: Membership | None = None, hooks: Hooks | None = None):
@@ -134,7 +118,7 @@ class Poller:
         self.hooks = hooks or Hooks()
         self.schedules: dict = {}
         self.in_flight: dict[int, Future] = {}
-        self.clients: dict[int, tuple[str, WBClient]] = {}
+        self.probe = FeedProbe(resources.settings.wb_api_base_url, resources.redis, threads)
         self.counts: Counter = Counter()
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="poll")
         self.sellers: dict[int, SellerFeed] = {}
@@ -174,7 +158,6 @@ class Poller:
             self.membership.publish(len(share), self.last_poll_at)
         for seller_id in [sid for sid in self.schedules if sid not in share]:
             del self.schedules[seller_id]  # another poller's now (or gone, or paused)
-            self._drop_client(seller_id)
         for seller_id in share:
             if seller_id not in self.schedules:
                 at_once = seller_id in self._due_now
@@ -210,12 +193,11 @@ class Poller:
             self._forgiven.discard(seller_id)
             self._sync_from.pop(seller_id, None)
             seller = self.sellers[seller_id]
-            client = self._client(seller)
-            if client is None:
+            if not self._usable_token(seller):
                 self.schedules[seller_id] = after_poll(self.schedules[seller_id], now, self.interval,
                                                        PollOutcome.FAILED)
                 continue
-            self.in_flight[seller_id] = self.pool.submit(self._poll, seller_id, client, seller.cursor)
+            self.in_flight[seller_id] = self.pool.submit(self._poll, seller_id, seller.token, seller.cursor)
             self._polled_from[seller_id] = seller.cursor
             self.last_poll_at = wall
 
@@ -228,8 +210,8 @@ class Poller:
         seller = self.sellers.get(seller_id)
         return seller_id in self._sync_from and seller is not None and self._sync_from[seller_id] != seller.cursor
 
-    def _poll(self, seller_id: int, client: WBClient, cursor: int | None) -> tuple[str, float | None, str | None]:
-        outcome, wait, error = poll_feed(client, cursor)
+    def _poll(self, seller_id: int, token: str, cursor: int | None) -> tuple[str, float | None, str | None]:
+        outcome, wait, error = self.probe.poll(seller_id, token, cursor)
         if sync_due(outcome):
             settings = self.resources.settings
             enqueue(self.resources.redis, SYNC_JOB, seller_id, settings.job_retry_delays)
@@ -275,7 +257,7 @@ class Poller:
         values = {"poll_error": message, "poll_failing_since": since}
         if outcome == PollOutcome.REFUSED:
             log.warning("seller %s: WB refused the token; polls paused until it changes", seller_id)
-            values.update(sync_state=SyncState.AUTH_ERROR, last_error=_REFUSED)
+            values.update(sync_state=SyncState.AUTH_ERROR, last_error=REFUSED)
             del self.schedules[seller_id]
             self._failing_since.pop(seller_id, None)
         elif seller is not None and seller.failing:
@@ -337,35 +319,17 @@ class Poller:
                 self.sellers[row.id] = SellerFeed(old.id, old.token, row.events_cursor, old.state, old.failing)
 
     def _hold_nothing(self) -> None:
-        for seller_id in list(self.schedules):
-            self._drop_client(seller_id)
         self.schedules.clear()
         self._share, self._share_of = set(), None
 
-    def _client(self, seller: SellerFeed) -> WBClient | None:
-        """One kept-alive client per seller (a new token, a new client)."""
-        cached = self.clients.get(seller.id)
-        if cached is not None and cached[0] == seller.token:
-            return cached[1]
-        self._drop_client(seller.id)
-        settings = self.resources.settings
-        try:
-            client = WBClient.for_seller(settings.wb_api_base_url, seller.token, self.resources.redis, seller.id,
-                                         connect_timeout=POLL_TIMEOUT[0], read_timeout=POLL_TIMEOUT[1],
-                                         max_rate_wait=0.0)
-        except ValueError as exc:  # the message names the problem, never the token
-            if seller.id not in self._said_bad_token:
-                log.warning("seller %s: cannot poll: %s; set it again with `flask sellers set-token %s`",
-                            seller.id, exc, seller.id)
-                self._said_bad_token.add(seller.id)
-            return None
-        self.clients[seller.id] = (seller.token, client)
-        return client
-
-    def _drop_client(self, seller_id: int) -> None:
-        cached = self.clients.pop(seller_id, None)
-        if cached is not None and seller_id not in self.in_flight:
-            cached[1].close()
+    def _usable_token(self, seller: SellerFeed) -> bool:
+        """A token that cannot go into a header (spaces, control characters) is said once."""
+        problem = token_problem(seller.token)
+        if problem and seller.id not in self._said_bad_token:
+            log.warning("seller %s: cannot poll: %s; set it again with `flask sellers set-token %s`",
+                        seller.id, problem, seller.id)
+            self._said_bad_token.add(seller.id)
+        return problem is None
 
     def next_due(self) -> float | None:
         return min((s.due_at for sid, s in self.schedules.items() if sid not in self.in_flight), default=None)
@@ -415,9 +379,7 @@ class Poller:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-        for _token, client in self.clients.values():
-            client.close()
-        self.clients.clear()
+        self.probe.close()
         self.membership.leave()
 
 
