@@ -52,6 +52,7 @@ class PollOutcome:
     FAILED = "failed"             # WB error (5xx, timeout, malformed answer)
     RATE_LIMITED = "rate limited"  # WB's 429 or our shared budget said wait
     REFUSED = "refused"           # 401/403: the seller is paused until its token is replaced
+    SLOT_TAKEN = "slot taken"     # polled this interval already (by another poller in a handover)
 
 
 def first_schedule(seller_id: int, now: float, interval: float) -> Schedule:
@@ -99,6 +100,8 @@ def after_poll(schedule: Schedule, now: float, interval: float, outcome: str,
         # Keep the cadence (due + interval), but never schedule into the past: a poller that
         # fell behind polls each seller once now, not once per missed interval.
         return Schedule(due_at=max(schedule.due_at + interval, now))
+    if outcome == PollOutcome.SLOT_TAKEN:  # due again when the slot is free (`wait`: its time left)
+        return replace(schedule, due_at=now + (wait or 0.0))
     if outcome == PollOutcome.RATE_LIMITED:
         # Not a failure: the budget is shared with syncs and replies, which come first.
         return replace(schedule, due_at=now + min(MAX_BACKOFF, max(MIN_DEFER, wait or 0.0)))

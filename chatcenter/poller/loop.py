@@ -172,18 +172,12 @@ class Poller:
                 recovery.run(self.resources)
 
     def _start_polls(self, now: float, due: list[int]) -> None:
-        slots = self.membership.claim(due)
-        claimed = [sid for sid in due if slots[sid] == 0.0]
-        for seller_id in due:
-            if slots[seller_id]:  # another poller (or our own last poll) holds this interval's slot
-                self.schedules[seller_id] = after_skip(self.schedules[seller_id], now, slots[seller_id])
-                self.counts["slot taken"] += 1
-        states = job_states(self.resources.redis, SYNC_JOB, claimed)
+        states = job_states(self.resources.redis, SYNC_JOB, due)
         wall = time.time()
         moved = [sid for sid, s in states.items() if s.ended_at is not None and s.ended_at >= self._sellers_read_at]
         if moved:  # a sync ended since the seller list was read: poll from the cursor it left
             self._refresh_cursors(moved)
-        for seller_id in claimed:
+        for seller_id in due:
             state = states[seller_id]
             if held_back(state.status, state.leased, state.ended_at, wall,
                          failure_forgiven=self._failure_forgiven(seller_id)):
@@ -211,6 +205,9 @@ class Poller:
         return seller_id in self._sync_from and seller is not None and self._sync_from[seller_id] != seller.cursor
 
     def _poll(self, seller_id: int, token: str, cursor: int | None) -> tuple[str, float | None, str | None]:
+        held_for = self.membership.claim(seller_id)
+        if held_for:  # polled this interval already: due again when the slot is free
+            return PollOutcome.SLOT_TAKEN, held_for, None
         outcome, wait, error = self.probe.poll(seller_id, token, cursor)
         if sync_due(outcome):
             settings = self.resources.settings
@@ -222,11 +219,12 @@ class Poller:
             if not future.done():
                 continue
             del self.in_flight[seller_id]
+            ours = False
             try:
                 outcome, wait, error = future.result()
             except Exception as exc:  # Redis away mid-poll, a bug: this seller backs off
                 log.warning("poll of seller %s failed: %s", seller_id, type(exc).__name__)
-                outcome, wait, error = PollOutcome.FAILED, None, None
+                outcome, wait, error, ours = PollOutcome.FAILED, None, None, True
             self.counts[outcome] += 1
             polled_from = self._polled_from.pop(seller_id, None)
             if outcome == PollOutcome.NEWS:
@@ -235,7 +233,8 @@ class Poller:
                 continue
             schedule = after_poll(self.schedules[seller_id], now, self.interval, outcome, wait)
             self.schedules[seller_id] = schedule
-            self._record(seller_id, schedule, outcome, error)
+            if not ours:  # the seller's page shows WB's failures, not ours (the log has those)
+                self._record(seller_id, schedule, outcome, error)
 
     # ---- what operators see -----------------------------------------------------------
 

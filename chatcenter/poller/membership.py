@@ -144,21 +144,17 @@ class Membership:
 
     # ---- poll slots ------------------------------------------------------------------
 
-    def claim(self, seller_ids: list[int]) -> dict[int, float]:
-        """Claim each seller's poll slot for one interval, in one round trip.
+    def claim(self, seller_id: int) -> float:
+        """Claim the seller's poll slot for one interval, just before polling it.
 
-        Returns {seller id: 0.0} for the slots won, and the seconds left for the others
-        (another poller, or our own last poll, holds the slot that long)."""
-        if not seller_ids:
-            return {}
-        ms = int(self.interval * 1000)
-        pipe = self.redis.pipeline(transaction=False)
-        for seller_id in seller_ids:
-            pipe.set(slot_key(seller_id), self.poller_id, nx=True, px=ms)
-            pipe.pttl(slot_key(seller_id))
-        answers = pipe.execute()
-        return {sid: 0.0 if won else max(pttl, 1) / 1000
-                for sid, won, pttl in zip(seller_ids, answers[0::2], answers[1::2])}
+        Returns 0.0 when won; otherwise the seconds the slot is still held (by another poller
+        during a handover, or by our own last poll). Taken right before the request, so two
+        polls of a seller never reach WB closer together than the interval, give or take the
+        network's jitter. Raises RedisError."""
+        key = slot_key(seller_id)
+        if self.redis.set(key, self.poller_id, nx=True, px=int(self.interval * 1000)):
+            return 0.0
+        return max(self.redis.pttl(key), 1) / 1000
 
     def take_recovery_turn(self) -> bool:
         """One poller in the deployment runs the periodic recovery each interval."""
