@@ -19,6 +19,7 @@ BENCHES = {
     "api": "api.py",
     "sentry_web": "sentry_web.py",
     "freshness": "freshness.py",
+    "poller_cost": "poller_cost.py",
     "crash_recovery": "crash_recovery.py",
     "soak": "soak.py",
     "ingest": "ingest.py",
