@@ -139,3 +139,35 @@ def test_a_third_poller_takes_its_share_without_a_seller_polled_twice(fleet, wb_
     assert too_close(polls) == {}
     worst = max(b - a for times in polls.values() for a, b in zip(times, times[1:]) if b > joined)
     assert worst <= 2 * INTERVAL + 1, worst  # no seller dropped in the handover
+
+
+def test_a_poller_that_loses_redis_polls_nothing_until_it_is_back(make_app, job_settings, wb_stub, tmp_path):
+    from tests.redis_server import RedisServer
+
+    with RedisServer(tmp_path) as own_redis:
+        settings = replace(job_settings, sync_interval_seconds=INTERVAL, redis_url=own_redis.url)
+        app = make_app(database_url=settings.database_url, redis_url=own_redis.url)
+        tokens = {}
+        for n in range(5):
+            token = f"{WB_TOKEN}-{n}"
+            wb_stub.valid_tokens.add(token)
+            tokens[token] = add_seller(app, f"shop {n}", token=token)
+        wb_stub.reset()
+        poller = start_process(settings, "-m", "chatcenter.poller")
+        try:
+            assert wait_until(lambda: len(polls_by_seller(wb_stub, tokens)) == 5, timeout=30)
+
+            own_redis.stop()
+            down = time.time()
+            time.sleep(4 * INTERVAL)
+            during = [t for times in polls_by_seller(wb_stub, tokens).values() for t in times if t > down + 1]
+            own_redis.start()
+            back = time.time()
+            assert during == []  # nothing polled while Redis was away (no slot, no shared budget)
+            assert wait_until(lambda: all(max(times) > back for times in polls_by_seller(wb_stub, tokens).values()),
+                              timeout=30)
+            assert poller.poll() is None  # it waited; it did not exit
+        finally:
+            output = stop(poller)
+    assert "Redis is unavailable; polling nothing until it is back" in output
+    assert "Redis is back; polling again" in output
