@@ -167,6 +167,18 @@ SCHEMAS = {
             {"ok": {"type": "boolean"}, "error": {"type": "string"}}, required=["ok"], additionalProperties=False)},
         "sentry": _object({"enabled": {"type": "boolean"}, "environment": {"type": "string"}},
                           additionalProperties=False),
+        # Not a readiness check (the web serves without pollers): who polls WB, and who died.
+        "pollers": _object({
+            "ok": {"type": "boolean", "description": "at least one poller is alive"},
+            "error": {"type": "string", "description": "Redis could not be asked"},
+            "live": {"type": "array", "items": _object({
+                "id": {"type": "string"}, "sellers": {"type": "integer", "description": "sellers it polls"},
+                "last_poll_at": _nullable(DATE_TIME)}, additionalProperties=False)},
+            "gone": {"type": "array", "description": "stopped beating in the last hour (SIGKILL, host lost)",
+                     "items": _object({"id": {"type": "string"},
+                                       "last_beat_at": _nullable(DATE_TIME)},
+                                      additionalProperties=False)},
+        }, required=["ok", "live", "gone"], additionalProperties=False),
     }, additionalProperties=False),
 }
 
