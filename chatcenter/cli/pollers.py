@@ -23,5 +23,6 @@ def pollers_command(as_json: bool):
         return
     for p in found:
         state = "live" if p["live"] else "gone"
-        held = f"{p['sellers']} sellers" if p["live"] else f"last beat {p['last_beat_at']}"
+        sellers = f"{p['sellers']} seller{'' if p['sellers'] == 1 else 's'}"
+        held = sellers if p["live"] else f"last beat {p['last_beat_at']}"
         click.echo(f"{p['id']}\t{state}\t{held}\tlast poll: {p['last_poll_at'] or 'never'}")
