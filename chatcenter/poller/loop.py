@@ -142,7 +142,7 @@ class Poller:
     # ---- one pass -----------------------------------------------------------------
 
     def tick(self) -> None:
-        """Beat, harvest finished polls, claim and start the due ones, run the recovery when due."""
+        """Beat, harvest finished polls, start the due ones (each claims its slot), run the recovery when due."""
         now = self.clock()
         self._harvest(now)
         try:
