@@ -171,3 +171,34 @@ def test_a_poller_that_loses_redis_polls_nothing_until_it_is_back(make_app, job_
             output = stop(poller)
     assert "Redis is unavailable; polling nothing until it is back" in output
     assert "Redis is back; polling again" in output
+
+
+def test_a_replaced_token_is_polled_within_the_interval(make_app, job_settings, wb_stub):
+    from chatcenter.models import Seller, SyncState
+
+    app = make_app(database_url=job_settings.database_url, redis_url=job_settings.redis_url,
+                   wb_api_base_url=job_settings.wb_api_base_url)
+    seller_id = add_seller(app, "shop", token="eyJ.expired.token")
+    poller = start_process(job_settings, "-m", "chatcenter.poller")  # the default cadence, 10 s
+    try:
+        def state():
+            with resources(app).db.session() as session:
+                return session.get(Seller, seller_id).sync_state
+
+        assert wait_until(lambda: state() == SyncState.AUTH_ERROR, timeout=30)
+        new_token = f"{WB_TOKEN}-new"
+        wb_stub.valid_tokens.add(new_token)
+        with app.app_context():
+            result = app.test_cli_runner().invoke(args=["sellers", "set-token", str(seller_id)], input=new_token)
+        assert result.exit_code == 0, result.output
+        replaced = time.time()
+
+        def polled_with_the_new_token():
+            with wb_stub.lock:
+                return [at for r, at in zip(wb_stub.requests, wb_stub.arrivals)
+                        if r.headers.get("Authorization") == new_token]
+
+        assert wait_until(polled_with_the_new_token, timeout=30)
+        assert polled_with_the_new_token()[0] - replaced <= job_settings.sync_interval_seconds
+    finally:
+        stop(poller)
