@@ -1,4 +1,4 @@
-# `make run`: web + worker + cron on SQLite and a local Redis.  `make test`: the whole suite.
+# `make run`: web + worker + two pollers on SQLite and a local Redis.  `make test`: the whole suite.
 PYTHON ?= python3
 # `PORT=8150 make run` serves on 8150; `make test` checks the Redis the tests use.
 PORT ?= 8000

@@ -2,7 +2,7 @@
 
 For each N (sellers): a WB stand-in (bench/wb_world.py, its own process) where each
 seller's buyers write at random; the chat center as `make run` starts it (gunicorn with
-gunicorn.conf.py, `python worker.py` x W, `python -m jobs.cron`) on PostgreSQL (a scratch
+gunicorn.conf.py, `python worker.py` x W, `python -m chatcenter.poller` x P) on PostgreSQL (a scratch
 database, dropped and made anew) and Redis; a DeepSeek stub answering each analysis in 1 s.
 Measured while the buyers write:
 
@@ -15,6 +15,11 @@ Measured while the buyers write:
   DeepSeek stub and this script not counted.
 
     .venv/bin/python bench/freshness.py [--sellers 50,500] [--duration 90] [--workers auto]
+        [--pollers 1] [--interval 10] [--kill-poller-at SECONDS]
+
+`--pollers 2 --interval 5` runs two poller processes splitting the sellers at
+SYNC_INTERVAL_SECONDS=5; `--kill-poller-at 45` SIGKILLs the first of them 45 s into the
+buyers' writing (the failover run: the other takes its sellers within 30 s).
 """
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 DEEPSEEK_SECONDS = 1.0
 API_POLL_SECONDS = 0.5
 WB_WINDOW = 10.0
-TARGETS = {"api_p95": 15.0, "analysis_p95": 30.0, "wb_per_window": 10, "cores": 1.5}
+TARGETS = {"api_p95": 15.0, "api_p95_fast": 8.0, "analysis_p95": 30.0, "wb_per_window": 10, "cores": 1.5}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -70,8 +75,10 @@ def fresh_database() -> None:
     admin.dispose()
 
 
-def app_env(wb_url: str, deepseek) -> dict:
+def app_env(wb_url: str, deepseek, interval: float | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "SYNC_", "GUNICORN_"))}
+    if interval is not None:
+        env["SYNC_INTERVAL_SECONDS"] = str(int(interval))
     return {**env, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "WB_API_BASE_URL": wb_url,
             "DEEPSEEK_API_BASE_URL": deepseek.url, "DEEPSEEK_API_KEY": deepseek.api_key, "SENTRY_DSN": "",
             "SECRET_KEY": "freshness-" + "k" * 40, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -282,7 +289,7 @@ def busiest_window(times: list[float], window: float = WB_WINDOW) -> int:
 
 
 def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: float, drain: float,
-        logs: Path) -> dict:
+        logs: Path, pollers: int = 1, interval: float | None = None, kill_at: float | None = None) -> dict:
     from chatcenter.runtime import redis_client
 
     redis_client(REDIS_URL).flushdb()
@@ -291,7 +298,7 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
     with ExitStack() as stack:
         deepseek = stack.enter_context(deepseek_stub())
         wb_url, world_pid = stack.enter_context(world(sellers, mean_gap, start, duration))
-        env = app_env(wb_url, deepseek)
+        env = app_env(wb_url, deepseek, interval)
         flask(env, "db", "upgrade")
         add_sellers(sellers)
         key = flask(env, "api-keys", "create", "freshness").strip().splitlines()[-1]
@@ -301,21 +308,35 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
                                             web_env, logs / "web.log"))]
         ours += [stack.enter_context(process([sys.executable, "worker.py"], env, logs / f"worker{n}.log"))
                  for n in range(workers)]
-        ours.append(stack.enter_context(process([sys.executable, "-m", "jobs.cron"], env, logs / "cron.log")))
+        poller_procs = [stack.enter_context(process([sys.executable, "-m", "chatcenter.poller"], env,
+                                                    logs / f"poller{n}.log")) for n in range(pollers)]
+        ours += poller_procs
         base = f"http://127.0.0.1:{port}"
         wait_for_http(base + "/api/health", ours[0])
         watcher = ApiWatcher(base, key)
         watcher.start()
 
-        roles = {"web": [ours[0].pid], "workers": [p.pid for p in ours[1:-1]], "cron": [ours[-1].pid],
-                 "(not ours) WB stand-in": [world_pid]}
+        roles = {"web": [ours[0].pid], "workers": [p.pid for p in ours[1:1 + workers]],
+                 "pollers": [p.pid for p in poller_procs], "(not ours) WB stand-in": [world_pid]}
         time.sleep(max(0.0, start - time.time()))
         before = {role: tree_cpu_seconds(pids) for role, pids in roles.items()}
         own_before = _own_cpu()
         cpu_before, t_before = tree_cpu_seconds([p.pid for p in ours]), time.monotonic()
-        time.sleep(duration)
+        killed_cpu = 0.0
+        if kill_at is not None:  # the failover run: one poller dies as a host would, mid-run
+            time.sleep(kill_at)
+            victim = poller_procs[0]
+            killed_cpu = tree_cpu_seconds([victim.pid])
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
+            print(f"freshness: poller {victim.pid} killed (SIGKILL) {kill_at:.0f} s into the run", file=sys.stderr)
+            time.sleep(max(0.0, duration - kill_at))
+        else:
+            time.sleep(duration)
         elapsed = time.monotonic() - t_before
-        cpu = (tree_cpu_seconds([p.pid for p in ours]) - cpu_before) / elapsed
+        cpu = (tree_cpu_seconds([p.pid for p in ours]) + killed_cpu - cpu_before) / elapsed
+        poller_cpu = (sum(tree_cpu_seconds([p.pid]) for p in poller_procs) + killed_cpu
+                      - before["pollers"]) / elapsed
         print("freshness: CPU cores by role: " + ", ".join(
             f"{role} {(tree_cpu_seconds(pids) - before[role]) / elapsed:.2f}" for role, pids in roles.items())
             + f", (not ours) this script with the DeepSeek stub {_own_cpu(own_before) / elapsed:.2f}", file=sys.stderr)
@@ -334,7 +355,7 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
         watcher.stop.set()
         watcher.join(timeout=30)
         requests = get_json(wb_url + "/_world/requests")
-        dead = [p.args for p in ours if p.poll() is not None]
+        dead = [p.args for p in ours if p.poll() is not None and not (kill_at is not None and p is poller_procs[0])]
         if dead:
             raise RuntimeError(f"processes exited during the run: {dead}; see {logs}")
         api = api_latencies()
@@ -346,7 +367,7 @@ def run(sellers: int, workers: int, duration: float, mean_gap: float, warmup: fl
                   f"before the end: {'not shown by the API' if a is None else 'shown'}, "
                   f"{'not analysed' if b is None else 'analysed'}", file=sys.stderr)
     return {"sellers": sellers, "workers": workers, "messages": len(written), "api": api, "analysis": analysis,
-            "analyses": analyses, "deepseek_calls": len(deepseek.requests), "cpu": cpu,
+            "analyses": analyses, "deepseek_calls": len(deepseek.requests), "cpu": cpu, "poller_cpu": poller_cpu,
             "wb_most": max((busiest_window(t) for t in requests.values()), default=0),
             "wb_rate": sum(start <= t < start + duration for ts in requests.values() for t in ts) / duration,
             "api_errors": watcher.errors}
@@ -363,15 +384,22 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=60,
                         help="seconds to wait for the last messages after the buyers stop (default 60)")
     parser.add_argument("--logs", help="keep the processes' logs in this folder (default: a temporary one)")
+    parser.add_argument("--pollers", type=int, default=1, help="poller processes (default 1)")
+    parser.add_argument("--interval", type=float, help="SYNC_INTERVAL_SECONDS (default: the service's, 10)")
+    parser.add_argument("--kill-poller-at", type=float,
+                        help="SIGKILL the first poller this many seconds into the writing (the failover run)")
     args = parser.parse_args()
     counts = [int(n) for n in args.sellers.split(",") if n.strip()]
 
+    pollers = f"{args.pollers} poller{'s' if args.pollers > 1 else ''}" + (
+        f" at SYNC_INTERVAL_SECONDS={args.interval:g}" if args.interval else "") + (
+        f", the first SIGKILLed {args.kill_poller_at:.0f} s in" if args.kill_poller_at is not None else "")
     table = Table(f"freshness: buyers write for {args.duration:.0f} s, one message per seller every "
                   f"{args.mean_gap:.0f} s on average (1-3 in a row); DeepSeek answers in {DEEPSEEK_SECONDS:.0f} s; "
-                  "PostgreSQL and Redis",
+                  f"{pollers}; PostgreSQL and Redis",
                   ["sellers", "workers", "messages", "→ API p50 s", "→ API p95 s", "→ analysis p50 s",
                    "→ analysis p95 s", "not shown / not analysed", "analyses (DeepSeek calls)",
-                   "most WB requests / seller / 10 s", "WB requests/s", "CPU cores"])
+                   "most WB requests / seller / 10 s", "WB requests/s", "CPU cores", "pollers' CPU cores"])
     with tempfile.TemporaryDirectory(prefix="freshness-") as tmp:
         tmp = args.logs or tmp
         for sellers in counts:
@@ -380,22 +408,30 @@ def main() -> None:
             logs.mkdir(parents=True, exist_ok=True)
             print(f"freshness: {sellers} sellers, {workers} workers, {args.duration:.0f} s ...", file=sys.stderr,
                   flush=True)
-            r = run(sellers, workers, args.duration, args.mean_gap, args.warmup, args.drain, logs)
+            r = run(sellers, workers, args.duration, args.mean_gap, args.warmup, args.drain, logs,
+                    args.pollers, args.interval, args.kill_poller_at)
             api = [v for v in r["api"] if v is not None]
             analysis = [v for v in r["analysis"] if v is not None]
             table.add(sellers, workers, r["messages"], percentile(api, 50), percentile(api, 95),
                       percentile(analysis, 50), percentile(analysis, 95),
                       f"{len(r['api']) - len(api)} / {len(r['analysis']) - len(analysis)}",
-                      f"{r['analyses']} ({r['deepseek_calls']})", r["wb_most"], r["wb_rate"], r["cpu"])
+                      f"{r['analyses']} ({r['deepseek_calls']})", r["wb_most"], r["wb_rate"], r["cpu"],
+                      r["poller_cpu"])
             label = f"at {sellers} sellers"
-            table.target(f"message → API p95 {label}", percentile(api, 95), TARGETS["api_p95"], unit=" s")
+            # Issue 27: ≤ 8 s with 2 pollers at 5 s; the failover run (and the default cadence) ≤ 15 s.
+            fast = args.pollers >= 2 and args.interval and args.interval <= 5 and args.kill_poller_at is None
+            table.target(f"message → API p95 {label}", percentile(api, 95),
+                         TARGETS["api_p95_fast"] if fast else TARGETS["api_p95"], unit=" s")
             table.target(f"message → analysis p95 {label}", percentile(analysis, 95), TARGETS["analysis_p95"],
                          unit=" s")
             table.target(f"most WB requests of one seller in 10 s {label}", r["wb_most"], TARGETS["wb_per_window"])
             table.target(f"CPU of our processes {label}", r["cpu"], TARGETS["cores"], unit=" cores")
     table.note("workers: forking `python worker.py` processes on every queue; an analysis holds one for "
                "DeepSeek's answer, so the default is twice the expected analyses in flight (at least 2)")
-    report("freshness", "python bench/freshness.py " + " ".join(sys.argv[1:]), [table])
+    name = "freshness" if args.pollers == 1 and args.kill_poller_at is None else (
+        "freshness_failover" if args.kill_poller_at is not None else "freshness_pollers")
+    table.note("the machine is shared with other work (2 cores): CPU figures are upper bounds")
+    report(name, "python bench/freshness.py " + " ".join(sys.argv[1:]), [table])
 
 
 if __name__ == "__main__":

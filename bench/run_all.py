@@ -20,6 +20,7 @@ BENCHES = {
     "sentry_web": "sentry_web.py",
     "sentry_real_work": "sentry_real_work.py",
     "freshness": "freshness.py",
+    "poller_cost": "poller_cost.py",
     "crash_recovery": "crash_recovery.py",
     "soak": "soak.py",
     "ingest": "ingest.py",

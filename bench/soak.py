@@ -224,7 +224,7 @@ def main() -> int:
                          folder / "web.log"),
             "worker 1": start([sys.executable, "worker.py"], env, folder / "worker1.log"),
             "worker 2": start([sys.executable, "worker.py"], env, folder / "worker2.log"),
-            "cron": start([sys.executable, "-m", "jobs.cron"], env, folder / "cron.log"),
+            "cron": start([sys.executable, "-m", "chatcenter.poller"], env, folder / "cron.log"),
         }
         wait_for_port(port, processes["web"], "gunicorn")
         buyers, operator = Buyers(wb), Operator(f"http://127.0.0.1:{port}", key)

@@ -144,11 +144,34 @@ class SentryState(TypedDict):
     environment: str
 
 
+class LivePoller(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: str
+    sellers: Annotated[int, Field(description="sellers it polls")]
+    last_poll_at: Time | None
+
+
+class GonePoller(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: str
+    last_beat_at: Time | None
+
+
+class Pollers(TypedDict):
+    """Not a readiness check (the web serves without pollers): who polls WB, and who died."""
+    __pydantic_config__ = CLOSED
+    ok: Annotated[bool, Field(description="at least one poller is alive")]
+    error: NotRequired[Annotated[str, Field(description="Redis could not be asked")]]
+    live: list[LivePoller]
+    gone: Annotated[list[GonePoller], Field(description="stopped beating in the last hour (SIGKILL, host lost)")]
+
+
 class Readiness(TypedDict):
     __pydantic_config__ = CLOSED
     status: Literal["ready", "unavailable"]
     checks: dict[str, Check]
     sentry: SentryState
+    pollers: Pollers
 
 
 # ------------------------------------------------------------- whole answers (documented)

@@ -83,10 +83,13 @@ class Recorder:
 
         self._write(write)
 
-    def wb_request(self, endpoint: str, status: int | str, seconds: float) -> None:
+    def wb_request(self, endpoint: str, status: int | str, seconds: float, polled_seller: int | None = None) -> None:
+        """A WB request; `polled_seller`: a poll WB answered, so that seller's feed is known now."""
         def write(pipe):
             pipe.hincrby(family_key("wb_requests"), field(endpoint, status), 1)
             _observe(pipe, "wb_request_seconds", (endpoint,), [seconds])
+            if polled_seller is not None:
+                pipe.hset(LAST_POLL_KEY, str(polled_seller), time.time())
 
         self._write(write)
 

@@ -69,6 +69,10 @@ class Seller(Base):
     chats_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # WB events that could not be stored even after cleaning, skipped so the feed moves on.
     set_aside_events: Mapped[int] = mapped_column(Integer, default=0)
+    # Set by the poller while the seller's polls fail (WB unreachable, 5xx, token refused),
+    # cleared by the first good poll: the sellers page and the inbox banner show them.
+    poll_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    poll_failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     chats: Mapped[list["Chat"]] = relationship(back_populates="seller")

@@ -302,6 +302,15 @@ def list_sellers(session: Session) -> list[contract.Seller]:
     return [seller_view(s) for s in session.connection().execute(_SELLER_SELECT)]
 
 
+def failing_sellers(session: Session) -> list[dict]:
+    """Active sellers whose polls are failing (the poller writes and clears these), oldest first."""
+    rows = session.connection().execute(
+        select(_sellers.id, _sellers.name, _sellers.poll_error, _sellers.poll_failing_since)
+        .where(_sellers.active.is_(True), _sellers.poll_failing_since.is_not(None))
+        .order_by(_sellers.poll_failing_since, _sellers.id))
+    return [{"id": r.id, "name": r.name, "error": r.poll_error, "since": r.poll_failing_since} for r in rows]
+
+
 # --------------------------------------------------------------------------------- jobs
 
 JOB_STATES = {"queued": "queued", "deferred": "queued", "scheduled": "queued", "started": "started",

@@ -75,9 +75,13 @@ class JobKind:
     queue: str
     id_prefix: str
     timeout: int
+    longest_retry: int | None = None  # seconds: no retry of this kind waits longer
 
     def job_id(self, subject_id: int) -> str:
         return f"{self.id_prefix}-{subject_id}"
+
+    def retry_delays(self, delays: tuple[int, ...]) -> tuple[int, ...]:
+        return delays if self.longest_retry is None else tuple(min(d, self.longest_retry) for d in delays)
 
     def owns(self, job_id: str) -> bool:
         rest = job_id.removeprefix(self.id_prefix + "-")
@@ -85,7 +89,9 @@ class JobKind:
         return rest != job_id and rest.isascii() and rest.isdigit()
 
 
-SYNC_JOB = JobKind("jobs.sync.sync_seller_chats", SYNC, "sync-seller", timeout=1800)
+# A sync waiting for its retry holds the seller's polls: a transient fault never holds a
+# seller off longer than a minute (the poller's own backoff has the same cap).
+SYNC_JOB = JobKind("jobs.sync.sync_seller_chats", SYNC, "sync-seller", timeout=1800, longest_retry=60)
 ANALYSIS_JOB = JobKind("jobs.analysis.analyze_chat_with_ai", ANALYSIS, "analyze-chat", timeout=300)
 REPLY_JOB = JobKind("jobs.reply.send_reply", REPLY, "reply", timeout=120)
 JOB_KINDS = (SYNC_JOB, ANALYSIS_JOB, REPLY_JOB)
@@ -115,7 +121,7 @@ def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[in
                 return Enqueued(job_id, created=False)
             queue(redis, kind.queue).enqueue(
                 kind.func, subject_id, job_id=job_id, job_timeout=kind.timeout,
-                retry=transient_retry(retry_delays), result_ttl=3600, failure_ttl=7 * 24 * 3600,
+                retry=transient_retry(kind.retry_delays(retry_delays)), result_ttl=3600, failure_ttl=7 * 24 * 3600,
                 description=kind.func,  # RQ's default is the call with its arguments
             )
     except RedisError as exc:

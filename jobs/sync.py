@@ -25,7 +25,11 @@ from chatcenter.wb_events import clean_chats, clean_page
 
 log = logging.getLogger("jobs.sync")
 
-MAX_PAGES = 10_000  # a feed that never ends is a bug on one side: stop and say so
+# A run's budget: it stops after this many pages or seconds, stored up to where it got, and
+# the next run (the poller sees the news within an interval) continues from the committed
+# cursor. A long backlog or a slow WB never makes one endless run that holds the seller.
+RUN_PAGES = 1000
+RUN_SECONDS = 60.0
 # Most events stored per transaction: fewer commits (each one a disk flush) without holding
 # much in memory; a crash costs a re-read of at most this many.
 BATCH_EVENTS = 1000
@@ -54,11 +58,13 @@ class SyncResult:
     events_set_aside: int = 0
     chat_list_read: bool = False
     set_aside_kinds: dict = field(default_factory=dict)
+    more: bool = False  # stopped at its page or time budget: the feed has more, the next run reads it
 
     def describe(self) -> str:
         set_aside = f"{self.events_set_aside} events set aside, " if self.events_set_aside else ""
+        more = "; more to read: the next sync continues" if self.more else ""
         return (f"{self.chats_added} chats and {self.messages_added} messages added in {self.pages} pages, "
-                f"{set_aside}{self.analyses_enqueued} analyses enqueued")
+                f"{set_aside}{self.analyses_enqueued} analyses enqueued{more}")
 
 
 def chat_list_due(refreshed_at: datetime | None, now: datetime, unknown_chat_seen: bool,
@@ -129,7 +135,7 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
         _read_chat_list(client, resources, result)
 
     run = _Run(resources, result, cursor)
-    feed, failure = read_feed(client, cursor), None
+    feed, failure = read_feed(client, cursor, RUN_PAGES, time.monotonic() + RUN_SECONDS, result), None
     try:
         while True:
             try:
@@ -151,7 +157,7 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
     finally:
         feed.close()
     if failure is not None:
-        raise failure
+        raise failure  # what was read is stored: a retry, or the next run, continues from the cursor
 
     if result.set_aside_kinds:
         report_set_aside(resources.redis, seller_id, result.set_aside_kinds)
@@ -161,10 +167,12 @@ def _sync(client: WBClient, resources, cursor: int | None, refreshed_at, result:
     result.analyses_enqueued += enqueue_due_analyses(resources, seller_id, skip=run.enqueued)
 
 
-def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int] | None]:
+def read_feed(client: WBClient, cursor: int | None, max_pages: int = RUN_PAGES, deadline: float | None = None,
+              result: SyncResult | None = None) -> Iterator[tuple[list, int] | None]:
     """WB's event pages from `cursor` on, as (events, next). A thread reads up to
     PAGES_AHEAD pages ahead while the caller stores, and None comes when WB is slow to send
-    the next one (a hint to store what is here). Stops when the feed is caught up; raises
+    the next one (a hint to store what is here). Stops when the feed is caught up, or after
+    `max_pages` pages or at `deadline` (time.monotonic(); `result.more` says so); raises
     CursorError when WB's cursor goes backwards (an oscillating feed would otherwise loop
     at the rate limit)."""
     pages: queue.Queue = queue.Queue(maxsize=PAGES_AHEAD)
@@ -181,7 +189,11 @@ def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int]
 
     def produce(at: int | None) -> None:
         try:
-            for _ in range(MAX_PAGES):
+            for read in range(max_pages + 1):
+                if read == max_pages or (deadline is not None and read and time.monotonic() >= deadline):
+                    if result is not None:
+                        result.more = True  # the budget is spent: the next run goes on from the cursor
+                    break
                 # One millisecond back: if WB's `next` means "strictly after", an event sharing
                 # the last stored event's millisecond but served on the next page is not
                 # skipped. The repeats are dropped by the messages' unique key.
@@ -198,8 +210,6 @@ def read_feed(client: WBClient, cursor: int | None) -> Iterator[tuple[list, int]
                 at = next_cursor
                 if not put((raw_events, at)):
                     return
-            else:
-                raise WBError(f"WB events feed did not end after {MAX_PAGES} pages")
             put(_FEED_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
             put(exc)

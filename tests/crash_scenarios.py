@@ -118,7 +118,7 @@ def reply_killed_mid_send(app, settings, wb_stub) -> float:
     first = request_reply(resources(app), chat_id, text, requested_by="tests")
     killed_at, worker = _killed_mid_job(settings, "reply",
                                         lambda: any(r.path == MESSAGE_PATH for r in wb_stub.requests))
-    cron = start(settings, "-m", "jobs.cron")
+    cron = start(settings, "-m", "chatcenter.poller")
     try:
         assert wait_until(lambda: _reply(app, first.reply_id).state == ReplyState.SENT, timeout=RECOVERY_BOUND)
         recovered = time.monotonic() - killed_at
@@ -141,7 +141,7 @@ def reply_killed_before_wb_took_it(app, settings, wb_stub) -> float:
     first = request_reply(resources(app), chat_id, text, requested_by="tests")
     killed_at, worker = _killed_mid_job(settings, "reply",
                                         lambda: any(r.path == MESSAGE_PATH for r in wb_stub.requests))
-    cron = start(settings, "-m", "jobs.cron")
+    cron = start(settings, "-m", "chatcenter.poller")
     try:
         assert wait_until(lambda: _reply(app, first.reply_id).state == ReplyState.SENT, timeout=RECOVERY_BOUND)
         recovered = time.monotonic() - killed_at

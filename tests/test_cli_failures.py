@@ -1,5 +1,5 @@
 """Operators see one line, not a traceback: every failure of a `flask` command, `worker.py`
-and `jobs.cron` ends with one line on stderr and exit status 1 (permanent) or 75
+and the poller (`python -m chatcenter.poller`) ends with one line on stderr and exit status 1 (permanent) or 75
 (transient, or skipped); `--verbose` adds the traceback. Real processes throughout.
 """
 from __future__ import annotations
@@ -73,14 +73,14 @@ def test_an_unreachable_redis_is_one_line_naming_it(make_app, dead_redis):
     assert "check REDIS_URL" in result.stderr
 
 
-@pytest.mark.parametrize("process", [("worker.py", "--burst"), ("-m", "jobs.cron")])
+@pytest.mark.parametrize("process", [("worker.py", "--burst"), ("-m", "chatcenter.poller")])
 def test_worker_and_cron_check_the_database_at_start(dead_database, process):
     result = run(dead_database, *process)
     assert result.returncode == 1
     assert one_line(result).startswith("error: cannot reach the database at postgresql+psycopg://chatcenter:***@")
 
 
-@pytest.mark.parametrize("process", [("worker.py", "--burst"), ("-m", "jobs.cron")])
+@pytest.mark.parametrize("process", [("worker.py", "--burst"), ("-m", "chatcenter.poller")])
 def test_worker_and_cron_check_redis_at_start(make_app, dead_redis, process):
     make_app()
     result = run(dead_redis, *process)

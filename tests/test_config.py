@@ -161,7 +161,7 @@ def test_gunicorn_variables_are_checked_with_the_rest(name, value, message):
     assert str(excinfo.value) == f"configuration error: {message}"
 
 
-@pytest.mark.parametrize("process", [["web.py"], ["worker.py", "--burst"], ["-m", "jobs.cron"],
+@pytest.mark.parametrize("process", [["web.py"], ["worker.py", "--burst"], ["-m", "chatcenter.poller"],
                                      ["-m", "flask", "--app", "chatcenter", "sellers", "list"]])
 @pytest.mark.parametrize("variable", ["WEB_CONCURRENCY=abc", "JOB_RETRY_DELAYS=99999999999999999999",
                                       "DATABASE_URL=foo://bar", "REDIS_URL=redis://localhost:notaport/0"])

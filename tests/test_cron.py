@@ -1,4 +1,4 @@
-"""The cron process: runs the poller, reports to a Sentry Crons monitor, stops on SIGTERM."""
+"""The poller process: runs the poller, reports to a Sentry Crons monitor, stops on SIGTERM."""
 from __future__ import annotations
 
 import signal
@@ -7,18 +7,19 @@ from dataclasses import replace
 
 from chatcenter import create_app
 from chatcenter.queues import SYNC_JOB, queue
-from jobs.poller import MONITOR_SLUG, TICK, Poller, monitor_config
+from chatcenter.observability.poller_monitor import MONITOR_SLUG, check_in, monitor_config, report_failed_pass
+from chatcenter.poller.loop import TICK, Hooks, Poller
 from tests.helpers import add_seller, overrides, resources, seed_wb, start_process, wait_until
 
 MONITOR_CONFIG = {"schedule": {"type": "interval", "value": 1, "unit": "minute"},
                   "checkin_margin": 1, "max_runtime": 10, "failure_issue_threshold": 1}
 
 
-def test_cron_process_enqueues_the_sync_of_a_seller_with_news_and_stops_on_sigterm(
+def test_poller_process_enqueues_the_sync_of_a_seller_with_news_and_stops_on_sigterm(
         job_app, job_settings, wb_stub, redis_client):
     seed_wb(wb_stub, chats=1, messages_per_chat=1)
     seller_id = add_seller(job_app)
-    process = start_process(job_settings, "-m", "jobs.cron")
+    process = start_process(job_settings, "-m", "chatcenter.poller")
     try:
         sync = queue(redis_client, "sync")
         enqueued = wait_until(lambda: [job.id for job in sync.jobs] == [SYNC_JOB.job_id(seller_id)], timeout=30)
@@ -34,7 +35,8 @@ def test_cron_process_enqueues_the_sync_of_a_seller_with_news_and_stops_on_sigte
 def _run_until_check_in(app, receiver) -> list[dict]:
     stop = threading.Event()
     with app.app_context():
-        poller = Poller(resources(app), threads=2)
+        poller = Poller(resources(app), threads=2,
+                        hooks=Hooks(check_in=check_in, pass_failed=report_failed_pass))  # as the process does
         thread = threading.Thread(target=poller.run, args=(stop,))
         thread.start()
         try:

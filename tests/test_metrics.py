@@ -99,7 +99,7 @@ def test_the_poll_lag_follows_the_real_poller(job_app, job_settings, wb_stub):
         session.get(Seller, seller_id).created_at = utcnow() - timedelta(hours=1)
     assert value(scrape(client), "chatcenter_poll_lag_seconds") >= 3600
 
-    poller = start_process(replace(job_settings, sync_interval_seconds=2), "-m", "jobs.cron")
+    poller = start_process(replace(job_settings, sync_interval_seconds=2), "-m", "chatcenter.poller")
     try:
         polled = wait_until(lambda: value(scrape(client), "chatcenter_poll_lag_seconds") < 10, timeout=30)
     finally:

@@ -1,5 +1,6 @@
 """The poller: its decisions on a fake clock, and its passes against real Redis, a real
-database and the WB stub (a pass is driven by hand; the cron process runs them in a loop)."""
+database and the WB stub (a pass is driven by hand; the poller process runs them in a loop).
+Several pollers at once: tests/test_pollers.py."""
 from __future__ import annotations
 
 import signal
@@ -14,12 +15,13 @@ from chatcenter.actions import request_sync
 from chatcenter.clients.wb import WBClient
 from chatcenter.job_rules import run_now
 from chatcenter.models import Analysis, Chat, Seller, SyncState
-from chatcenter.poller import (
-    FAILED_COOL_OFF, MAX_BACKOFF, MIN_DEFER, Outcome, Schedule, after_poll, after_skip, backoff, first_schedule,
+from chatcenter.poller.decisions import (
+    FAILED_COOL_OFF, MAX_BACKOFF, MIN_DEFER, PollOutcome, Schedule, after_poll, after_skip, backoff, first_schedule,
     has_news, held_back, is_due, should_poll, sync_due,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, enqueue, queue
-from jobs.poller import Poller, held_back_subjects
+from chatcenter.poller.loop import Poller, held_back_subjects
+from chatcenter.poller.membership import slot_key
 from jobs.sync import sync_seller_chats
 from tests.helpers import WB_TOKEN, add_seller, resources, run_jobs, seed_wb, start_process, wait_until
 
@@ -51,7 +53,7 @@ def test_a_seller_is_polled_every_interval_on_a_fixed_cadence():
     while clock < 600:
         if should_poll(schedule, clock, sync_pending=False):
             polls.append(clock)
-            schedule = after_poll(schedule, clock, INTERVAL, Outcome.NOTHING_NEW)
+            schedule = after_poll(schedule, clock, INTERVAL, PollOutcome.NOTHING_NEW)
         clock += tick
     gaps = [b - a for a, b in zip(polls, polls[1:])]
     assert max(gaps) <= INTERVAL + tick
@@ -59,9 +61,9 @@ def test_a_seller_is_polled_every_interval_on_a_fixed_cadence():
 
 
 def test_a_poller_that_fell_behind_polls_once_now_not_once_per_missed_interval():
-    late = after_poll(Schedule(due_at=100.0), 175.0, INTERVAL, Outcome.NEWS)
+    late = after_poll(Schedule(due_at=100.0), 175.0, INTERVAL, PollOutcome.NEWS)
     assert late.due_at == 175.0
-    assert after_poll(late, 175.0, INTERVAL, Outcome.NOTHING_NEW).due_at == 185.0
+    assert after_poll(late, 175.0, INTERVAL, PollOutcome.NOTHING_NEW).due_at == 185.0
 
 
 def test_a_seller_whose_sync_is_pending_is_not_polled_and_is_looked_at_again_an_interval_later():
@@ -75,29 +77,31 @@ def test_wb_errors_back_off_doubling_up_to_a_cap_and_a_good_poll_resets():
     schedule, waits = Schedule(due_at=0.0), []
     now = 0.0
     for _ in range(8):
-        schedule = after_poll(schedule, now, INTERVAL, Outcome.FAILED)
+        schedule = after_poll(schedule, now, INTERVAL, PollOutcome.FAILED)
         waits.append(schedule.due_at - now)
         now = schedule.due_at
-    assert waits == [20.0, 40.0, 80.0, 160.0, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF]
+    assert waits == [20.0, 40.0, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF]
+    assert MAX_BACKOFF == 60.0  # a transient fault never holds a seller off longer than a minute
     assert schedule.failures == 8
-    recovered = after_poll(schedule, now, INTERVAL, Outcome.NOTHING_NEW)
+    recovered = after_poll(schedule, now, INTERVAL, PollOutcome.NOTHING_NEW)
     assert recovered.failures == 0 and recovered.due_at == now + INTERVAL
     assert backoff(10_000, INTERVAL) == MAX_BACKOFF
 
 
-def test_a_refused_token_backs_off_and_asks_for_the_sync_that_marks_the_seller():
-    schedule = after_poll(Schedule(due_at=0.0), 0.0, INTERVAL, Outcome.REFUSED)
-    assert schedule == Schedule(due_at=2 * INTERVAL, failures=1)
-    assert sync_due(Outcome.REFUSED) and sync_due(Outcome.NEWS)
-    assert not any(sync_due(o) for o in (Outcome.NOTHING_NEW, Outcome.FAILED, Outcome.RATE_LIMITED))
+def test_only_news_asks_for_a_sync():
+    # A refused token does not: the poller pauses the seller itself (no failed job to wait out
+    # once the token is replaced).
+    assert sync_due(PollOutcome.NEWS)
+    assert not any(sync_due(o) for o in (PollOutcome.NOTHING_NEW, PollOutcome.FAILED, PollOutcome.RATE_LIMITED,
+                                         PollOutcome.REFUSED))
 
 
 def test_a_used_up_budget_or_a_429_waits_as_long_as_asked_and_is_no_failure():
     schedule = Schedule(due_at=0.0, failures=2)
-    assert after_poll(schedule, 5.0, INTERVAL, Outcome.RATE_LIMITED, wait=3.5) == Schedule(8.5, failures=2)
-    assert after_poll(schedule, 5.0, INTERVAL, Outcome.RATE_LIMITED, wait=0.001).due_at == 5.0 + MIN_DEFER
-    assert after_poll(schedule, 5.0, INTERVAL, Outcome.RATE_LIMITED, wait=None).due_at == 5.0 + MIN_DEFER
-    assert after_poll(schedule, 5.0, INTERVAL, Outcome.RATE_LIMITED, wait=1e9).due_at == 5.0 + MAX_BACKOFF
+    assert after_poll(schedule, 5.0, INTERVAL, PollOutcome.RATE_LIMITED, wait=3.5) == Schedule(8.5, failures=2)
+    assert after_poll(schedule, 5.0, INTERVAL, PollOutcome.RATE_LIMITED, wait=0.001).due_at == 5.0 + MIN_DEFER
+    assert after_poll(schedule, 5.0, INTERVAL, PollOutcome.RATE_LIMITED, wait=None).due_at == 5.0 + MIN_DEFER
+    assert after_poll(schedule, 5.0, INTERVAL, PollOutcome.RATE_LIMITED, wait=1e9).due_at == 5.0 + MAX_BACKOFF
 
 
 def test_news_is_events_past_the_cursor():
@@ -131,6 +135,12 @@ def settle(poller) -> None:
 
 def make_due(poller, seller_id: int) -> None:
     poller.schedules[seller_id] = Schedule(due_at=poller.clock())
+    free_slot(poller, seller_id)
+
+
+def free_slot(poller, seller_id: int) -> None:
+    """The poll slot lives in real time (Redis's): a fake clock moved on must free it by hand."""
+    poller.resources.redis.delete(slot_key(seller_id))
 
 
 def writes_to(app):
@@ -178,6 +188,7 @@ def test_news_enqueues_one_sync_and_the_seller_is_not_polled_while_it_is_pending
 
     wb_stub.reset()
     clock.now += INTERVAL
+    free_slot(p, seller_id)
     p.tick()
     settle(p)
     assert wb_stub.requests == []  # its sync is queued: no poll
@@ -186,6 +197,7 @@ def test_news_enqueues_one_sync_and_the_seller_is_not_polled_while_it_is_pending
     run_jobs(job_app, queues=("sync",))  # the sync stores the news and moves the cursor
     wb_stub.reset()
     clock.now += INTERVAL
+    free_slot(p, seller_id)
     p.tick()
     settle(p)
     assert [r.path for r in wb_stub.requests] == [EVENTS]
@@ -233,19 +245,67 @@ def test_a_wb_error_backs_the_seller_off(job_app, wb_stub, redis_client, poller)
     assert queue(redis_client, "sync").count == 0
 
 
-def test_a_refused_token_enqueues_the_sync_that_pauses_the_seller(job_app, wb_stub, redis_client, poller):
+def test_a_refused_token_pauses_the_seller_and_a_new_token_is_polled_at_once(
+        job_app, wb_stub, redis_client, poller):
     seller_id = add_seller(job_app, token="eyJ.refused.token")
-    p = poller()
+    clock = FakeClock()
+    p = poller(clock)
     make_due(p, seller_id)
     p.tick()
     settle(p)
-    run_jobs(job_app, queues=("sync",))
     with resources(job_app).db.session() as session:
-        assert session.get(Seller, seller_id).sync_state == SyncState.AUTH_ERROR
+        seller = session.get(Seller, seller_id)
+        assert (seller.sync_state, seller.poll_error) == (SyncState.AUTH_ERROR, seller.last_error)
+        assert "refused the token" in seller.poll_error and seller.poll_failing_since is not None
+    assert queue(redis_client, "sync").count == 0  # no job that fails and holds the seller back
 
     wb_stub.reset()
+    clock.now += INTERVAL
     p.tick()
     assert seller_id not in p.schedules and wb_stub.requests == []  # paused until set-token
+
+    result = job_app.test_cli_runner().invoke(args=["sellers", "set-token", str(seller_id)], input=WB_TOKEN + "\n")
+    assert result.exit_code == 0, result.output
+    clock.now += 2.0  # the seller list is read again (SELLERS_EVERY); no cool-off, no offset
+    free_slot(p, seller_id)  # (its last slot ended 12 s ago on the fake clock)
+    p.tick()
+    settle(p)
+    assert [r.path for r in wb_stub.requests] == [EVENTS]
+    with resources(job_app).db.session() as session:
+        seller = session.get(Seller, seller_id)
+        assert (seller.sync_state, seller.poll_error, seller.poll_failing_since) == (SyncState.IDLE, None, None)
+
+
+def test_failing_polls_show_on_the_seller_from_the_second_and_the_first_good_poll_clears_them(
+        job_app, wb_stub, poller):
+    seller_id = add_seller(job_app)
+    clock = FakeClock()
+    p = poller(clock)
+
+    def failing():
+        with resources(job_app).db.session() as session:
+            seller = session.get(Seller, seller_id)
+            return seller.poll_error, seller.poll_failing_since
+
+    wb_stub.fail_next(503, count=2)
+    make_due(p, seller_id)
+    p.tick()
+    settle(p)
+    assert failing() == (None, None)  # one lost request is no news
+    first_failure_by = datetime.now(timezone.utc)
+
+    clock.now = p.schedules[seller_id].due_at
+    free_slot(p, seller_id)
+    p.tick()
+    settle(p)
+    error, since = failing()
+    assert "503" in error and since <= first_failure_by  # since the first failure
+
+    clock.now = p.schedules[seller_id].due_at
+    free_slot(p, seller_id)
+    p.tick()
+    settle(p)
+    assert failing() == (None, None)
 
 
 def test_a_job_holds_its_subject_back_while_pending_and_for_a_while_after_it_failed():
@@ -327,7 +387,7 @@ def test_the_default_configuration_polls_each_seller_at_least_every_interval(job
     for n, token in enumerate(tokens):
         add_seller(job_app, f"shop {n}", token=token)
     wb_stub.reset()
-    cron = start_process(job_settings, "-m", "jobs.cron")
+    cron = start_process(job_settings, "-m", "chatcenter.poller")
     try:
         def polls(token):
             with wb_stub.lock:

@@ -490,7 +490,7 @@ def test_worker_sends_no_canary_and_useful_events(make_app, worker_settings, wb_
 
 def test_cron_check_ins_arrive_exactly_as_the_sdk_made_them(make_app, job_settings, sentry_receiver,
                                                              monkeypatch):
-    from jobs.poller import MONITOR_SLUG, check_in, monitor_config
+    from chatcenter.observability.poller_monitor import MONITOR_SLUG, check_in, monitor_config
 
     made = []
     real_before_send = privacy.before_send

@@ -75,7 +75,7 @@ def test_a_new_seller_is_synced_within_one_cron_round(job_app, job_settings, wb_
                                               input=next(iter(wb_stub.valid_tokens)) + "\n")
     assert result.exit_code == 0, result.output
     worker = start(job_settings, "worker.py")
-    cron = start(job_settings, "-m", "jobs.cron")
+    cron = start(job_settings, "-m", "chatcenter.poller")
     try:
         synced = wait_until(lambda: message_count(job_app) == 4, timeout=30)
     finally:

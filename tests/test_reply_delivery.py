@@ -74,7 +74,7 @@ def test_a_queued_reply_whose_job_redis_lost_is_sent_by_the_pollers_recovery(job
     with resources(job_app).db.session() as session:  # recorded a while ago, before the restart
         session.get(Reply, reply.reply_id).created_at = utcnow() - timedelta(minutes=5)
     redis_client.flushdb()  # Redis restarted without its data: the job is gone
-    poller = start_process(settings, "-m", "jobs.cron")
+    poller = start_process(settings, "-m", "chatcenter.poller")
     worker = start_process(settings, "worker.py", "reply")
     try:
         assert wait_until(lambda: reply_state(job_app, reply.reply_id)[0] == "sent", timeout=40)

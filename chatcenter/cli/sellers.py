@@ -62,6 +62,9 @@ def sellers_set_token(seller_id: int):
         seller.wb_token = token
         seller.sync_state = SyncState.IDLE  # an auth_error seller is synced again
         seller.last_error = None
+        # What the old token's polls failed with says nothing of the new one; the poller
+        # polls the seller as soon as it reads the new token (within a few seconds).
+        seller.poll_error = seller.poll_failing_since = None
     click.echo(f"token of seller {seller_id} replaced; syncs resume")
 
 

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from chatcenter import runtime
 from chatcenter.config import Settings
 from chatcenter.contract import Liveness, Ready
+from chatcenter.poller.membership import pollers
 from chatcenter.queues import DEFAULT, QueueUnavailable, queue
 from chatcenter.web.api.openapi import answers, spec
 from chatcenter.web.errors import PublicError
@@ -75,6 +76,29 @@ def _ping_redis(url: str) -> None:
         client.close()
 
 
+def _read_pollers(url: str) -> dict:
+    client = runtime.redis_client(url, timeout=READY_TIMEOUT)
+    try:
+        found = pollers(client)
+    finally:
+        client.close()
+    return {"live": [{"id": p.id, "sellers": p.sellers, "last_poll_at": p.as_dict()["last_poll_at"]}
+                     for p in found if p.live],
+            "gone": [{"id": p.id, "last_beat_at": p.as_dict()["last_beat_at"]} for p in found if not p.live]}
+
+
+def _poller_answer(future, deadline: float) -> dict:
+    """The pollers, live and gone. Not a readiness check: this web process serves without
+    them (a dead poller makes chats stale, which the inbox shows, not unreachable)."""
+    try:
+        found = future.result(timeout=max(deadline - time.monotonic(), 0))
+    except ProbeTimeout:
+        return {"ok": False, "error": "timeout", "live": [], "gone": []}
+    except Exception as exc:  # Redis away: the redis check says so too
+        return {"ok": False, "error": type(exc).__name__, "live": [], "gone": []}
+    return {"ok": bool(found["live"]), **found}
+
+
 @bp.get("/ready")
 @spec.validate(resp=answers((200, Ready, "Ready"), 503, s503="Not ready: the database or Redis does not answer"),
                security={}, tags=["health"], skip_validation=True)
@@ -82,6 +106,7 @@ def readiness():
     """Readiness: database and Redis answer (1 s each)"""
     resources = runtime.get()
     redis_url = resources.settings.redis_url  # the probe thread has no app context
+    polled = _probes.submit(_read_pollers, redis_url)
     checks = _checks({"database": resources.db.ping, "redis": lambda: _ping_redis(redis_url)})
     ready = all(check["ok"] for check in checks.values())
     settings = resources.settings
@@ -89,6 +114,7 @@ def readiness():
         "status": "ready" if ready else "unavailable",
         "checks": checks,
         "sentry": {"enabled": settings.sentry_enabled, "environment": settings.sentry_environment},
+        "pollers": _poller_answer(polled, time.monotonic() + READY_TIMEOUT),
     }
     return jsonify(body), 200 if ready else 503
 

@@ -9,7 +9,9 @@ from flask import Flask
 
 from chatcenter.config import Settings
 from chatcenter.web.errors import answer_in_pages, show_pages_with
-from chatcenter.web.inbox import auth, jobs_page, live, pages, reports_page  # noqa: F401  (their routes join the blueprint)
+from chatcenter.web.inbox import (  # noqa: F401  (their routes join the blueprint)
+    auth, jobs_page, live, pages, reports_page, stale,
+)
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.error_pages import error_page
 from chatcenter.web.inbox.i18n import init_i18n

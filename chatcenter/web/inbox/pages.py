@@ -22,7 +22,7 @@ from chatcenter.models import ReplyState
 from chatcenter.moderation import wb_would_refuse
 from chatcenter.prompt import CATEGORIES, URGENCIES
 from chatcenter.queries import (
-    BadQuery, ChatFilter, chat_detail, chat_reply, count_chats, job_view, list_chats, list_sellers,
+    BadQuery, ChatFilter, chat_detail, chat_reply, count_chats, failing_sellers, job_view, list_chats, list_sellers,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.web.inbox.blueprint import bp
@@ -233,10 +233,11 @@ def analyse(chat_id: int):
 def sellers_part() -> dict:
     with runtime.get().db.session() as session:
         sellers = list_sellers(session)
+        failing = {s["id"]: s for s in failing_sellers(session)}
     for seller in sellers:
         seller["job"] = _job_state(SYNC_JOB.job_id(seller["id"]))
     busy = any(s["job"] in PENDING_JOB or s["sync_state"] == "running" for s in sellers)
-    return {"sellers": sellers, "refresh": BUSY_REFRESH_SECONDS if busy else REFRESH_SECONDS,
+    return {"sellers": sellers, "failing": failing, "refresh": BUSY_REFRESH_SECONDS if busy else REFRESH_SECONDS,
             "live_url": url_for("inbox.live_sellers")}
 
 
