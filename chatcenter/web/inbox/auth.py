@@ -25,6 +25,7 @@ from chatcenter.operators import EMAIL_MAX, authenticate, record_login, session_
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.i18n import LANGUAGES
 from chatcenter.web.inbox.i18n import SESSION_KEY as LANGUAGE_KEY
+from chatcenter.web.inbox.params import has_control_characters, refuse_impossible_ids
 from chatcenter.web.inbox.security import csrf
 from chatcenter.web.reads import request_reader
 
@@ -89,6 +90,7 @@ def is_live_request() -> bool:
 def guard():
     if request.endpoint == "inbox.static":
         return None
+    refuse_impossible_ids()
     if request.method not in SAFE_METHODS:
         csrf.protect()  # every form, the login form included
     g.operator = signed_in_operator()
@@ -109,7 +111,8 @@ def _here() -> str:
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: a login link must not send the operator elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not has_control_characters(target)):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target

@@ -26,6 +26,7 @@ from chatcenter.queries import (
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.web.inbox.blueprint import bp
+from chatcenter.web.inbox.params import whole_number
 from chatcenter.web.inbox.present import parse_time
 from chatcenter.web.reads import request_reader
 
@@ -44,12 +45,7 @@ PENDING_JOB = {"queued", "started"}
 # ------------------------------------------------------------------------------ inbox
 
 def _int_arg(args, name: str) -> int | None:
-    raw = args.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise BadQuery(name, "must be a whole number")
-    return int(raw)
+    return whole_number(args.get(name, ""), name)
 
 
 def inbox_filters(args) -> ChatFilter:
