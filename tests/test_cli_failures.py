@@ -154,7 +154,10 @@ def test_db_upgrade_prints_its_result_and_no_alembic_lines(tmp_path, settings, s
     fresh = replace(settings, database_url=f"sqlite:///{tmp_path / 'fresh.db'}", sentry_dsn=sentry_receiver.dsn)
     result = run(fresh, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["database schema is up to date"]
+    head = sorted(path.name[:4] for path in (PROJECT_ROOT / "chatcenter" / "migrations" / "versions").glob("0*.py"))[-1]
+    assert result.stdout.splitlines() == [f"database schema created (revision {head})"]
+    again = run(fresh, "db", "upgrade")
+    assert again.stdout.splitlines() == [f"database schema is up to date (revision {head})"]
     assert "alembic" not in result.stdout + result.stderr
     assert "Sentry initialized" not in result.stdout + result.stderr  # only the web app says that
 

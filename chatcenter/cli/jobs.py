@@ -10,13 +10,15 @@ from chatcenter import actions, runtime
 from chatcenter.cli.failures import CommandFailed, one_line_errors
 from chatcenter.job_rules import run_now
 from chatcenter.models import Chat, Seller
+from chatcenter.queries import KEY_INT_MAX
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB
 
 
 def _require(model, row_id: int, what: str) -> None:
     with runtime.get().db.session() as session:
-        if session.get(model, row_id) is None:
-            raise click.UsageError(f"{what} {row_id} does not exist")
+        if not 1 <= row_id <= KEY_INT_MAX or session.get(model, row_id) is None:
+            # A person must act (a wrong id): one line and exit 1, not Click's usage text (exit 2).
+            raise CommandFailed(f"{what} {row_id} does not exist")
 
 
 @click.command("sync", help="Sync a seller's chats from WB: enqueue it, or run it here with --now.")

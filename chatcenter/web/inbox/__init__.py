@@ -5,11 +5,13 @@ English and Russian through Flask-Babel. See README "Inbox".
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 
 from chatcenter.config import Settings
 from chatcenter.web.errors import set_error_page
-from chatcenter.web.inbox import auth, live, pages  # noqa: F401  (their routes join the blueprint)
+from chatcenter.web.inbox import account, auth, live, pages  # noqa: F401  (their routes join the blueprint)
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.error_pages import error_page
 from chatcenter.web.inbox.i18n import init_i18n
@@ -19,7 +21,7 @@ from chatcenter.web.inbox.security import init_security
 
 
 def init_inbox(app: Flask, settings: Settings) -> None:
-    init_security(app, resolve_secret_key(settings))
+    init_security(app, resolve_secret_key(settings), timedelta(hours=settings.session_lifetime_hours))
     init_i18n(app)
     init_present(app)
     set_error_page(app, error_page, bp.name)
