@@ -21,6 +21,7 @@ from rq import SimpleWorker, Worker
 from rq.exceptions import StopRequested
 from rq.job import Job
 
+from chatcenter.job_attempts import note_failure
 from chatcenter.leases import exclusive
 from chatcenter.observability import job_sentry, scrubber
 
@@ -70,6 +71,7 @@ class JobRules:
         # is the final failure (no retries left) and the one to report.
         if is_permanent(exc_info[1]):
             job.retries_left = 0
+        note_failure(job, exc_info[1])  # saved with the job when RQ schedules its retry
         return super().handle_exception(job, *exc_info)
 
 

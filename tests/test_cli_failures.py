@@ -121,6 +121,7 @@ def test_analyze_now_with_a_refused_key_is_permanent(job_app, job_settings, wb_s
     result = run(job_settings, "analyze", "1", "--now")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # README: one line
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: DeepSeek rejected the API key (401)") and last.endswith(
         "check DEEPSEEK_API_KEY, DEEPSEEK_API_BASE_URL and the DeepSeek account")

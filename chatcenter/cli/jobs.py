@@ -49,13 +49,14 @@ def analyze_command(chat_id: int, now: bool):
     _require(Chat, chat_id, "chat")
     resources = runtime.get()
     if not now:
-        click.echo(actions.request_analysis(resources, chat_id).message)
+        click.echo(actions.request_analysis(resources, chat_id, force=True).message)
         return
     if not resources.settings.analysis_enabled:
         raise actions.AnalysisOff()
     from jobs.analysis import analyze_chat_with_ai
 
-    result = run_now(resources.redis, ANALYSIS_JOB.job_id(chat_id), analyze_chat_with_ai, chat_id)
+    # A person asked: analysed again even when no message came since the last analysis.
+    result = run_now(resources.redis, ANALYSIS_JOB.job_id(chat_id), analyze_chat_with_ai, chat_id, True)
     if result.get("analysis") is None:
         raise CommandFailed(f"analysis of chat {chat_id} skipped: {result['skipped']}", transient=True)
     click.echo(json.dumps(result["analysis"], ensure_ascii=False, indent=2))

@@ -15,7 +15,7 @@ from chatcenter.actions import IDEMPOTENCY_KEY_MAX, REPLY_MAX
 from chatcenter.models import ReplyState, SyncState
 from chatcenter.observability.release import __version__
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
-from chatcenter.queries import JOB_STATES, MAX_LIMIT, ORDERS, PREVIEW_MAX
+from chatcenter.queries import JOB_STATUSES, MAX_LIMIT, ORDERS, PREVIEW_MAX
 from chatcenter.queues import JOB_KINDS
 from chatcenter.web.api.chats import CURSOR_MAX, DEFAULT_LIMIT
 from chatcenter.web.api.inputs import BODY_MAX, ID_MAX, query
@@ -149,9 +149,12 @@ SCHEMAS = {
     "Job": _object({
         "id": {"type": "string"},
         "kind": {"enum": [kind.func.rsplit(".", 1)[-1] for kind in JOB_KINDS]},
-        "status": {"enum": sorted(set(JOB_STATES.values()))},
+        "status": {"enum": list(JOB_STATUSES),
+                   "description": "retrying: an attempt failed (reason) and the next is due at retry_at"},
         "result": {"description": "finished jobs: what the job returned"},
-        "reason": {"type": "string", "description": "failed jobs: a short public reason"},
+        "reason": {"type": "string", "description": "failed and retrying jobs: a short public reason"},
+        "retry_at": {"type": ["string", "null"], "format": "date-time",
+                     "description": "retrying jobs: when the next attempt is due"},
     }, required=["id", "kind", "status"], additionalProperties=False),
     "SellerList": _object({"sellers": {"type": "array", "items": _ref("Seller")}}, additionalProperties=False),
     "EmptyObject": {"type": "object", "maxProperties": 0,
