@@ -111,8 +111,8 @@ def test_a_new_password_on_the_page_ends_every_other_session_and_keeps_this_one(
     here, elsewhere = signed_in_client(app), signed_in_client(app)
     page = here.get("/password")
     assert page.status_code == 200 and 'autocomplete="new-password"' in page.text
-    response = here.post("/password", data={"csrf_token": csrf_token(page.text), "current": PASSWORD,
-                                            "new": NEW_PASSWORD, "repeat": NEW_PASSWORD})
+    response = here.post("/password", data={"csrf_token": csrf_token(page.text), "current_password": PASSWORD,
+                                            "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD})
     assert response.headers["Location"] == "/"
     assert "Password changed. Your other sessions have ended." in here.get("/").text
     assert is_sign_in_page(elsewhere.get("/"))
@@ -128,8 +128,8 @@ def test_a_new_password_on_the_page_ends_every_other_session_and_keeps_this_one(
 def test_a_refused_password_change_says_why_and_changes_nothing(app, operator, current, new, repeat, message):
     client, elsewhere = signed_in_client(app), signed_in_client(app)
     page = client.get("/password")
-    response = client.post("/password", data={"csrf_token": csrf_token(page.text), "current": current,
-                                              "new": new, "repeat": repeat})
+    response = client.post("/password", data={"csrf_token": csrf_token(page.text), "current_password": current,
+                                              "new_password": new, "new_password_again": repeat})
     assert response.status_code == 400
     assert message in response.text
     assert elsewhere.get("/").status_code == 200
@@ -202,11 +202,11 @@ def test_the_password_page_is_throttled_like_a_sign_in(app, operator):
     client = signed_in_client(app)
     for n in range(PER_ADDRESS):
         page = client.get("/password")
-        client.post("/password", data={"csrf_token": csrf_token(page.text), "current": f"guess {n}",
-                                       "new": NEW_PASSWORD, "repeat": NEW_PASSWORD})
+        client.post("/password", data={"csrf_token": csrf_token(page.text), "current_password": f"guess {n}",
+                                       "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD})
     page = client.get("/password")
-    response = client.post("/password", data={"csrf_token": csrf_token(page.text), "current": PASSWORD,
-                                              "new": NEW_PASSWORD, "repeat": NEW_PASSWORD})
+    response = client.post("/password", data={"csrf_token": csrf_token(page.text), "current_password": PASSWORD,
+                                              "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD})
     assert response.status_code == 429
     with resources(app).db.session() as session:
         assert session.scalar(select(Operator.session_generation)) == 0  # nothing changed

@@ -30,8 +30,8 @@ def _page(error: str | None = None, status: int = 200):
 def change_password():
     if request.method == "GET":
         return _page()
-    current, new = request.form.get("current", ""), request.form.get("new", "")
-    if new != request.form.get("repeat", ""):
+    current, new = request.form.get("current_password", ""), request.form.get("new_password", "")
+    if new != request.form.get("new_password_again", ""):
         return _page(_("The two new passwords differ. Type the same one twice."), 400)
     try:
         check_password_rules(new)
