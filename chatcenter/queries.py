@@ -17,7 +17,7 @@ from redis import Redis
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from chatcenter.job_attempts import last_failure, public_reason  # noqa: F401  (public_reason: shared)
+from chatcenter.job_attempts import last_failure, public_reason  # noqa: F401  (public_reason: re-exported)
 from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import fetch_job, kind_of, retry_time
@@ -306,9 +306,7 @@ def list_sellers(session: Session) -> list[dict]:
 RETRYING = "retrying"  # an attempt failed; the next is scheduled (see job_attempts.py)
 JOB_STATES = {"queued": "queued", "deferred": "queued", "scheduled": "queued", "started": "started",
               "finished": "finished", "failed": "failed", "stopped": "failed", "canceled": "failed"}
-
-
-JOB_STATUSES = tuple(sorted(set(JOB_STATES.values()) | {RETRYING}))
+JOB_STATUSES = tuple(sorted(set(JOB_STATES.values()) | {RETRYING}))  # what the API may answer
 
 
 def _retry_time(redis: Redis, job) -> str | None:
