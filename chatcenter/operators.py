@@ -101,7 +101,8 @@ def find_operator(session: Session, who: str) -> Operator:
     """An operator by id ("7") or e-mail, as the CLI names them."""
     who = who.strip()
     if who.isascii() and who.isdigit():
-        operator = session.get(Operator, int(who)) if len(who) <= 10 else None
+        # Past a 32-bit id no operator exists (and PostgreSQL would refuse the query).
+        operator = session.get(Operator, int(who)) if len(who) <= 10 and int(who) < 2**31 else None
     else:
         try:
             operator = session.scalar(select(Operator).where(Operator.email == normalise_email(who)))

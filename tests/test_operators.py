@@ -123,5 +123,6 @@ def test_disable_and_enable_take_an_email_or_an_id(app, runner):
     assert runner.invoke(args=["operators", "disable", str(anna)]).exit_code == 0
     assert runner.invoke(args=["operators", "enable", str(anna)]).exit_code == 0
     assert [o.active for o in stored(app)] == [True]
-    missing = runner.invoke(args=["operators", "enable", "99999999999999999999"])
-    assert (missing.exit_code, missing.output) == (1, "error: operator 99999999999999999999 does not exist\n")
+    for unknown in ("99999999999999999999", "9999999999", "2147483648"):
+        missing = runner.invoke(args=["operators", "enable", unknown])
+        assert (missing.exit_code, missing.output) == (1, f"error: operator {unknown} does not exist\n")

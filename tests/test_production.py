@@ -279,7 +279,7 @@ def nginx_config(tmp: Path, nginx_port: int, gunicorn_port: int, tls_port: int |
     if tls_port is not None:
         cert, key = tmp / "cert.pem", tmp / "key.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", str(key), "-out", str(cert)],
+                        "-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout", str(key), "-out", str(cert)],
                        check=True, capture_output=True, timeout=30)
         listen += f"\n    listen 127.0.0.1:{tls_port} ssl;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};"
     for old, new in (("server 127.0.0.1:8000;", f"server 127.0.0.1:{gunicorn_port};"),
@@ -324,6 +324,7 @@ def nginx_and_gunicorn(tmp_path, redis_url, sentry_receiver):
         wait_for_port(g_port, web, "gunicorn")
         wait_for_port(n_port, front, "nginx")
         yield {"url": f"http://127.0.0.1:{n_port}", "https_url": f"https://127.0.0.1:{tls_port}",
+               "certificate": str(tmp_path / "cert.pem"),
                "access": access, "errors": errors, "tmp": tmp_path}
     finally:
         stop(front, signal.SIGQUIT)  # nginx: graceful stop
@@ -418,10 +419,11 @@ def test_oversized_requests_get_json_from_nginx_never_gunicorns_html(nginx_and_g
 def test_nginx_sends_hsts_over_https_only(nginx_and_gunicorn):
     if not shutil.which("openssl"):
         pytest.skip("openssl is not installed: no certificate for the https listener")
-    secure = requests.get(f"{nginx_and_gunicorn['https_url']}/api/health", verify=False, timeout=10)
+    trusted = nginx_and_gunicorn["certificate"]  # the test's self-signed certificate
+    secure = requests.get(f"{nginx_and_gunicorn['https_url']}/api/health", verify=trusted, timeout=10)
     assert secure.status_code == 200
     assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
-    refused = requests.get(f"{nginx_and_gunicorn['https_url']}/api/health?q={'a' * 6000}", verify=False, timeout=10)
+    refused = requests.get(f"{nginx_and_gunicorn['https_url']}/api/health?q={'a' * 6000}", verify=trusted, timeout=10)
     assert refused.status_code == 414 and "Strict-Transport-Security" in refused.headers
     plain = requests.get(f"{nginx_and_gunicorn['url']}/api/health", timeout=10)
     assert plain.status_code == 200 and "Strict-Transport-Security" not in plain.headers
