@@ -43,8 +43,11 @@ run: deps
 test-redis: dev-deps
 	REDIS_URL=$(TEST_REDIS_URL) PYTHON=$(BIN)/python scripts/ensure-redis
 
-test: test-redis
-	TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+# The tests' Redis: started for the run when none answers, and stopped after it (a Redis
+# that was already there, e.g. `make run`'s, is left alone).
+test: dev-deps
+	TEST_REDIS_URL=$(TEST_REDIS_URL) PYTHON=$(BIN)/python scripts/with-redis $(TEST_REDIS_URL) \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 BENCH_SCRIPT ?= bench/run_all.py
 bench: redis dev-deps

@@ -64,12 +64,14 @@ def request_sync(resources: Runtime, seller_id: int) -> Enqueued:
     return enqueue(resources.redis, SYNC_JOB, seller_id, resources.settings.job_retry_delays)
 
 
-def request_analysis(resources: Runtime, chat_id: int) -> Enqueued:
+def request_analysis(resources: Runtime, chat_id: int, force: bool = False) -> Enqueued:
+    """`force`: analyse even with no new message since the last analysis (a person asked)."""
     if not resources.settings.analysis_enabled:
         raise AnalysisOff()
     with resources.db.session() as session:
         _require(session, Chat, chat_id, "chat")
-    return enqueue(resources.redis, ANALYSIS_JOB, chat_id, resources.settings.job_retry_delays)
+    return enqueue(resources.redis, ANALYSIS_JOB, chat_id, resources.settings.job_retry_delays,
+                   {"force": True} if force else None)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,10 @@ class Settings:
     # Signs the inbox's session cookies. Empty: a key generated once into
     # instance/secret_key (one machine); set it, the same everywhere, when several serve.
     secret_key: str = field(default="", repr=False)
+    # An inbox session ends this long after sign-in however much it is used, and after
+    # this long without a request from its browser (an open inbox page asks every 15 s).
+    session_lifetime_hours: int = 12
+    session_idle_minutes: int = 60
     # Seconds before each retry of a job that failed for a transient reason.
     job_retry_delays: tuple[int, ...] = (15, 60, 180)
     # Empty: /metrics answers anyone nginx lets through; set: only `Bearer <token>`.
@@ -329,6 +333,8 @@ _PARSERS = {
     "max_content_length": int_between(1, 1 << 30),
     "proxy_count": int_between(0, 10),
     "secret_key": _secret_key,
+    "session_lifetime_hours": int_between(1, 720),
+    "session_idle_minutes": int_between(1, 10080),
     "job_retry_delays": _delays,
     "metrics_token": _metrics_token,
     "response_target_high_minutes": int_between(1, 10080),

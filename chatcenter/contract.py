@@ -19,7 +19,8 @@ from chatcenter.queues import JOB_KINDS
 
 ID_MAX = 2**31 - 1  # ids are 32-bit integers in PostgreSQL: a larger one cannot exist
 PREVIEW_MAX = 200  # characters of the last message shown in a list
-JOB_STATUSES = ("queued", "started", "finished", "failed")
+# retrying: an attempt failed (reason) and the next is due at retry_at (chatcenter/job_attempts.py)
+JOB_STATUSES = ("queued", "retrying", "started", "finished", "failed")
 CLOSED = ConfigDict(extra="forbid")  # answers hold the fields declared, no other
 
 
@@ -127,9 +128,11 @@ class Job(TypedDict):
     __pydantic_config__ = CLOSED
     id: str
     kind: Literal[tuple(kind.func.rsplit(".", 1)[-1] for kind in JOB_KINDS)]
-    status: Literal[JOB_STATUSES]
+    status: Annotated[Literal[JOB_STATUSES], Field(
+        description="retrying: an attempt failed (reason) and the next is due at retry_at")]
     result: NotRequired[Annotated[Any, Field(description="finished jobs: what the job returned")]]
-    reason: NotRequired[Annotated[str, Field(description="failed jobs: a short public reason")]]
+    reason: NotRequired[Annotated[str, Field(description="failed and retrying jobs: a short public reason")]]
+    retry_at: NotRequired[Annotated[Time | None, Field(description="retrying jobs: when the next attempt is due")]]
 
 
 class Check(TypedDict):

@@ -26,6 +26,7 @@ from rq.job import Job
 
 from chatcenter.config import REDIS_PREFIX
 from chatcenter.failures import is_expected
+from chatcenter.job_attempts import note_failure
 from chatcenter.leases import exclusive
 from chatcenter.metrics import Recorder
 
@@ -109,6 +110,7 @@ class JobRules:
         exc = exc_info[1]
         if is_permanent(exc):
             job.retries_left = 0
+        note_failure(job, exc_info[1])  # saved with the job when RQ schedules its retry
         if not is_expected(exc):
             return super().handle_exception(job, *exc_info)
         # Exception messages hold no buyer text (a rule of this code base): safe to log.

@@ -319,6 +319,9 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Every session cookie carries the number it was signed in under; raising it (sign-out,
+    # a new password, disabling) ends all of the operator's sessions at their next request.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:  # no e-mail
         return f"<Operator id={self.id} active={self.active}>"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -80,12 +80,49 @@ def authenticate(session: Session, email: str, password: str) -> Operator | None
 
 
 def session_holder(session: Session, operator_id: int):
-    """The id, e-mail, password hash and state of an operator (None if unknown), as a plain
-    row through the Core: it is read on every page request to check the session."""
+    """The id, e-mail, state and session generation of an operator (None if unknown), as a
+    plain row through the Core: it is read on every page request to check the session."""
     operators = Operator.__table__.c
     return session.connection().execute(
-        select(operators.id, operators.email, operators.password_hash, operators.active)
+        select(operators.id, operators.email, operators.active, operators.session_generation)
         .where(operators.id == operator_id)).first()
+
+
+def end_sessions(session: Session, operator_id: int) -> int:
+    """End every inbox session of an operator: the generation their cookies carry is
+    raised in one statement (two at once both count). Returns the new generation."""
+    operators = Operator.__table__.c
+    session.execute(update(Operator).where(operators.id == operator_id)
+                    .values(session_generation=operators.session_generation + 1))
+    return session.scalar(select(operators.session_generation).where(operators.id == operator_id))
+
+
+def find_operator(session: Session, who: str) -> Operator:
+    """An operator by id ("7") or e-mail, as the CLI names them."""
+    who = who.strip()
+    if who.isascii() and who.isdigit():
+        # Past a 32-bit id no operator exists (and PostgreSQL would refuse the query).
+        operator = session.get(Operator, int(who)) if len(who) <= 10 and int(who) < 2**31 else None
+    else:
+        try:
+            operator = session.scalar(select(Operator).where(Operator.email == normalise_email(who)))
+        except InvalidInput:
+            operator = None
+    if operator is None:
+        raise NotFound(f"operator {who} does not exist")
+    return operator
+
+
+def set_password(session: Session, operator: Operator, password) -> int:
+    """A new password; every session signed in with the old one ends. Returns the new
+    session generation (for the one session that may go on: the one that changed it)."""
+    operator.password_hash = generate_password_hash(check_password_rules(password), method="scrypt")
+    session.flush()
+    return end_sessions(session, operator.id)
+
+
+def enable_operator(session: Session, operator: Operator) -> None:
+    operator.active = True
 
 
 def record_login(session: Session, operator_id: int) -> None:
@@ -95,11 +132,13 @@ def record_login(session: Session, operator_id: int) -> None:
 
 
 def disable_operator(session: Session, operator_id: int) -> Operator:
-    """Disable an account; its open sessions stop at their next request (checked each time)."""
+    """Disable an account; its open sessions end at their next request."""
     operator = session.get(Operator, operator_id)
     if operator is None:
         raise NotFound(f"operator {operator_id} does not exist")
     operator.active = False
+    session.flush()
+    end_sessions(session, operator_id)
     return operator
 
 

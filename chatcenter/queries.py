@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from chatcenter import contract
 from chatcenter.contract import ID_MAX, PREVIEW_MAX
 from chatcenter.errors import BadInput
+from chatcenter.job_attempts import last_failure, public_reason  # noqa: F401  (public_reason: re-exported)
 from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
-from chatcenter.queues import fetch_job, kind_of
+from chatcenter.queues import fetch_job, kind_of, retry_time
 
 MAX_LIMIT = 100
 ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
@@ -313,8 +314,14 @@ def failing_sellers(session: Session) -> list[dict]:
 
 # --------------------------------------------------------------------------------- jobs
 
+RETRYING = "retrying"  # an attempt failed; the next is scheduled (see job_attempts.py)
 JOB_STATES = {"queued": "queued", "deferred": "queued", "scheduled": "queued", "started": "started",
               "finished": "finished", "failed": "failed", "stopped": "failed", "canceled": "failed"}
+
+
+def _retry_time(redis: Redis, job) -> str | None:
+    at = retry_time(redis, job)
+    return at.astimezone(timezone.utc).isoformat(timespec="seconds") if at else None
 
 
 def job_view(redis: Redis, job_id: str) -> contract.Job | None:
@@ -322,22 +329,15 @@ def job_view(redis: Redis, job_id: str) -> contract.Job | None:
     job = fetch_job(redis, job_id)
     if job is None:
         return None
-    status = JOB_STATES.get(job.get_status(refresh=False).value, "queued")
+    raw = job.get_status(refresh=False).value
+    status = JOB_STATES.get(raw, "queued")
     view = contract.Job(id=job_id, kind=kind_of(job_id).func.rsplit(".", 1)[-1], status=status)
-    if status == "finished":
+    reason = last_failure(job) if raw == "scheduled" else None
+    if reason is not None:  # an attempt failed; the next waits for its retry delay
+        view.update(status=RETRYING, reason=reason, retry_at=_retry_time(redis, job))
+    elif status == "finished":
         view["result"] = job.return_value()
     elif status == "failed":
         result = job.latest_result()
         view["reason"] = public_reason(result.exc_string if result else "")
     return view
-
-
-def public_reason(exc_string: str | None) -> str:
-    """The last line of a traceback, if the exception is ours (its message is written for
-    operators and holds no secret); otherwise only the exception's class."""
-    last = (exc_string or "").strip().splitlines()[-1:] or [""]
-    where, _, message = last[0].partition(": ")
-    module, _, name = where.rpartition(".")
-    if module.startswith(("chatcenter.", "jobs.")) and message:
-        return message[:500]
-    return f"internal error ({name or where or 'unknown'}); see the worker log" if where else "no reason recorded"

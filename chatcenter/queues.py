@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from rq.utils import now
 
@@ -101,12 +103,14 @@ def kind_of(job_id: str) -> JobKind | None:
     return next((kind for kind in JOB_KINDS if kind.owns(job_id)), None)
 
 
-def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[int, ...]) -> Enqueued:
+def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[int, ...],
+            options: dict | None = None) -> Enqueued:
     """Enqueue `kind` for `subject_id` unless such a job is still pending.
 
     A short Redis lock makes check-then-enqueue atomic across processes and machines.
     A job left "started" by a worker that died (its lease expired) is not pending: it is
     cleared and enqueued anew, so a crash costs a subject seconds, not RQ's ~10 minutes.
+    `options`: keyword arguments of the job function (flags, never texts or secrets).
     """
     job_id = kind.job_id(subject_id)
     try:
@@ -120,7 +124,7 @@ def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[in
                 log.info("job %s already %s; not enqueued again", job_id, status.value)
                 return Enqueued(job_id, created=False)
             queue(redis, kind.queue).enqueue(
-                kind.func, subject_id, job_id=job_id, job_timeout=kind.timeout,
+                kind.func, args=(subject_id,), kwargs=options or {}, job_id=job_id, job_timeout=kind.timeout,
                 retry=transient_retry(kind.retry_delays(retry_delays)), result_ttl=3600, failure_ttl=7 * 24 * 3600,
                 description=kind.func,  # RQ's default is the call with its arguments
             )
@@ -128,6 +132,14 @@ def enqueue(redis: Redis, kind: JobKind, subject_id: int, retry_delays: tuple[in
         raise QueueUnavailable(exc) from None
     log.info("enqueued %s as job %s", kind.func, job_id)
     return Enqueued(job_id, created=True)
+
+
+def retry_time(redis: Redis, job: Job) -> datetime | None:
+    """When a job waiting for its retry is due (None: not scheduled, or Redis lost it)."""
+    try:
+        return ScheduledJobRegistry(job.origin, connection=redis).get_scheduled_time(job)
+    except NoSuchJobError:
+        return None
 
 
 def _fetch(redis: Redis, job_id: str) -> Job | None:

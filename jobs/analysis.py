@@ -23,7 +23,9 @@ class AnalysisRejected(TransientJobError):
     """DeepSeek answered, but not in the schema: the job tries again."""
 
 
-def analyze_chat_with_ai(chat_id: int) -> dict:
+def analyze_chat_with_ai(chat_id: int, force: bool = False) -> dict:
+    """`force`: analyse again even if no message came since the last analysis ("Analyse
+    again" on the chat page, `flask analyze`); the sync and the poller do not force."""
     resources = runtime.get()
     settings = resources.settings
     if not settings.analysis_enabled:
@@ -40,7 +42,7 @@ def analyze_chat_with_ai(chat_id: int) -> dict:
         if not history:
             return {"chat_id": chat_id, "skipped": "chat has no messages", "analysis": None}
         latest = session.get(Analysis, chat.latest_analysis_id) if chat.latest_analysis_id else None
-        if latest is not None and latest.last_message_id == history[0].id:
+        if not force and latest is not None and latest.last_message_id == history[0].id:
             settle_analysis_due(session, chat, max(m.id for m in history))
             log.info("chat %s: no new message since analysis %s; nothing to do", chat_id, latest.id)
             return {"chat_id": chat_id, "skipped": "no new message since the last analysis",
@@ -54,11 +56,13 @@ def analyze_chat_with_ai(chat_id: int) -> dict:
         try:
             completion = client.complete_json(prompt, max_tokens=MAX_TOKENS)
             result = validate(completion.data)
+        # INFO: the failure itself is told once by whoever ran the job (the worker's line,
+        # or the command's one error line), not twice.
         except DeepSeekError as exc:
-            log.warning("chat %s: DeepSeek failed: %s", chat_id, exc)
+            log.info("chat %s: DeepSeek failed: %s", chat_id, exc)
             raise
         except InvalidAnalysis as exc:
-            log.warning("chat %s: DeepSeek's answer was rejected: %s", chat_id, exc)
+            log.info("chat %s: DeepSeek's answer was rejected: %s", chat_id, exc)
             raise AnalysisRejected(f"DeepSeek's answer was rejected: {exc}") from None
 
     with resources.db.session() as session:

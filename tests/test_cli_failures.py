@@ -121,6 +121,7 @@ def test_analyze_now_with_a_refused_key_is_permanent(job_app, job_settings, wb_s
     result = run(job_settings, "analyze", "1", "--now")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # README: one line
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: DeepSeek rejected the API key (401)") and last.endswith(
         "check DEEPSEEK_API_KEY, DEEPSEEK_API_BASE_URL and the DeepSeek account")
@@ -154,7 +155,10 @@ def test_db_upgrade_prints_its_result_and_no_alembic_lines(tmp_path, settings, s
     fresh = replace(settings, database_url=f"sqlite:///{tmp_path / 'fresh.db'}", sentry_dsn=sentry_receiver.dsn)
     result = run(fresh, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["database schema is up to date"]
+    head = sorted(path.name[:4] for path in (PROJECT_ROOT / "chatcenter" / "migrations" / "versions").glob("0*.py"))[-1]
+    assert result.stdout.splitlines() == [f"database schema created (revision {head})"]
+    again = run(fresh, "db", "upgrade")
+    assert again.stdout.splitlines() == [f"database schema is up to date (revision {head})"]
     assert "alembic" not in result.stdout + result.stderr
     assert "Sentry initialized" not in result.stdout + result.stderr  # only the web app says that
 

@@ -21,6 +21,7 @@ def test_defaults_match_the_design():
     assert s.redis_url == "redis://localhost:6379/0"
     assert s.database_url == "sqlite:///instance/chatcenter.db"
     assert s.deepseek_model == "deepseek-v4-flash"
+    assert (s.session_lifetime_hours, s.session_idle_minutes) == (12, 60)
 
 
 @pytest.mark.parametrize("raw, expected", [("true", True), ("1", True), ("yes", True), ("FALSE", False), ("0", False), ("no", False)])
@@ -57,6 +58,9 @@ def test_debug_accepts_the_usual_spellings(raw, expected):
         ("SYNC_INTERVAL_MINUTES", "0", "SYNC_INTERVAL_MINUTES must be a whole number from 1 to 60, got '0'"),
         ("SYNC_INTERVAL_SECONDS", "0", "SYNC_INTERVAL_SECONDS must be a whole number from 1 to 3600, got '0'"),
         ("SYNC_INTERVAL_SECONDS", "1e9", "SYNC_INTERVAL_SECONDS must be a whole number from 1 to 3600, got '1e9'"),
+        ("SESSION_LIFETIME_HOURS", "0", "SESSION_LIFETIME_HOURS must be a whole number from 1 to 720, got '0'"),
+        ("SESSION_LIFETIME_HOURS", "12h", "SESSION_LIFETIME_HOURS must be a whole number from 1 to 720, got '12h'"),
+        ("SESSION_IDLE_MINUTES", "10081", "SESSION_IDLE_MINUTES must be a whole number from 1 to 10080, got '10081'"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_rule(name, value, message):

@@ -48,3 +48,13 @@ def test_non_string_keys_and_other_refusals_are_flasks(app):
 def test_text_is_utf8_not_escaped(app):
     with app.test_request_context():
         assert app.json.response(name="Анна").get_data() == '{"name":"Анна"}\n'.encode()
+
+
+def test_the_api_writes_raw_utf_8_as_the_readme_says(app, api):
+    # README "Routes": non-ASCII text as it is ("Анна"), not as \uXXXX escapes.
+    from tests.helpers import add_seller
+    from tests.test_queries import make_chat
+
+    make_chat(app, add_seller(app), 1, buyer_at=1, name="Анна Петрова")
+    body = api.get("/api/chats").get_data()
+    assert "Анна".encode("utf-8") in body and b"\\u04" not in body

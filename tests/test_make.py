@@ -91,6 +91,12 @@ def test_make_run_serves_on_port_and_ctrl_c_stops_everything_and_its_redis(tmp_p
     port, redis_port = free_port(), free_port()  # nothing answers there: make run starts its Redis
     env = {**os.environ, "PORT": str(port), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}", "WEB_CONCURRENCY": "1", "SENTRY_DSN": ""}
+    # Another `make run`'s pid files (the developer's own, while `make test` runs this test):
+    # this run must neither remove them nor stop their Redis.
+    others = [PROJECT_ROOT / "instance" / name for name in ("redis-run.pid", "redis-run.1.pid")]
+    for other in others:
+        other.parent.mkdir(exist_ok=True)
+        other.write_text("999999999\n")
     term = Terminal([*MAKE, "run"], env)
     deadline = time.monotonic() + 60
     while not listening(port):
@@ -105,6 +111,47 @@ def test_make_run_serves_on_port_and_ctrl_c_stops_everything_and_its_redis(tmp_p
     assert "make: ***" not in term.text and "Traceback" not in term.text
     assert "stopped the Redis that make run started" in term.text
     assert not listening(port) and not listening(redis_port)
+    assert all(other.read_text() == "999999999\n" for other in others)
+    for other in others:
+        other.unlink()
+
+
+REDIS_SERVER = pytest.mark.skipif(shutil.which("redis-server") is None, reason="starts redis-server from PATH")
+PING = f"{sys.executable} -c 'import sys, redis; redis.Redis.from_url(sys.argv[1]).ping()'"
+
+
+@REDIS_SERVER
+def test_with_redis_stops_only_the_redis_it_started_and_keeps_the_status():
+    # What `make test` does: a Redis for the run when none answers, stopped after it. Inside,
+    # a second run finds that Redis answering and leaves it alone (as `make test` leaves
+    # `make run`'s Redis alone).
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    before = set((PROJECT_ROOT / "instance").glob("redis-with.*.pid"))  # `make test`'s own, if any
+    inner = f"scripts/with-redis {url} true && {PING} {url} && exit 3"
+    done = subprocess.run(["scripts/with-redis", url, "sh", "-c", inner], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PYTHON": sys.executable})
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count(f"stopped the Redis started for this run ({url})") == 1
+    assert not listening(port)
+    assert set((PROJECT_ROOT / "instance").glob("redis-with.*.pid")) <= before
+
+
+@REDIS_SERVER
+def test_ensure_redis_honours_a_redis_url_set_only_in_dot_env(tmp_path):
+    port = free_port()
+    (tmp_path / ".env").write_text(f"# the app's settings\nREDIS_URL=redis://127.0.0.1:{port}/0\n")
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    pidfile = tmp_path / "redis.pid"
+    done = subprocess.run([str(PROJECT_ROOT / "scripts" / "ensure-redis")], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={**env, "PYTHON": sys.executable, "REDIS_PIDFILE": str(pidfile)})
+    try:
+        assert done.returncode == 0, done.stderr
+        assert f"Starting redis-server on 127.0.0.1:{port}" in done.stderr
+        assert listening(port)
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text()), 15)
 
 
 def test_make_test_checks_the_tests_redis_not_the_apps():

@@ -1,4 +1,4 @@
-"""Operator accounts: the module and `flask operators add|list|disable`."""
+"""Operator accounts: the module and `flask operators add|list|set-password|disable|enable`."""
 from __future__ import annotations
 
 import pytest
@@ -85,5 +85,44 @@ def test_the_module_checks_what_the_command_line_checks(app):
     with resources(app).db.session() as session:
         operator = disable_operator(session, stored(app)[0].id)
         assert operator.active is False
-        # A disabled account still authenticates; the sign-in page tells it is disabled.
+        # A disabled account still authenticates; the sign-in page answers it as a wrong password.
         assert authenticate(session, "anna@shop.example", PASSWORD).active is False
+
+
+def generation(app, operator_id: int) -> int:
+    with resources(app).db.session() as session:
+        return session.get(Operator, operator_id).session_generation
+
+
+def test_set_password_reads_stdin_takes_an_email_or_an_id_and_ends_every_session(app, runner):
+    anna = add_operator(app, "anna@shop.example")
+    new = "a brand new passphrase"
+    result = runner.invoke(args=["operators", "set-password", "Anna@Shop.Example"], input=new + "\n")
+    assert (result.exit_code, result.output) == (0, f"operator {anna}: password changed; their open sessions have ended\n")
+    assert new not in result.output
+    assert generation(app, anna) == 1
+    with resources(app).db.session() as session:
+        assert authenticate(session, "anna@shop.example", PASSWORD) is None
+        assert authenticate(session, "anna@shop.example", new).id == anna
+    assert runner.invoke(args=["operators", "set-password", str(anna)], input=PASSWORD + "\n").exit_code == 0
+    assert generation(app, anna) == 2
+    short = runner.invoke(args=["operators", "set-password", str(anna)], input="short\n")
+    assert (short.exit_code, short.output) == (1, "error: password: must be 12 to 256 characters, got 5\n")
+    missing = runner.invoke(args=["operators", "set-password", "nobody@shop.example"], input=PASSWORD + "\n")
+    assert (missing.exit_code, missing.output) == (1, "error: operator nobody@shop.example does not exist\n")
+    assert generation(app, anna) == 2
+
+
+def test_disable_and_enable_take_an_email_or_an_id(app, runner):
+    anna = add_operator(app, "anna@shop.example")
+    assert runner.invoke(args=["operators", "disable", "anna@shop.example"]).exit_code == 0
+    assert [o.active for o in stored(app)] == [False] and generation(app, anna) == 1
+    result = runner.invoke(args=["operators", "enable", "ANNA@shop.example"])
+    assert (result.exit_code, result.output) == (0, f"operator {anna} enabled; they can sign in again\n")
+    assert [o.active for o in stored(app)] == [True]
+    assert runner.invoke(args=["operators", "disable", str(anna)]).exit_code == 0
+    assert runner.invoke(args=["operators", "enable", str(anna)]).exit_code == 0
+    assert [o.active for o in stored(app)] == [True]
+    for unknown in ("99999999999999999999", "9999999999", "2147483648"):
+        missing = runner.invoke(args=["operators", "enable", unknown])
+        assert (missing.exit_code, missing.output) == (1, f"error: operator {unknown} does not exist\n")

@@ -274,11 +274,19 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
             proc.wait(timeout=5)
 
 
-def nginx_config(tmp: Path, nginx_port: int, gunicorn_port: int) -> Path:
-    """The sample site from deploy/, moved onto loopback ports and into tmp."""
+def nginx_config(tmp: Path, nginx_port: int, gunicorn_port: int, tls_port: int | None = None) -> Path:
+    """The sample site from deploy/, moved onto loopback ports and into tmp; with `tls_port`
+    also on https with a self-signed certificate, as certbot's edit would add it."""
     site = NGINX_SITE.read_text()
+    listen = f"listen 127.0.0.1:{nginx_port};"
+    if tls_port is not None:
+        cert, key = tmp / "cert.pem", tmp / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True, timeout=30)
+        listen += f"\n    listen 127.0.0.1:{tls_port} ssl;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};"
     for old, new in (("server 127.0.0.1:8000;", f"server 127.0.0.1:{gunicorn_port};"),
-                     ("listen 80;", f"listen 127.0.0.1:{nginx_port};"),
+                     ("listen 80;", listen),
                      ("listen [::]:80;", ""),
                      ("/var/log/nginx/", f"{tmp}/")):
         assert old in site, old
@@ -304,7 +312,7 @@ def nginx_and_gunicorn(request, tmp_path, redis_url, sentry_receiver):
             pytest.fail("nginx is not installed although .ci/run should have installed it")
         pytest.skip("nginx is not installed (apt-get install nginx; .ci/run does it in CI)")
     sentry_receiver.clear()
-    g_port, n_port = free_port(), free_port()
+    g_port, n_port, tls_port = free_port(), free_port(), free_port()
     env = process_env(tmp_path, GUNICORN_BIND=f"127.0.0.1:{g_port}", WEB_CONCURRENCY=1, GUNICORN_THREADS=2,
                       PROXY_COUNT=1, SENTRY_DSN=sentry_receiver.dsn, SENTRY_ENVIRONMENT="production",
                       SENTRY_TRACES_SAMPLE_RATE=getattr(request, "param", 0), DEBUG="true")
@@ -312,13 +320,15 @@ def nginx_and_gunicorn(request, tmp_path, redis_url, sentry_receiver):
     with access.open("w") as out, errors.open("w") as err:
         web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
                                cwd=PROJECT_ROOT, env=env, stdout=out, stderr=err)
-    conf = nginx_config(tmp_path, n_port, g_port)
+    conf = nginx_config(tmp_path, n_port, g_port, tls_port if shutil.which("openssl") else None)
     front = subprocess.Popen([nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for_port(g_port, web, "gunicorn")
         wait_for_port(n_port, front, "nginx")
-        yield {"url": f"http://127.0.0.1:{n_port}", "access": access, "errors": errors, "tmp": tmp_path}
+        yield {"url": f"http://127.0.0.1:{n_port}", "https_url": f"https://127.0.0.1:{tls_port}",
+               "certificate": str(tmp_path / "cert.pem"),
+               "access": access, "errors": errors, "tmp": tmp_path}
     finally:
         stop(front, signal.SIGQUIT)  # nginx: graceful stop
         stop(web)
@@ -442,3 +452,16 @@ def test_metrics_are_served_only_to_the_addresses_nginx_lists(nginx_and_gunicorn
     with urllib3.HTTPConnectionPool("127.0.0.1", port, source_address=("127.0.0.2", 0)) as pool:
         refused = pool.request("GET", "/metrics")
     assert refused.status == 403
+
+
+def test_nginx_sends_hsts_over_https_only(nginx_and_gunicorn):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed: no certificate for the https listener")
+    trusted = nginx_and_gunicorn["certificate"]  # the test's self-signed certificate
+    secure = requests.get(f"{nginx_and_gunicorn['https_url']}/api/health", verify=trusted, timeout=10)
+    assert secure.status_code == 200
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    refused = requests.get(f"{nginx_and_gunicorn['https_url']}/api/health?q={'a' * 6000}", verify=trusted, timeout=10)
+    assert refused.status_code == 414 and "Strict-Transport-Security" in refused.headers
+    plain = requests.get(f"{nginx_and_gunicorn['url']}/api/health", timeout=10)
+    assert plain.status_code == 200 and "Strict-Transport-Security" not in plain.headers

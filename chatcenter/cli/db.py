@@ -22,5 +22,10 @@ def db_upgrade():
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from chatcenter import migrate  # Alembic is heavy: loaded only for this command
 
-    migrate.upgrade(runtime.get().db.engine)
-    click.echo("database schema is up to date")
+    before, after = migrate.upgrade(runtime.get().db.engine)
+    if before is None:
+        click.echo(f"database schema created (revision {after})")
+    elif before != after:
+        click.echo(f"database schema upgraded from revision {before} to {after}")
+    else:
+        click.echo(f"database schema is up to date (revision {after})")

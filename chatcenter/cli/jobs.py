@@ -10,13 +10,15 @@ from chatcenter import actions, runtime
 from chatcenter.cli.failures import CommandFailed, one_line_errors
 from chatcenter.job_rules import run_now
 from chatcenter.models import Chat, Seller
+from chatcenter.queries import KEY_INT_MAX
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB
 
 
 def _require(model, row_id: int, what: str) -> None:
     with runtime.get().db.session() as session:
-        if session.get(model, row_id) is None:
-            raise click.UsageError(f"{what} {row_id} does not exist")
+        if not 1 <= row_id <= KEY_INT_MAX or session.get(model, row_id) is None:
+            # A person must act (a wrong id): one line and exit 1, not Click's usage text (exit 2).
+            raise CommandFailed(f"{what} {row_id} does not exist")
 
 
 @click.command("sync", help="Sync a seller's chats from WB: enqueue it, or run it here with --now.")
@@ -47,13 +49,14 @@ def analyze_command(chat_id: int, now: bool):
     _require(Chat, chat_id, "chat")
     resources = runtime.get()
     if not now:
-        click.echo(actions.request_analysis(resources, chat_id).message)
+        click.echo(actions.request_analysis(resources, chat_id, force=True).message)
         return
     if not resources.settings.analysis_enabled:
         raise actions.AnalysisOff()
     from jobs.analysis import analyze_chat_with_ai
 
-    result = run_now(resources.redis, ANALYSIS_JOB.job_id(chat_id), analyze_chat_with_ai, chat_id)
+    # A person asked: analysed again even when no message came since the last analysis.
+    result = run_now(resources.redis, ANALYSIS_JOB.job_id(chat_id), analyze_chat_with_ai, chat_id, True)
     if result.get("analysis") is None:
         raise CommandFailed(f"analysis of chat {chat_id} skipped: {result['skipped']}", transient=True)
     click.echo(json.dumps(result["analysis"], ensure_ascii=False, indent=2))

@@ -1,4 +1,4 @@
-"""`flask operators add|list|disable`: the accounts that sign in to the inbox."""
+"""`flask operators add|list|set-password|disable|enable`: the accounts that sign in to the inbox."""
 from __future__ import annotations
 
 import sys
@@ -9,7 +9,8 @@ from flask.cli import AppGroup
 from chatcenter import runtime
 from chatcenter.cli.failures import CommandFailed, one_line_errors
 from chatcenter.operators import (
-    PASSWORD_MIN, check_password_rules, create_operator, disable_operator, list_operators,
+    PASSWORD_MIN, check_password_rules, create_operator, disable_operator, enable_operator, find_operator,
+    list_operators, set_password,
 )
 
 
@@ -28,7 +29,10 @@ def _read_password() -> str:
     if not password:
         raise click.UsageError("no password on standard input "
                                "(e.g. `printf %s \"$PASSWORD\" | flask operators add EMAIL`)")
-    return password
+    try:
+        return check_password_rules(password)
+    except ValueError as exc:
+        raise CommandFailed(str(exc)) from None
 
 
 @operators_group.command("add", help="Add an operator; the password is read from standard input or a hidden prompt.")
@@ -36,10 +40,6 @@ def _read_password() -> str:
 @one_line_errors
 def operators_add(email: str):
     password = _read_password()
-    try:
-        check_password_rules(password)
-    except ValueError as exc:
-        raise CommandFailed(str(exc)) from None
     with runtime.get().db.session() as session:
         operator = create_operator(session, email, password)
         session.flush()
@@ -58,10 +58,37 @@ def operators_list():
             click.echo(f"{operator.id}\t{operator.email}\t{state}\tlast sign-in: {last}")
 
 
-@operators_group.command("disable", help="Disable an operator; their open sessions stop at once.")
-@click.argument("operator_id", type=int)
+@operators_group.command("set-password", help="Set an operator's password (from standard input or a hidden "
+                         "prompt); every session of theirs ends at once. OPERATOR: an e-mail or an id.")
+@click.argument("operator")
 @one_line_errors
-def operators_disable(operator_id: int):
+def operators_set_password(operator: str):
+    password = _read_password()
     with runtime.get().db.session() as session:
+        found = find_operator(session, operator)
+        set_password(session, found, password)
+        operator_id = found.id
+    click.echo(f"operator {operator_id}: password changed; their open sessions have ended")
+
+
+@operators_group.command("disable", help="Disable an operator; every session of theirs ends at once. "
+                         "OPERATOR: an e-mail or an id.")
+@click.argument("operator")
+@one_line_errors
+def operators_disable(operator: str):
+    with runtime.get().db.session() as session:
+        operator_id = find_operator(session, operator).id
         disable_operator(session, operator_id)
-    click.echo(f"operator {operator_id} disabled; their open sessions end with their next request")
+    click.echo(f"operator {operator_id} disabled; their open sessions have ended")
+
+
+@operators_group.command("enable", help="Enable a disabled operator again (they sign in anew). "
+                         "OPERATOR: an e-mail or an id.")
+@click.argument("operator")
+@one_line_errors
+def operators_enable(operator: str):
+    with runtime.get().db.session() as session:
+        found = find_operator(session, operator)
+        enable_operator(session, found)
+        operator_id = found.id
+    click.echo(f"operator {operator_id} enabled; they can sign in again")

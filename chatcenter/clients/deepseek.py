@@ -24,6 +24,9 @@ import socket
 import time
 from dataclasses import dataclass
 
+import re
+from urllib.parse import urlsplit
+
 import requests
 import urllib3.exceptions
 
@@ -39,6 +42,16 @@ BLANK_RETRIES = 2  # extra in-place attempts after a blank or non-JSON answer
 
 _ECHO_MIN = 12  # a run this long shared with the prompt is the prompt quoted back
 _ECHO_SCAN = 2000  # characters of a server message searched for such runs
+
+
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def _cause(exc: BaseException) -> str:
+    """Why a connection failed ("Connection refused", "Name or service not known"), else
+    the exception's class: the innermost OS error requests' message carries."""
+    found = _ERRNO_TEXT.findall(str(exc))
+    return found[-1].strip() if found else type(exc).__name__
 
 
 class DeepSeekError(Exception):
@@ -216,9 +229,10 @@ class DeepSeekClient:
                 f"DeepSeek sent nothing for {self.read_timeout:g}s (read timeout)"
             ) from None
         except requests.RequestException as exc:
-            # requests' text names host and reason (refused, DNS); headers never appear in it.
+            # The operator's reason (shown on the chat page): where and why, in a few words,
+            # not requests' nested repr of its connection pool.
             raise DeepSeekTransientError(
-                f"Could not reach DeepSeek: {type(exc).__name__}: {self._clean(str(exc))}"
+                f"Could not reach DeepSeek at {urlsplit(self.base_url).netloc}: {self._clean(_cause(exc))}"
             ) from None
         try:
             return resp.status_code, self._read_body(resp, deadline_at)

@@ -5,12 +5,14 @@ English and Russian through Flask-Babel. See README "Inbox".
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 
 from chatcenter.config import Settings
 from chatcenter.web.errors import answer_in_pages, show_pages_with
 from chatcenter.web.inbox import (  # noqa: F401  (their routes join the blueprint)
-    auth, jobs_page, live, pages, reports_page, stale,
+    account, auth, jobs_page, live, pages, reports_page, stale,
 )
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.error_pages import error_page
@@ -23,7 +25,7 @@ answer_in_pages(bp)
 
 
 def init_inbox(app: Flask, settings: Settings) -> None:
-    init_security(app, resolve_secret_key(settings))
+    init_security(app, resolve_secret_key(settings), timedelta(hours=settings.session_lifetime_hours))
     init_i18n(app)
     init_present(app)
     show_pages_with(app, error_page)

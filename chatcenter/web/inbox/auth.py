@@ -1,15 +1,17 @@
 """Who is signed in: the login and logout pages, the session check on every request, and
-the lock-out after 5 failed logins per account and client in 15 minutes.
+sign-in throttling (see login_throttle.py).
 
-The session cookie holds the operator's id and a fingerprint of their password hash. Every
-request loads the operator again: a disabled account (or a changed password) ends its
-sessions at once, not when the cookie expires.
+The session cookie (signed, not readable by scripts) holds the operator's id, the session
+generation it was signed in under, when it was signed in and when it was last used. Every
+request loads the operator again (one indexed read) and refuses a session that is from an
+older generation (signed out, password changed, account disabled), older than
+SESSION_LIFETIME_HOURS, or unused for SESSION_IDLE_MINUTES.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,18 +23,19 @@ from chatcenter import runtime
 from chatcenter.clients.ratelimit import RedisRateLimiter
 from chatcenter.config import REDIS_PREFIX
 from chatcenter.web.sentry_context import identify
-from chatcenter.operators import EMAIL_MAX, authenticate, record_login, session_holder
+from chatcenter.operators import EMAIL_MAX, authenticate, end_sessions, record_login, session_holder
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.i18n import LANGUAGES
 from chatcenter.web.inbox.i18n import SESSION_KEY as LANGUAGE_KEY
+from chatcenter.web.inbox.login_throttle import LoginThrottle, Refused
+from chatcenter.web.inbox.params import has_control_characters, refuse_impossible_ids
 from chatcenter.web.inbox.security import csrf
 from chatcenter.web.reads import request_reader
 
 log = logging.getLogger("chatcenter.inbox")
 
-OPERATOR_KEY, FINGERPRINT_KEY = "operator_id", "auth"
-LOGIN_FAILURES_ALLOWED = 5
-LOGIN_FAILURE_WINDOW = 15 * 60  # seconds
+OPERATOR_KEY, GENERATION_KEY, SIGNED_IN_KEY, SEEN_KEY = "operator_id", "generation", "signed_in", "seen"
+SEEN_EVERY = 30  # seconds: "last used" is rewritten at most this often
 # Open without a session: the login page, the language switch and the static files.
 PUBLIC_ENDPOINTS = {"inbox.login", "inbox.language", "inbox.static"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -49,10 +52,6 @@ class SignedIn:
         return f"operator:{self.id}"
 
 
-def fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 def signed_in_operator() -> SignedIn | None:
     operator_id = session.get(OPERATOR_KEY)
     if not isinstance(operator_id, int):
@@ -60,11 +59,32 @@ def signed_in_operator() -> SignedIn | None:
     with request_reader() as db:  # a read (no transaction), on the connection the page reads with
         operator = session_holder(db, operator_id)
     valid = (operator is not None and operator.active
-             and session.get(FINGERPRINT_KEY) == fingerprint(operator.password_hash))
+             and session.get(GENERATION_KEY) == operator.session_generation and _session_is_fresh())
     found = SignedIn(operator.id, operator.email) if valid else None
     if found is None:
         _sign_out()
     return found
+
+
+def _session_is_fresh() -> bool:
+    settings = runtime.get().settings
+    now = time.time()
+    signed_in, seen = session.get(SIGNED_IN_KEY), session.get(SEEN_KEY)
+    if not isinstance(signed_in, (int, float)) or not isinstance(seen, (int, float)):
+        return False
+    if now - signed_in > settings.session_lifetime_hours * 3600 or now - seen > settings.session_idle_minutes * 60:
+        return False
+    if now - seen >= SEEN_EVERY:
+        session[SEEN_KEY] = int(now)
+    return True
+
+
+def start_session(operator_id: int, generation: int) -> None:
+    """A fresh session (and CSRF token) for a sign-in, or for the session that changed the password."""
+    _sign_out()
+    now = int(time.time())
+    session.permanent = True
+    session.update({OPERATOR_KEY: operator_id, GENERATION_KEY: generation, SIGNED_IN_KEY: now, SEEN_KEY: now})
 
 
 def _sign_out() -> None:
@@ -83,6 +103,7 @@ def is_live_request() -> bool:
 def guard():
     if request.endpoint == "inbox.static":
         return None
+    refuse_impossible_ids()
     if request.method not in SAFE_METHODS:
         csrf.protect()  # every form, the login form included
     g.operator = signed_in_operator()
@@ -103,24 +124,24 @@ def _here() -> str:
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: a login link must not send the operator elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not has_control_characters(target)):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
     return url_for("inbox.inbox")
 
 
-def failed_logins(email: str, client: str) -> RedisRateLimiter:
-    # The key is a digest: neither the e-mail nor the address is stored in Redis.
-    digest = hashlib.sha256(f"{email}\n{client}".encode()).hexdigest()[:32]
-    return RedisRateLimiter(runtime.get().redis, f"{REDIS_PREFIX}login-failures:{digest}",
-                            limit=LOGIN_FAILURES_ALLOWED, period=LOGIN_FAILURE_WINDOW)
+def throttle_for(email: str) -> LoginThrottle:
+    return LoginThrottle(runtime.get().redis, email, request.remote_addr or "unknown")
 
 
-def _locked_message(wait_seconds: float) -> str:
-    minutes = max(1, math.ceil(wait_seconds / 60))
-    return _("Too many failed sign-ins for this account from this address. Try again in %(minutes)s min.",
-             minutes=minutes)
+def locked_message(refused: Refused) -> str:
+    minutes = max(1, math.ceil(refused.wait_seconds / 60))
+    if refused.per_address:
+        return _("Too many failed sign-ins for this account from this address. Try again in %(minutes)s min.",
+                 minutes=minutes)
+    return _("Too many failed sign-ins for this account. Try again in %(minutes)s min.", minutes=minutes)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -137,38 +158,38 @@ def login():
         return render_template("inbox/login.html", next=target, email=email, error=message), status
 
     try:
-        failures = failed_logins(email, request.remote_addr or "unknown")
-        wait = failures.wait_seconds()
-        if wait > 0:
-            return again(_locked_message(wait), 429)
+        throttle = throttle_for(email)
+        refused = throttle.take()  # counted before the password is checked: guesses cannot race
+        if refused is not None:
+            return again(locked_message(refused), 429)
         with runtime.get().db.session() as db:
             operator = authenticate(db, email, password)
-            if operator is not None and operator.active:
+            # A disabled account answers exactly like a wrong password: no hint that it exists.
+            found = (operator.id, operator.session_generation) if operator is not None and operator.active else None
+            if found is not None:
                 record_login(db, operator.id)
-            found = (operator.id, operator.password_hash, operator.active) if operator else None
         if found is None:
-            failures.try_acquire()
-            wait = failures.wait_seconds()
+            refused = throttle.refused_next()
             message = _("Wrong e-mail or password.")
-            return again(f"{message} {_locked_message(wait)}" if wait > 0 else message, 401)
+            return again(f"{message} {locked_message(refused)}" if refused else message, 401)
+        throttle.give_back()
     except RedisError as exc:
-        # Without the failure count there is no lock-out: refuse rather than allow guessing.
-        log.warning("sign-in refused: Redis unavailable for the failed-login count (%s)", type(exc).__name__)
+        # Without the attempt count there is no throttle: refuse rather than allow guessing.
+        log.warning("sign-in refused: Redis unavailable for the sign-in count (%s)", type(exc).__name__)
         return again(_("Signing in is unavailable for a moment (the job queue cannot be reached). "
                        "Try again shortly."), 503)
-    operator_id, password_hash, active = found
-    if not active:
-        return again(_("This account is disabled. Ask your administrator."), 403)
-    _sign_out()  # a fresh session (and CSRF token) for the new sign-in
-    session.permanent = True
-    session[OPERATOR_KEY] = operator_id
-    session[FINGERPRINT_KEY] = fingerprint(password_hash)
+    operator_id, generation = found
+    start_session(operator_id, generation)
     log.info("operator %s signed in", operator_id)
     return redirect(target)
 
 
 @bp.post("/logout")
 def logout():
+    # Raising the generation ends this session on the server: a copy of the cookie is
+    # refused from now on (and so is every other session of this operator).
+    with runtime.get().db.session() as db:
+        end_sessions(db, g.operator.id)
     log.info("operator %s signed out", g.operator.id)
     _sign_out()
     return redirect(url_for("inbox.login"))

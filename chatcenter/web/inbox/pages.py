@@ -26,6 +26,7 @@ from chatcenter.queries import (
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.web.inbox.blueprint import bp
+from chatcenter.web.inbox.params import whole_number
 from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
 from chatcenter.web.reads import request_reader
 
@@ -46,12 +47,7 @@ ON_THE_WAY = (ReplyState.QUEUED, ReplyState.SENDING, ReplyState.UNCONFIRMED)
 # ------------------------------------------------------------------------------ inbox
 
 def _int_arg(args, name: str) -> int | None:
-    raw = args.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise BadQuery(name, "must be a whole number")
-    return int(raw)
+    return whole_number(args.get(name, ""), name)
 
 
 def inbox_filters(args) -> ChatFilter:
@@ -104,12 +100,17 @@ def _load_chat(chat_id: int, before: int | None) -> dict:
     return chat
 
 
-def _job_state(job_id: str) -> str | None:
-    """The state of a job the operator asked for; None when unknown or Redis is away."""
+def _job(job_id: str) -> dict | None:
+    """The view of a job the operator asked for (as the API shows it); None when unknown or
+    Redis is away."""
     try:
-        view = job_view(runtime.get().redis, job_id)
+        return job_view(runtime.get().redis, job_id)
     except (QueueUnavailable, RedisError):
         return None
+
+
+def _job_state(job_id: str) -> str | None:
+    view = _job(job_id)
     return view["status"] if view else None
 
 
@@ -141,12 +142,17 @@ def thread_part(chat_id: int, before: int | None, reply_id: int | None, chat: di
 def analysis_part(chat_id: int, chat: dict | None = None) -> dict:
     chat = chat if chat is not None else _load_chat(chat_id, None)
     enabled = runtime.get().settings.analysis_enabled
-    running = enabled and _job_state(ANALYSIS_JOB.job_id(chat_id)) in PENDING_JOB
+    job = _job(ANALYSIS_JOB.job_id(chat_id)) if enabled else None
+    running = job is not None and job["status"] in PENDING_JOB
+    # An attempt failed (DeepSeek down, a refused key): say why and when it is tried next,
+    # not "in progress" for minutes; the API's /api/jobs/analyze-chat-N says the same.
+    failed = job if job is not None and job["status"] in ("retrying", "failed") else None
     return {
         "chat": chat,
         "analysis": chat.get("analysis"),
         "enabled": enabled,
         "running": running,
+        "failed": failed,
         "refresh": BUSY_REFRESH_SECONDS if running else REFRESH_SECONDS,
         "live_url": url_for("inbox.live_analysis", chat_id=chat_id),
     }
@@ -219,8 +225,10 @@ def send_reply(chat_id: int):
 @bp.post("/chats/<int:chat_id>/analysis")
 def analyse(chat_id: int):
     try:
-        request_analysis(runtime.get(), chat_id)
-        flash(_("Analysis requested; the result appears here when it is ready."), "ok")
+        # Forced: a person asked, so it is analysed again even with no new message.
+        enqueued = request_analysis(runtime.get(), chat_id, force=True)
+        flash(_("Analysis requested; the result appears here when it is ready.") if enqueued.created
+              else _("An analysis of this chat is already under way; its result appears here."), "ok")
     except AnalysisOff:
         flash(_("Analysis is off: the server has no DeepSeek API key (DEEPSEEK_API_KEY)."), "error")
     except QueueUnavailable:

@@ -2,6 +2,7 @@
 waiting times and attachment links. Registered as Jinja globals and filters."""
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from functools import lru_cache, partial
 from urllib.parse import urlsplit
@@ -63,9 +64,17 @@ def since(value) -> str:
     return babel_timedelta(utcnow() - moment, threshold=1, format="short", locale=get_locale())
 
 
+# WB's price is data from outside: past this (or not finite) it is no price a shop asks, and
+# Babel's decimal arithmetic fails on it (1e308, 10**30), so it is shown as written.
+PRICE_SHOWN_MAX = 10**12
+
+
 def money(amount, currency, locale=None) -> str:
-    if not isinstance(amount, (int, float)) or isinstance(amount, bool):
+    if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not math.isfinite(amount):
         return ""
+    currency = currency if isinstance(currency, str) else None  # a list would not even hash
+    if abs(amount) >= PRICE_SHOWN_MAX:
+        return f"{amount:g} {currency or ''}".strip()
     return _money(amount, currency, locale or get_locale())
 
 
@@ -76,7 +85,7 @@ def _money(amount, currency, locale) -> str:
     try:
         # "1 490 ₽" in Russian, "1,490 RUB" in English: whole roubles unless there are kopecks.
         return format_currency(amount, currency or "RUB", "#,##0.## ¤", locale=locale, currency_digits=False)
-    except (ValueError, KeyError, TypeError):  # a currency code Babel does not know
+    except (ValueError, KeyError, TypeError, ArithmeticError):  # a currency code Babel does not know
         return f"{amount} {currency or ''}".strip()
 
 

@@ -20,8 +20,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 SESSION_COOKIE = "chatcenter_session"
-# An operator keeps the inbox open all day; its polling renews the session. A day idle ends it.
-SESSION_LIFETIME = timedelta(hours=24)
 
 csrf = CSRFProtect()
 
@@ -43,14 +41,16 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def init_security(app: Flask, secret_key: str) -> None:
+def init_security(app: Flask, secret_key: str, session_lifetime: timedelta) -> None:
     app.secret_key = secret_key
     app.session_interface = InboxSessionInterface()
     app.config.update(
         SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        # The browser forgets the cookie when the session's absolute lifetime is over; the
+        # server refuses it then anyway (auth.py), and sooner when it is signed out or idle.
+        PERMANENT_SESSION_LIFETIME=session_lifetime,
         # The inbox checks tokens itself (views.protect_forms); /api uses keys, not cookies.
         WTF_CSRF_CHECK_DEFAULT=False,
         # A page left open all day must still send: the token lives as long as the session.
