@@ -135,6 +135,54 @@ class Job(TypedDict):
     retry_at: NotRequired[Annotated[Time | None, Field(description="retrying jobs: when the next attempt is due")]]
 
 
+class JobSummary(TypedDict):
+    """A job as the job view lists it (chatcenter/job_board.py)."""
+    __pydantic_config__ = CLOSED
+    id: str
+    queue: str
+    kind: Annotated[str, Field(description="sync, analysis, reply, or the function's name")]
+    state: Literal["queued", "scheduled", "started", "failed"]
+    subject: Annotated[dict[Literal["seller_id", "chat_id", "reply_id"], Id] | None, Field(
+        description="what the job is about: {seller_id}, {chat_id} or {reply_id}")]
+    enqueued_at: Time | None
+    started_at: Time | None
+    ended_at: Time | None
+    age_seconds: Annotated[int | None, Field(ge=0, description="running: since it started; else since enqueued")]
+    reason: Annotated[str | None, Field(description="failed jobs: a short public reason")]
+    retries_left: int | None
+
+
+class ResponseStats(TypedDict):
+    __pydantic_config__ = CLOSED
+    answered: Annotated[int, Field(ge=0, description="first responses in the period")]
+    median_seconds: float | None
+    p90_seconds: float | None
+    within_target: Annotated[float | None, Field(ge=0, le=1, description="share answered within the target "
+                                                                          "for the chat's urgency")]
+
+
+class SellerResponseTimes(ResponseStats):
+    seller_id: Id
+    name: str
+    waiting_past_target: Annotated[int, Field(ge=0, description="chats waiting past their target now")]
+
+
+class OperatorResponseTimes(ResponseStats):
+    operator_id: Id
+    email: str | None
+
+
+class DailyResponseTimes(ResponseStats):
+    day: Annotated[str, Field(description="YYYY-MM-DD (UTC)")]
+
+
+class HourlyTraffic(TypedDict):
+    __pydantic_config__ = CLOSED
+    hour: Annotated[str, Field(description="YYYY-MM-DDTHH (UTC)")]
+    incoming: Annotated[int, Field(ge=0, description="buyer messages")]
+    outgoing: Annotated[int, Field(ge=0, description="seller messages")]
+
+
 class Check(TypedDict):
     __pydantic_config__ = CLOSED
     ok: bool
@@ -208,6 +256,23 @@ class ReplyAccepted(Answer):
     job_id: str
     reply_id: Id
     state: Annotated[Literal[_values(ReplyState)], Field(description="the reply's state now")]
+
+
+class JobList(Answer):
+    jobs: list[JobSummary]
+    next_cursor: Annotated[str | None, Field(description="pass as `cursor` for the next page")]
+
+
+class ResponseTimes(Answer):
+    from_: Annotated[Time, Field(alias="from")]
+    to: Time
+    seller_id: Id | None
+    targets_minutes: Annotated[dict[Literal["high", "medium", "low"], int], Field(
+        description="RESPONSE_TARGET_*_MINUTES")]
+    sellers: list[SellerResponseTimes]
+    operators: Annotated[list[OperatorResponseTimes], Field(description="answers sent from the inbox")]
+    days: list[DailyResponseTimes]
+    hours: list[HourlyTraffic]
 
 
 class Error(Answer):

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
 
+from chatcenter.errors import BadInput, Conflict, NotFound
 from chatcenter.queries import public_reason
 from chatcenter.queues import QUEUE_NAMES, QueueUnavailable, fetch_job, kind_of, queue
 
@@ -24,13 +25,13 @@ SUBJECTS = {"sync": "seller_id", "analysis": "chat_id", "reply": "reply_id"}
 SCAN_MAX = 1000
 
 
-class JobNotFound(LookupError):
+class JobNotFound(NotFound):
     def __init__(self, job_id: str):
         shown = job_id if len(job_id) <= 100 else job_id[:100] + "…"
         super().__init__(f"job {shown} does not exist (unknown, expired, or not one of this service's jobs)")
 
 
-class JobNotFailed(ValueError):
+class JobNotFailed(Conflict):
     def __init__(self, job_id: str, state: str):
         super().__init__(f"job {job_id} is {state}, not failed: only a failed job can be retried or discarded")
 
@@ -64,7 +65,7 @@ def list_jobs(redis: Redis, state: str, queue_name: str | None = None, *, limit:
     due), in one queue or all. `cursor` is the last job of the previous page: jobs that
     arrive meanwhile are newer and never push an old one onto the next page twice."""
     if state not in STATES:
-        raise ValueError(f"state must be one of {', '.join(STATES)}")
+        raise BadInput("state", f"must be one of {', '.join(STATES)}")
     names = [queue_name] if queue_name else list(QUEUE_NAMES)
     now = now or datetime.now(timezone.utc)
     try:
@@ -149,7 +150,7 @@ def _cursor_of(view: dict) -> str:
 def _parse_cursor(cursor: str) -> tuple[str, str]:
     when, sep, job_id = cursor.partition("|")
     if not sep or not job_id:
-        raise ValueError("cursor is not one this listing gave")
+        raise BadInput("cursor", "is not one this listing gave; start from the first page")
     return when, job_id
 
 

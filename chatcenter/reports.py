@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
+from chatcenter.errors import BadInput
 from chatcenter.models import Chat, Message, Operator, Reply, Response, Seller
 
 URGENCIES = ("high", "medium", "low")
@@ -36,11 +37,11 @@ class Period:
 
     def check(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("from and to need a time zone (e.g. 2026-12-01T00:00:00Z)")
+            raise BadInput("from", "from and to need a time zone (e.g. 2026-12-01T00:00:00Z)")
         if self.start >= self.end:
-            raise ValueError("from must be before to")
+            raise BadInput("from", "must be before to")
         if self.end - self.start > MAX_PERIOD:
-            raise ValueError(f"the period may be at most {MAX_PERIOD.days} days")
+            raise BadInput("to", f"the period may be at most {MAX_PERIOD.days} days")
 
 
 def _target_seconds(targets: dict[str, int]):

@@ -118,3 +118,32 @@ def test_the_jobs_page_in_a_browser(live, context, wb_stub):
         shoot(page, name)
     card.get_by_role("button", name="Retry").click()
     expect(page.get_by_role("status").first).to_contain_text("is queued to run again.")
+
+
+def test_the_api_lists_retries_and_discards_failed_jobs(web, job_settings, wb_stub, make_api):
+    api = make_api(web)
+    seller_id = fail_a_sync(web, job_settings, wb_stub)
+    other = fail_a_sync(web, job_settings, wb_stub, name="Another refused shop")
+
+    listed = api.get("/api/jobs?state=failed&limit=1")
+    assert listed.status_code == 200
+    first = listed.get_json()
+    assert [job["subject"] for job in first["jobs"]] == [{"seller_id": other}]  # newest first
+    assert first["jobs"][0]["reason"].startswith("WB API rejected the token (401)")
+    rest = api.get(f"/api/jobs?state=failed&limit=1&cursor={first['next_cursor']}").get_json()
+    assert [job["id"] for job in rest["jobs"]] == [f"sync-seller-{seller_id}"] and rest["next_cursor"] is None
+
+    wb_stub.valid_tokens.add("a-token-wb-no-longer-accepts")  # the token works now
+    retried = api.post(f"/api/jobs/sync-seller-{seller_id}/retry")
+    assert retried.status_code == 202 and retried.headers["Location"] == f"/api/jobs/sync-seller-{seller_id}"
+    assert api.post(f"/api/jobs/sync-seller-{seller_id}/retry").status_code == 409  # queued now, not failed
+    assert api.get("/api/jobs?state=queued&queue=sync").get_json()["jobs"][0]["id"] == f"sync-seller-{seller_id}"
+    assert run_worker_process(job_settings, "sync").returncode == 0
+    assert api.get(f"/api/jobs/sync-seller-{seller_id}").get_json()["status"] == "finished"
+
+    assert api.delete(f"/api/jobs/sync-seller-{other}").status_code == 204
+    assert api.get("/api/jobs?state=failed").get_json() == {"jobs": [], "next_cursor": None}
+    assert api.delete(f"/api/jobs/sync-seller-{other}").status_code == 404
+    refused = api.get("/api/jobs?state=lost")
+    assert refused.status_code == 400 and refused.get_json()["detail"].startswith("state")
+    assert api.get("/api/jobs?colour=red").get_json()["detail"].startswith("colour")

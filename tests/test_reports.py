@@ -115,7 +115,7 @@ def test_daily_and_hourly_charts(job_app, fixture):
 def test_a_bad_period_is_refused(job_app):
     now = datetime.now(timezone.utc)
     with resources(job_app).db.session() as session:
-        for period, message in ((reports.Period(now, now - timedelta(days=1)), "before"),
+        for period, message in ((reports.Period(now, now - timedelta(days=1)), "from: must be before to"),
                                 (reports.Period(now - timedelta(days=200), now), "at most 92 days")):
             with pytest.raises(ValueError, match=message):
                 reports.response_times(session, period, TARGETS)
@@ -185,3 +185,29 @@ def test_the_reports_page_in_a_browser(fixture, live, context):
         assert page.locator("figure.chart rect.bar").count() > 0
         assert page.locator("figure.chart polyline").count() == 2
         shoot(page, name)
+
+
+def test_the_api_gives_the_same_report(job_app, fixture, make_api):
+    api = make_api(job_app)
+    start = (at(fixture["t0"]) - timedelta(days=1)).isoformat()
+    end = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    answer = api.get("/api/reports/response-times", query_string={"from": start, "to": end})
+    assert answer.status_code == 200, answer.get_json()
+    report = answer.get_json()
+    shop_a = next(s for s in report["sellers"] if s["seller_id"] == fixture["a"])
+    assert (shop_a["answered"], shop_a["median_seconds"], shop_a["p90_seconds"], shop_a["within_target"],
+            shop_a["waiting_past_target"]) == (3, 7200.0, 10800.0, 0.6667, 1)
+    assert [o["operator_id"] for o in report["operators"]] == [fixture["operator"]]
+    assert sum(d["answered"] for d in report["days"]) == 4
+    assert sum(h["incoming"] for h in report["hours"]) == 6  # shop A's five and shop B's one
+    only_b = api.get("/api/reports/response-times",
+                     query_string={"from": start, "to": end, "seller_id": fixture["b"]}).get_json()
+    assert [s["seller_id"] for s in only_b["sellers"]] == [fixture["b"]]
+
+    default = api.get("/api/reports/response-times").get_json()  # the last 7 days
+    assert (datetime.fromisoformat(default["to"]) - datetime.fromisoformat(default["from"])) == timedelta(days=7)
+    for query, field in (({"from": end, "to": start}, "from"), ({"from": "yesterday"}, "from"),
+                         ({"from": "2026-01-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, "to"),
+                         ({"seller": "1"}, "seller")):
+        refused = api.get("/api/reports/response-times", query_string=query)
+        assert refused.status_code == 400 and refused.get_json()["detail"].startswith(field), refused.get_json()

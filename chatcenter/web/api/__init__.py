@@ -14,7 +14,7 @@ from flask import Blueprint, request
 
 from chatcenter.contract import ID_MAX
 from chatcenter.errors import NotFound
-from chatcenter.web.api import auth, chats, inputs, jobs, openapi, sellers
+from chatcenter.web.api import auth, chats, inputs, jobs, openapi, reports, sellers
 from chatcenter.web.errors import answer_in_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -42,5 +42,5 @@ def _ids_in_range() -> None:
 
 
 answer_in_json(bp)
-for child in (sellers.bp, chats.bp, jobs.bp, openapi.bp):
+for child in (sellers.bp, chats.bp, jobs.bp, reports.bp, openapi.bp):
     bp.register_blueprint(child)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from flask import request
@@ -191,3 +192,22 @@ def _shown(raw: Any, limit: int = 40) -> str:
     text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
     short = text if len(text) <= limit else text[:limit] + "…"
     return json.dumps(short, ensure_ascii=False)
+
+
+class JobListQuery(Request):
+    state: Annotated[Literal["queued", "scheduled", "started", "failed"], Field(
+        description="scheduled: waiting for a retry")] = "failed"
+    queue: Annotated[Literal["sync", "analysis", "reply", "default"], Field(description="one queue only")] = None
+    limit: whole_number(1, MAX_LIMIT, "jobs per page") = DEFAULT_LIMIT
+    cursor: Annotated[str, Field(min_length=1, max_length=CURSOR_MAX,
+                                 description="the previous page's next_cursor (same state and queue)")] = None
+
+
+Moment = Annotated[datetime, Field(description="ISO 8601 with its offset, e.g. 2026-12-01T00:00:00Z")]
+
+
+class ReportQuery(Request):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: Annotated[Moment, Field(alias="from", description="start of the period (default: 7 days before to)")] = None
+    to: Annotated[Moment, Field(description="end of the period, not included (default: now)")] = None
+    seller_id: whole_number(1, ID_MAX, "only this seller") = None

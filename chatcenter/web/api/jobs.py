@@ -1,21 +1,37 @@
-"""GET /api/jobs/<id>: follow a job this service enqueued to its end."""
+"""Jobs: follow one to its end; list them by state (the job view); retry or discard a failed one."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
-from chatcenter import runtime
-from chatcenter.contract import OneJob
+from chatcenter import job_board, runtime
+from chatcenter.contract import JobAccepted, JobList, OneJob
 from chatcenter.errors import NotFound
 from chatcenter.queries import job_view
-from chatcenter.web.api.inputs import NoQuery
-from chatcenter.web.api.openapi import READS, answers, spec
+from chatcenter.web.api.answers import accepted
+from chatcenter.web.api.inputs import JobListQuery, NoBody, NoQuery
+from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
+JOB_ID = {"job_id": "sync-seller-N, analyze-chat-N or reply-N"}
+
+
+@bp.get("")
+@spec.validate(resp=answers((200, JobList, "One page of jobs"), *READS), tags=["jobs"])
+def jobs(query: JobListQuery):
+    """Jobs in one state (failed by default), newest first, in pages
+
+    Built on RQ's registries: queued, scheduled (waiting for a retry), started (running, with how long) and
+    failed (with a short public reason; kept a week). Keyset pages: pass `next_cursor` as `cursor` with the
+    same state and queue; jobs arriving meanwhile never make a page repeat one.
+    """
+    page = job_board.list_jobs(runtime.get().redis, query.state, query.queue, limit=query.limit,
+                               cursor=query.cursor)
+    return {"jobs": page.jobs, "next_cursor": page.next_cursor}
 
 
 @bp.get("/<job_id>")
 @spec.validate(query=NoQuery, resp=answers((200, OneJob, "The job"), *READS, 404), tags=["jobs"],
-               path_parameter_descriptions={"job_id": "sync-seller-N, analyze-chat-N or reply-N"})
+               path_parameter_descriptions=JOB_ID)
 def job(job_id: str):
     """A job's state: queued, started, finished (with its result) or failed (with a reason)
 
@@ -24,6 +40,25 @@ def job(job_id: str):
     """
     view = job_view(runtime.get().redis, job_id)  # RedisError: answered 503 by web/errors.py
     if view is None:
-        shown = job_id if len(job_id) <= 100 else job_id[:100] + "…"
-        raise NotFound(f"job {shown} does not exist (unknown, expired, or not one of this service's jobs)")
+        raise job_board.JobNotFound(job_id)
     return view
+
+
+@bp.post("/<job_id>/retry")
+@spec.validate(resp=answers((202, JobAccepted, "The failed job is back on its queue"), *WRITES, 409,
+                            s409="The job is not failed (queued, running or finished)"),
+               tags=["jobs"], path_parameter_descriptions=JOB_ID)
+def retry(job_id: str, query: NoQuery, json: NoBody):
+    """Run a failed job again, as it was enqueued"""
+    job_board.retry(runtime.get().redis, job_id)
+    return accepted({"job_id": job_id})
+
+
+@bp.delete("/<job_id>")
+@spec.validate(query=NoQuery, resp=answers((204, None, "The failed job is forgotten"), *READS, 404, 409,
+                                           s409="The job is not failed (queued, running or finished)"),
+               tags=["jobs"], path_parameter_descriptions=JOB_ID)
+def discard(job_id: str):
+    """Discard a failed job: its record and its place among the failed ones"""
+    job_board.discard(runtime.get().redis, job_id)
+    return Response(status=204)

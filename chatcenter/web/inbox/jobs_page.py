@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from chatcenter import job_board, runtime
+from chatcenter.errors import BadInput
 from chatcenter.queues import QUEUE_NAMES, QueueUnavailable
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.live import fragment
@@ -24,7 +25,7 @@ def jobs_part(args) -> dict:
     redis = runtime.get().redis
     try:
         page = job_board.list_jobs(redis, state, queue_name, limit=PAGE_SIZE, cursor=args.get("cursor") or None)
-    except ValueError:
+    except BadInput:
         abort(400, _("That page of jobs no longer exists; start from the first."))
     kept = {k: v for k, v in (("state", state), ("queue", queue_name)) if v}
     return {"depths": job_board.depths(redis), "jobs": page.jobs, "state": state, "queue": queue_name,
