@@ -14,19 +14,14 @@ MONITOR_SLUG = "chatcenter-sync-all-sellers"
 MONITOR_EVERY = 60.0
 
 
-def monitor_config() -> dict:
-    return {
-        "schedule": {"type": "interval", "value": max(1, math.ceil(MONITOR_EVERY / 60)), "unit": "minute"},
-        "checkin_margin": 1,      # minutes late before Sentry calls it missed
-        "max_runtime": 10,
-        "failure_issue_threshold": 1,
-    }
+def monitor_config() -> dict:  # checkin_margin: minutes late before Sentry calls it missed
+    return {"schedule": {"type": "interval", "value": max(1, math.ceil(MONITOR_EVERY / 60)), "unit": "minute"},
+            "checkin_margin": 1, "max_runtime": 10, "failure_issue_threshold": 1}
 
 
 def check_in(ok: bool) -> None:
-    """One check-in per poller process (never per seller); nothing when Sentry is off.
-
-    With several pollers the monitor hears from each: it is missed only when none is alive."""
+    """One check-in per poller process, never per seller (with several pollers, the monitor is
+    missed only when none is alive); nothing when Sentry is off."""
     sdk = active_sdk()
     if sdk is None:
         return
@@ -37,6 +32,5 @@ def check_in(ok: bool) -> None:
 
 
 def report_failed_pass(exc: BaseException) -> None:
-    sdk = active_sdk()
-    if sdk is not None:
+    if (sdk := active_sdk()) is not None:
         sdk.capture_exception(exc)

@@ -228,8 +228,7 @@ def _filtered(event: dict) -> dict | None:
 
 
 def _minimal(event: dict) -> dict:
-    """What is safe without filtering: the exception types and where they were raised, or a
-    transaction's timing."""
+    """What is safe unfiltered: exception types and where they were raised, or a transaction's timing."""
     minimal = {k: event[k] for k in ("event_id", "timestamp", "level", "platform", "environment", "release",
                                      "transaction", "type", "start_timestamp") if k in event}
     minimal["tags"] = {"privacy_filter": "fallback"}

@@ -8,21 +8,18 @@ requests (Sentry's documented envelope protocol) and keeps the HTTP status Sentr
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import requests
 
 from chatcenter.observability.release import __version__
 from chatcenter.observability.sentry import active_sdk
-from chatcenter.queues import DEFAULT, queue
 
 log = logging.getLogger("chatcenter.sentry")
 
 CHECK_JOB = "chatcenter.observability.sentry_check.check_from_worker"
 SEND_TIMEOUT = 10.0  # seconds for one HTTP round trip to Sentry (sentry-sdk's own is 30)
-POLL_SECONDS = 0.2
 # What shapes an error event (integrations' context is on the scopes the check captures in).
 CLIENT_OPTIONS = ("dsn", "environment", "release", "server_name", "dist", "sample_rate", "ignore_errors",
                   "before_send", "event_scrubber", "include_local_variables", "max_request_body_size",
@@ -127,38 +124,3 @@ def check_from_worker(check_id: str) -> dict:
     outcome = send_test_event("worker", check_id)
     log.info("sentry-check from the worker: %s", outcome.describe())
     return asdict(outcome)
-
-
-def check_through_worker(redis, check_id: str, pickup_timeout: float) -> Outcome:
-    """Enqueue the check job and wait, bounded, for a worker to run it."""
-    from rq.job import JobStatus
-
-    try:
-        job = queue(redis, DEFAULT).enqueue(
-            CHECK_JOB, check_id, job_id=f"sentry-check-{check_id}", description="sentry_check",
-            job_timeout=int(SEND_TIMEOUT * 2), ttl=max(1, int(pickup_timeout) + 5),
-            result_ttl=600, failure_ttl=24 * 3600)
-    except Exception as exc:  # Redis down or refusing: the URL may hold a password, not shown
-        return Outcome(error=f"could not enqueue the test job: Redis error {type(exc).__name__}")
-    try:
-        deadline = time.monotonic() + pickup_timeout
-        while (status := job.get_status()) in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
-            if time.monotonic() >= deadline:
-                job.delete()  # not to run later, long after the operator gave up
-                return Outcome(error=f"no worker picked up the test job within {pickup_timeout:g} s (is "
-                                     f"`python worker.py` running for queue '{DEFAULT}' on this Redis?)")
-            time.sleep(POLL_SECONDS)
-        deadline = time.monotonic() + SEND_TIMEOUT * 2 + 5
-        while status == JobStatus.STARTED and time.monotonic() < deadline:
-            time.sleep(POLL_SECONDS)
-            status = job.get_status()
-        if status == JobStatus.FINISHED:
-            result = job.return_value() or {}
-            return Outcome(**{f.name: result.get(f.name) for f in fields(Outcome)})
-        if status == JobStatus.FAILED:
-            result = job.latest_result()
-            last = ((result.exc_string if result else None) or "no details").strip().splitlines()[-1]
-            return Outcome(error=f"the test job failed in the worker: {last[:200]}")
-        return Outcome(error=f"the test job did not finish in time (status: {status})")
-    except Exception as exc:  # Redis went away while waiting
-        return Outcome(error=f"lost Redis while waiting for the test job: {type(exc).__name__}")
