@@ -124,20 +124,15 @@ def response_times(session: Session, period: Period, targets: dict[str, int],
 
 
 def _waiting_past_target(session: Session, period: Period, targets: dict[str, int], now: datetime) -> dict[int, int]:
-    """Chats awaiting a reply for longer than their urgency's target, now, per seller."""
-    counts: dict[int, int] = {}
-    for urgency in URGENCIES:
-        urgency_is = Chat.urgency.is_(None) | (Chat.urgency == urgency) if urgency == "medium" \
-            else Chat.urgency == urgency
-        query = (select(Chat.seller_id, func.count())
-                 .where(Chat.awaiting_reply.is_(True), urgency_is,
-                        Chat.waiting_since < now - timedelta(minutes=targets[urgency]))
-                 .group_by(Chat.seller_id))
-        if period.seller_id is not None:
-            query = query.where(Chat.seller_id == period.seller_id)
-        for seller_id, count in session.execute(query):
-            counts[seller_id] = counts.get(seller_id, 0) + count
-    return counts
+    """Chats awaiting a reply for longer than their urgency's target, now, per seller: one pass
+    over the chats awaiting a reply (each compared with its own urgency's deadline)."""
+    deadline = case(*((Chat.urgency == u, literal(now - timedelta(minutes=targets[u]))) for u in URGENCIES
+                      if u != "medium"), else_=literal(now - timedelta(minutes=targets["medium"])))
+    query = (select(Chat.seller_id, func.count())
+             .where(Chat.awaiting_reply.is_(True), Chat.waiting_since < deadline).group_by(Chat.seller_id))
+    if period.seller_id is not None:
+        query = query.where(Chat.seller_id == period.seller_id)
+    return dict(session.execute(query).all())
 
 
 def daily_first_response(session: Session, period: Period, targets: dict[str, int]) -> list[dict]:
