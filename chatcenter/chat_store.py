@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import JSON, Boolean, exists, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
 from chatcenter import models
@@ -268,6 +268,7 @@ def store_set_aside(session: Session, seller_id: int, events: list[SetAsideEvent
 
 def record_message(chat: Chat, message: Message) -> None:
     """Update the chat's copied columns for a message just added (flushed: it has an id)."""
+    _count_traffic(object_session(chat), chat.seller_id, [(message.sender, message.sent_at)])
     asked_at = _record(chat, message.id, message.sender, message.sent_at)
     if asked_at is not None:
         _store_responses(_Driver(object_session(chat)), [(chat.id, chat.seller_id, message.id, asked_at,
@@ -293,6 +294,28 @@ def _record(chat: Chat, message_id: int, sender: str, sent_at: datetime) -> date
         chat.waiting_since = None
         return asked_at
     return None
+
+
+_TRAFFIC = models.TrafficHour.__table__
+
+
+def _count_traffic(session: Session, seller_id: int, messages: list[tuple[str, datetime]]) -> None:
+    """Add stored messages (sender, time) to their seller's hourly counts: one upsert of at
+    most a row per hour the messages fall in."""
+    counts: dict[datetime, list[int]] = {}
+    for sender, sent_at in messages:
+        if sender in (CLIENT, SELLER):
+            hour = sent_at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+            counts.setdefault(hour, [0, 0])[0 if sender == CLIENT else 1] += 1
+    if not counts:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(_TRAFFIC).values([{"seller_id": seller_id, "hour": hour, "incoming": n_in,
+                                                  "outgoing": n_out} for hour, (n_in, n_out) in counts.items()])
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["seller_id", "hour"],
+        set_={"incoming": _TRAFFIC.c.incoming + statement.excluded.incoming,
+              "outgoing": _TRAFFIC.c.outgoing + statement.excluded.outgoing}))
 
 
 _RESPONSES = models.Response.__table__
@@ -350,6 +373,7 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
     _save_chat_states(session, chats.values())
     if answers:
         _store_responses(_Driver(session), answers)
+    _count_traffic(session, seller_id, [(event.sender, sent_at) for _, _, event, sent_at in inserted])
     return result
 
 

@@ -147,8 +147,6 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_chat_sent", "chat_id", "sent_at", "id"),
-        # The reports' messages in and out per hour of a period, read from the index alone.
-        Index("ix_messages_sent", "sent_at", "sender"),
         # WB event ids are unique within a chat; the same WB shop added as two sellers
         # has two copies of each chat, and each copy keeps all of its messages.
         UniqueConstraint("chat_id", "wb_event_id", name="uq_messages_chat_event"),
@@ -227,6 +225,18 @@ class Response(Base):
     seconds: Mapped[float] = mapped_column(Float)
     # The chat's urgency when it was answered (None: not analysed yet, counted as medium).
     urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
+
+
+class TrafficHour(Base):
+    """Messages in (the buyer's) and out (the seller's) per seller and UTC hour, counted as
+    messages are stored: the reports' hourly chart reads these, not a week of messages."""
+
+    __tablename__ = "traffic_hours"
+
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)  # the hour's start
+    incoming: Mapped[int] = mapped_column(Integer, default=0)
+    outgoing: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SetAsideEvent(Base):

@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from chatcenter.errors import BadInput
-from chatcenter.models import Chat, Message, Operator, Reply, Response, Seller
+from chatcenter.models import Chat, Operator, Reply, Response, Seller, TrafficHour
 
 URGENCIES = ("high", "medium", "low")
 DEFAULT_PERIOD = timedelta(days=7)
@@ -143,16 +143,16 @@ def daily_first_response(session: Session, period: Period, targets: dict[str, in
 
 
 def hourly_traffic(session: Session, period: Period) -> list[dict]:
-    """Per UTC hour of the period: buyer messages in, seller messages out."""
-    hour = _hour(session, Message.sent_at)
-    query = (select(hour.label("hour"), func.sum(case((Message.sender == "client", 1), else_=0)).label("incoming"),
-                    func.sum(case((Message.sender == "seller", 1), else_=0)).label("outgoing"))
-             .where(Message.sent_at >= period.start, Message.sent_at < period.end)
-             .group_by(hour).order_by(hour))
+    """Per UTC hour starting in the period: buyer messages in, seller messages out (the counts
+    kept as messages are stored, models.TrafficHour)."""
+    query = (select(TrafficHour.hour, func.sum(TrafficHour.incoming).label("incoming"),
+                    func.sum(TrafficHour.outgoing).label("outgoing"))
+             .where(TrafficHour.hour >= period.start, TrafficHour.hour < period.end)
+             .group_by(TrafficHour.hour).order_by(TrafficHour.hour))
     if period.seller_id is not None:
-        query = query.join(Chat, Chat.id == Message.chat_id).where(Chat.seller_id == period.seller_id)
-    return [{"hour": str(row.hour)[:13].replace(" ", "T"), "incoming": int(row.incoming), "outgoing": int(row.outgoing)}
-            for row in session.execute(query)]
+        query = query.where(TrafficHour.seller_id == period.seller_id)
+    return [{"hour": row.hour.astimezone(timezone.utc).strftime("%Y-%m-%dT%H"), "incoming": int(row.incoming),
+             "outgoing": int(row.outgoing)} for row in session.execute(query)]
 
 
 def _day(session: Session, column):
@@ -160,13 +160,6 @@ def _day(session: Session, column):
     if session.get_bind().dialect.name == "postgresql":  # date_trunc: cheaper than to_char per row
         return func.date_trunc("day", func.timezone("UTC", column))
     return func.substr(column, 1, 10)  # SQLite keeps UTC text: "YYYY-MM-DD HH:MM:SS..."
-
-
-def _hour(session: Session, column):
-    """The UTC hour of `column`; str() of it starts "YYYY-MM-DD HH" on both databases."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date_trunc("hour", func.timezone("UTC", column))
-    return func.substr(column, 1, 13)
 
 
 def _iso(value: datetime) -> str:

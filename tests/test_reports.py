@@ -12,7 +12,7 @@ from sqlalchemy import select
 from chatcenter import migrate, reports
 from chatcenter.actions import request_reply, request_sync
 from chatcenter.db import Database
-from chatcenter.models import Chat, Message, Response, Seller
+from chatcenter.models import Chat, Message, Response, Seller, TrafficHour
 from tests.helpers import WB_TOKEN, add_seller, resources, run_jobs
 from tests.inbox_support import add_operator
 from tests.test_inbox_browser import browser, context, live, shoot  # noqa: F401  (fixtures)
@@ -141,7 +141,10 @@ def test_the_migration_fills_response_times_from_the_stored_history(database_url
         migrate.upgrade(db.engine)
         with db.session() as session:
             rows = session.execute(select(Response.message_id, Response.seconds).order_by(Response.id)).all()
+            hours = session.execute(select(TrafficHour.hour, TrafficHour.incoming, TrafficHour.outgoing)
+                                    .order_by(TrafficHour.hour)).all()
         assert [(m, s) for m, s in rows] == [(3, 1800.0), (6, 7200.0)]
+        assert [(h.hour, n_in, n_out) for h, n_in, n_out in hours] == [(9, 2, 2), (11, 1, 0), (13, 0, 1), (14, 1, 0)]
     finally:
         db.dispose()
 

@@ -1,4 +1,4 @@
-"""First-response times: one row per seller answer to a waiting buyer; messages by time
+"""First-response times: one row per seller answer to a waiting buyer
 
 Revision ID: 0006
 Revises: 0005
@@ -58,7 +58,6 @@ def upgrade():
         sa.UniqueConstraint("message_id", name="uq_responses_message"),
     )
     op.create_index("ix_responses_answered", "responses", ["answered_at"])
-    op.create_index("ix_messages_sent", "messages", ["sent_at", "sender"])
     connection = op.get_bind()
     rows = []
     # The history's answers get the chat's urgency now: the best there is for them.
@@ -86,6 +85,5 @@ def _aware(value):
 
 
 def downgrade():
-    op.drop_index("ix_messages_sent", table_name="messages")
     op.drop_index("ix_responses_answered", table_name="responses")
     op.drop_table("responses")
