@@ -7,7 +7,7 @@ from __future__ import annotations
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from chatcenter.models import Message
+from chatcenter.models import Message, Seller
 from chatcenter.web.api.openapi import document
 from tests.api_client import openapi_path
 from tests.helpers import add_seller, overrides, resources, run_jobs, seed_wb
@@ -116,6 +116,27 @@ def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, 
     with resources(app).db.session() as session:
         assert session.scalars(select(Message.text).where(Message.chat_id == chat_id,
                                                           Message.sender == "seller")).all().count(text) == 1
+
+    # The people who run it: a job that failed for good, run again and forgotten; the report.
+    wb_stub.fail_next(401, path="/api/v1/seller/chats")
+    with resources(app).db.session() as session:  # the chat list is due again: the sync reads it first
+        session.get(Seller, seller).chats_refreshed_at = None
+    api.post(f"/api/sellers/{seller}/sync")
+    run_jobs(app, queues=("sync",))
+    [failed] = api.get("/api/jobs?state=failed").get_json()["jobs"]
+    assert failed["id"] == f"sync-seller-{seller}" and failed["reason"].startswith("WB API rejected the token")
+    assert api.post(f"/api/jobs/{failed['id']}/retry").status_code == 202
+    run_jobs(app, queues=("sync",))
+    assert api.get(f"/api/jobs/{failed['id']}").get_json()["status"] == "finished"
+    api.post(f"/api/sellers/{seller}/sync")
+    wb_stub.fail_next(401, path="/api/v1/seller/chats")
+    with resources(app).db.session() as session:
+        session.get(Seller, seller).chats_refreshed_at = None
+    run_jobs(app, queues=("sync",))
+    assert api.delete(f"/api/jobs/{failed['id']}").status_code == 204
+    report = api.get("/api/reports/response-times").get_json()
+    # Each seeded chat had a seller answer in the feed (3), and the reply above answered one more wait.
+    assert report["sellers"][0]["answered"] == 4
 
     # Every documented operation answered 2xx somewhere on the way, and matched the document.
     succeeded = {(path, method) for path, method, status in openapi_checker.checked[start:] if status < 300}

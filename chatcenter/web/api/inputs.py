@@ -203,7 +203,20 @@ class JobListQuery(Request):
                                  description="the previous page's next_cursor (same state and queue)")] = None
 
 
-Moment = Annotated[datetime, Field(description="ISO 8601 with its offset, e.g. 2026-12-01T00:00:00Z")]
+# ISO 8601 / RFC 3339 with its offset: pydantic alone would also take "0.5" as a Unix time.
+_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _moment(raw: Any) -> Any:
+    if isinstance(raw, str):
+        if not _MOMENT.fullmatch(raw):
+            raise ValueError("not an ISO 8601 date-time with its offset, e.g. 2026-12-01T00:00:00Z")
+        return datetime.fromisoformat(raw)
+    return raw
+
+
+Moment = Annotated[datetime, Field(description="ISO 8601 with its offset, e.g. 2026-12-01T00:00:00Z",
+                                   json_schema_extra={"format": "date-time"}), BeforeValidator(_moment)]
 
 
 class ReportQuery(Request):
