@@ -93,6 +93,18 @@ class Recorder:
 
         self._write(write)
 
+    def wb_requests(self, endpoint: str, answers: list[tuple[int | str, float]], polled: dict[int, float]) -> None:
+        """Many WB requests at once (the poller's, gathered for a second): one round trip."""
+        def write(pipe):
+            for status, n in Counter(status for status, _ in answers).items():
+                pipe.hincrby(family_key("wb_requests"), field(endpoint, status), n)
+            if answers:
+                _observe(pipe, "wb_request_seconds", (endpoint,), [seconds for _, seconds in answers])
+            if polled:
+                pipe.hset(LAST_POLL_KEY, mapping={str(k): v for k, v in polled.items()})
+
+        self._write(write)
+
     def deepseek_request(self, status: int | str, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
         def write(pipe):
             pipe.hincrby(family_key("deepseek_requests"), field(status), 1)
