@@ -68,9 +68,6 @@ class Recorder:
     def count(self, name: str, *labels, by: int = 1) -> None:
         self._write(lambda pipe: pipe.hincrby(family_key(name), field(*labels), by))
 
-    def observe(self, name: str, value: float, *labels) -> None:
-        self._write(lambda pipe: _observe(pipe, name, labels, [value]))
-
     def messages_ingested(self, seller_id: int, ages: Iterable[float]) -> None:
         """A committed batch of new messages: how many, and how old each was when stored."""
         ages = list(ages)
@@ -83,15 +80,8 @@ class Recorder:
 
         self._write(write)
 
-    def wb_request(self, endpoint: str, status: int | str, seconds: float, polled_seller: int | None = None) -> None:
-        """A WB request; `polled_seller`: a poll WB answered, so that seller's feed is known now."""
-        def write(pipe):
-            pipe.hincrby(family_key("wb_requests"), field(endpoint, status), 1)
-            _observe(pipe, "wb_request_seconds", (endpoint,), [seconds])
-            if polled_seller is not None:
-                pipe.hset(LAST_POLL_KEY, str(polled_seller), time.time())
-
-        self._write(write)
+    def wb_request(self, endpoint: str, status: int | str, seconds: float) -> None:
+        self.wb_requests(endpoint, [(status, seconds)], {})
 
     def wb_requests(self, endpoint: str, answers: list[tuple[int | str, float]], polled: dict[int, float]) -> None:
         """Many WB requests at once (the poller's, gathered for a second): one round trip."""
@@ -114,9 +104,6 @@ class Recorder:
                 pipe.hincrby(family_key("deepseek_tokens"), field("completion"), completion_tokens)
 
         self._write(write)
-
-    def polled(self, seller_id: int, at: float | None = None) -> None:
-        self._write(lambda pipe: pipe.hset(LAST_POLL_KEY, str(seller_id), at or time.time()))
 
     def _write(self, commands) -> None:
         if self.redis is None:
