@@ -218,8 +218,10 @@ class Response(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
-    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    # Not foreign keys (0011): checking them cost ingest more than they protect; the chat's
+    # key deletes these rows with their chat.
+    seller_id: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[int] = mapped_column(Integer)
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime)    # the buyer's first unanswered message
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the seller's answer
     seconds: Mapped[float] = mapped_column(Float)
