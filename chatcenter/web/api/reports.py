@@ -33,7 +33,4 @@ def response_times(query: ReportQuery):
     period = reports.Period(start, end, query.seller_id)
     targets = runtime.get().settings.response_targets
     with request_reader() as session:
-        report = reports.response_times(session, period, targets)
-        report["days"] = reports.daily_first_response(session, period, targets)
-        report["hours"] = reports.hourly_traffic(session, period)
-    return report
+        return reports.report(session, period, targets)

@@ -110,11 +110,9 @@ def reports_page():
     period = _period(request.args)
     targets = runtime.get().settings.response_targets
     with request_reader() as session:
-        report = reports.response_times(session, period, targets)
-        daily = reports.daily_first_response(session, period, targets)
-        hourly = reports.hourly_traffic(session, period)
+        report = reports.report(session, period, targets)
         sellers = list_sellers(session)
     return render_template(
         "inbox/reports.html", report=report, sellers=sellers, duration=duration,
         first=period.start.date().isoformat(), last=(period.end - timedelta(days=1)).date().isoformat(),
-        charts=[_response_chart(period, daily), _traffic_chart(period, hourly)])
+        charts=[_response_chart(period, report["days"]), _traffic_chart(period, report["hours"])])
