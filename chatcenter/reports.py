@@ -5,7 +5,9 @@ percentile_cont, which SQLite lacks).
 A first response is a seller message that ended a buyer's wait (models.Response). Medians
 and 90th percentiles are nearest-rank: the value at rank ceil(p x n) of the sorted times.
 A chat's urgency is its latest analysis' (medium before any); its target is the setting for
-that urgency (RESPONSE_TARGET_*_MINUTES), as the chat was when answered.
+that urgency (RESPONSE_TARGET_*_MINUTES), as the chat was when answered. Every figure is of
+the sellers the request's Scope sees (a `seller_id` outside it: an empty report, as for a
+seller that does not exist).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from chatcenter.errors import BadInput
 from chatcenter.models import Chat, Operator, Reply, Response, Seller, TrafficHour
+from chatcenter.scope import Scope
 
 URGENCIES = ("high", "medium", "low")
 DEFAULT_PERIOD = timedelta(days=7)
@@ -51,11 +54,12 @@ def _target_seconds(targets: dict[str, int]):
                 else_=literal(targets["medium"] * 60))
 
 
-def _answered(period: Period, targets: dict[str, int], group):
+def _answered(period: Period, targets: dict[str, int], group, scope: Scope):
     """The period's answers as (key, seconds, on_time) rows, `group` the key."""
     base = (select(group.label("key"), Response.seconds.label("seconds"),
                    case((Response.seconds <= _target_seconds(targets), 1), else_=0).label("on_time"))
-            .where(Response.answered_at >= period.start, Response.answered_at < period.end))
+            .where(Response.answered_at >= period.start, Response.answered_at < period.end,
+                   *scope.limit(Response.seller_id)))
     if period.seller_id is not None:
         base = base.where(Response.seller_id == period.seller_id)
     return base
@@ -92,21 +96,21 @@ def _round(value) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-def response_times(session: Session, period: Period, targets: dict[str, int],
+def response_times(session: Session, period: Period, targets: dict[str, int], *, scope: Scope,
                    now: datetime | None = None) -> dict:
     """The report: per seller, per operator, and the chats now waiting past their target."""
     period.check()
     now = now or datetime.now(timezone.utc)
     per_seller = {row.key: _stats(row) for row in session.execute(
-        _percentiles(session, _answered(period, targets, Response.seller_id).subquery()))}
+        _percentiles(session, _answered(period, targets, Response.seller_id, scope).subquery()))}
     operator_key = Reply.requested_by
-    by_operator = (_answered(period, targets, operator_key)
+    by_operator = (_answered(period, targets, operator_key, scope)
                    .join(Reply, and_(Reply.message_id == Response.message_id,
                                      Reply.requested_by.like(f"{OPERATOR_PREFIX}%"))))
     per_operator = {row.key: _stats(row) for row in session.execute(_percentiles(session, by_operator.subquery()))}
-    late = _waiting_past_target(session, period, targets, now)
+    late = _waiting_past_target(session, period, targets, now, scope)
 
-    sellers_query = select(Seller.id, Seller.name).order_by(Seller.id)
+    sellers_query = select(Seller.id, Seller.name).where(*scope.limit(Seller.id)).order_by(Seller.id)
     if period.seller_id is not None:
         sellers_query = sellers_query.where(Seller.id == period.seller_id)
     sellers = session.execute(sellers_query).all()
@@ -123,31 +127,34 @@ def response_times(session: Session, period: Period, targets: dict[str, int],
     }
 
 
-def _waiting_past_target(session: Session, period: Period, targets: dict[str, int], now: datetime) -> dict[int, int]:
+def _waiting_past_target(session: Session, period: Period, targets: dict[str, int], now: datetime,
+                         scope: Scope) -> dict[int, int]:
     """Chats awaiting a reply for longer than their urgency's target, now, per seller: one pass
     over the chats awaiting a reply (each compared with its own urgency's deadline)."""
     deadline = case(*((Chat.urgency == u, literal(now - timedelta(minutes=targets[u]))) for u in URGENCIES
                       if u != "medium"), else_=literal(now - timedelta(minutes=targets["medium"])))
     query = (select(Chat.seller_id, func.count())
-             .where(Chat.awaiting_reply.is_(True), Chat.waiting_since < deadline).group_by(Chat.seller_id))
+             .where(Chat.awaiting_reply.is_(True), Chat.waiting_since < deadline, *scope.limit(Chat.seller_id))
+             .group_by(Chat.seller_id))
     if period.seller_id is not None:
         query = query.where(Chat.seller_id == period.seller_id)
     return dict(session.execute(query).all())
 
 
-def daily_first_response(session: Session, period: Period, targets: dict[str, int]) -> list[dict]:
+def daily_first_response(session: Session, period: Period, targets: dict[str, int], *, scope: Scope) -> list[dict]:
     """Per UTC day of the period: answered, median and p90 first-response seconds."""
     day = _day(session, Response.answered_at)
-    rows = session.execute(_percentiles(session, _answered(period, targets, day).subquery()).order_by("key"))
+    rows = session.execute(_percentiles(session, _answered(period, targets, day, scope).subquery()).order_by("key"))
     return [{"day": str(row.key)[:10], **_stats(row)} for row in rows]  # a naive UTC datetime on PostgreSQL
 
 
-def hourly_traffic(session: Session, period: Period) -> list[dict]:
+def hourly_traffic(session: Session, period: Period, *, scope: Scope) -> list[dict]:
     """Per UTC hour starting in the period: buyer messages in, seller messages out (the counts
     kept as messages are stored, models.TrafficHour)."""
     query = (select(TrafficHour.hour, func.sum(TrafficHour.incoming).label("incoming"),
                     func.sum(TrafficHour.outgoing).label("outgoing"))
-             .where(TrafficHour.hour >= period.start, TrafficHour.hour < period.end)
+             .where(TrafficHour.hour >= period.start, TrafficHour.hour < period.end,
+                    *scope.limit(TrafficHour.seller_id))
              .group_by(TrafficHour.hour).order_by(TrafficHour.hour))
     if period.seller_id is not None:
         query = query.where(TrafficHour.seller_id == period.seller_id)
