@@ -13,12 +13,16 @@ from sqlalchemy import delete, select
 from chatcenter import api_keys, migrate
 from chatcenter.actions import request_sync
 from chatcenter.db import Database
-from chatcenter.models import ApiKey, ApiKeySeller, Chat, Message, Operator, Reply, Seller, utcnow
+from chatcenter.chat_store import store_analysis
+from chatcenter.models import Analysis, ApiKey, ApiKeySeller, Chat, Message, Operator, Reply, Seller, utcnow
 from chatcenter.operators import grant, scope_of, session_holder
 from chatcenter.scope import EVERYTHING, Scope
 from tests.api_client import ApiClient
 from tests.helpers import resources
 from tests.inbox_support import PASSWORD, add_operator, csrf_token, sign_in
+from tests.test_inbox_browser import browser, context, live, shoot  # noqa: F401  (fixtures)
+from tests.test_inbox_browser import row_names
+from tests.test_inbox_browser import sign_in as browser_sign_in
 
 # Ids chosen apart from every other number on a page, so that an answer about one can be
 # compared with the answer about another by putting the id aside.
@@ -31,7 +35,8 @@ ADMIN = "admin@shop.example"
 def add_chat(app, chat_id: int, seller_id: int, buyer: str, text: str) -> None:
     with resources(app).db.session() as session:
         chat = Chat(id=chat_id, seller_id=seller_id, wb_chat_id=f"wb-{chat_id}", client_name=buyer,
-                    reply_sign="sign", awaiting_reply=True, analysis_due=False, priority=1,
+                    reply_sign="sign", good_card={"nmID": chat_id * 10, "price": 1990, "priceCurrency": "RUB",
+                                                  "size": "M"}, awaiting_reply=True, analysis_due=False, priority=1,
                     last_message_at=utcnow(), waiting_since=utcnow() - timedelta(minutes=30))
         session.add(chat)
         session.flush()
@@ -44,7 +49,11 @@ def add_chat(app, chat_id: int, seller_id: int, buyer: str, text: str) -> None:
 
 @pytest.fixture
 def shops(app):
-    """Two sellers with a chat each; an agent granted the first, an admin."""
+    return seed_shops(app)
+
+
+def seed_shops(app) -> int:
+    """Two sellers with a chat each; an agent (its id returned) granted the first, an admin."""
     with resources(app).db.session() as session:
         session.add_all([Seller(id=MINE, name="Granted shop", wb_token="t1"),
                          Seller(id=THEIRS, name="Hidden shop", wb_token="t2")])
@@ -253,6 +262,30 @@ def test_an_admin_sees_every_seller_and_the_admin_pages(app, shops):
     assert "Вера" in inbox and "Глеб" in inbox and 'class="role role-admin"' in inbox
     assert client.get(f"/chats/{THEIR_CHAT}").status_code == 200
     assert client.get("/jobs").status_code == 200 and client.get("/reports").status_code == 200
+
+
+def test_browser_an_agent_sees_only_the_granted_sellers_chats(live, context):
+    seed_shops(live.app)
+    add_chat(live.app, MY_CHAT + 1, MINE, "Дарья Granted", "Можно поменять размер на M?")
+    with resources(live.app).db.session() as session:
+        chat = session.get(Chat, MY_CHAT)
+        store_analysis(session, chat, Analysis(
+            chat_id=MY_CHAT, last_message_id=chat.last_message_id, sentiment="negative", category="delivery",
+            urgency="high", summary="The buyer asks where the order is.", suggested_reply="Здравствуйте!",
+            model="deepseek-v4-flash", prompt_tokens=1, completion_tokens=1))
+    page = context().new_page()
+    browser_sign_in(page, live, AGENT)
+    page.wait_for_url(live("/"))
+    assert sorted(row_names(page)) == ["Вера", "Дарья"]  # not Глеб, of the seller not granted
+    assert page.locator(".role").inner_text() == "agent"
+    assert page.get_by_role("link", name="Jobs").count() == 0
+    assert page.locator("select[name=seller] option").all_inner_texts()[1:] == ["Granted shop"]
+    shoot(page, "inbox-agent.png")
+
+    answer = page.goto(live(f"/chats/{THEIR_CHAT}"))
+    assert answer.status == 404
+    assert page.locator("h1").inner_text() == "Not found"
+    assert f"Chat {THEIR_CHAT} does not exist." in page.content() and "Глеб" not in page.content()
 
 
 # ------------------------------------------------ every route that names a seller, chat or job
