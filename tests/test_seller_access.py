@@ -204,7 +204,11 @@ def test_an_agent_sees_only_the_granted_sellers_chats_and_sellers(app, agent_cli
     assert "Вера" in inbox and "Глеб" not in inbox and "Hidden shop" not in inbox
     assert 'class="role role-agent"' in inbox
     assert 'href="/jobs"' not in inbox and 'href="/reports"' not in inbox  # admins' pages
-    assert "Глеб" not in agent_client.get(f"/?seller={THEIRS}").get_data(as_text=True)
+    assert "1 chat awaits a reply" in inbox and "<title>(1) Inbox" in inbox  # the count is of their chats only
+    # Filtered by a seller not granted: the page of a seller that does not exist (no chats).
+    hidden, missing = agent_client.get(f"/?seller={THEIRS}"), agent_client.get(f"/?seller={NOBODYS}")
+    same_answer(hidden, missing, THEIRS, NOBODYS)
+    assert "Глеб" not in hidden.get_data(as_text=True) and "No chat awaits a reply." in hidden.get_data(as_text=True)
     assert "Глеб" not in agent_client.get("/live/inbox").get_data(as_text=True)
     sellers = agent_client.get("/sellers").get_data(as_text=True)
     assert "Granted shop" in sellers and "Hidden shop" not in sellers
