@@ -10,13 +10,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from chatcenter import api_keys, migrate
+from chatcenter import api_keys, job_board, migrate
 from chatcenter.actions import request_sync
 from chatcenter.db import Database
 from chatcenter.chat_store import store_analysis
 from chatcenter.models import Analysis, ApiKey, ApiKeySeller, Chat, Message, Operator, Reply, Seller, utcnow
 from chatcenter.operators import grant, scope_of, session_holder
-from chatcenter.scope import EVERYTHING, Scope
+from chatcenter.job_board import JobNotFound
+from chatcenter.scope import EVERYTHING, Scope, visible_job, visible_jobs
 from tests.api_client import ApiClient
 from tests.helpers import resources
 from tests.inbox_support import PASSWORD, add_operator, csrf_token, sign_in
@@ -150,6 +151,26 @@ def test_a_limited_key_sees_and_handles_only_its_sellers_jobs(app, limited, make
     everyone = make_api(app)
     assert {job["id"] for job in everyone.get("/api/jobs?state=queued").get_json()["jobs"]} == {
         f"sync-seller-{MINE}", f"sync-seller-{THEIRS}"}
+
+
+def test_jobs_about_a_chat_or_a_reply_belong_to_the_chats_seller(app, shops):
+    with resources(app).db.session() as session:
+        mine, theirs = (Reply(chat_id=chat_id, text="t", requested_by="tests") for chat_id in (MY_CHAT, THEIR_CHAT))
+        session.add_all([mine, theirs])
+        session.flush()
+        ids = {"mine": [f"sync-seller-{MINE}", f"analyze-chat-{MY_CHAT}", f"reply-{mine.id}"],
+               "theirs": [f"sync-seller-{THEIRS}", f"analyze-chat-{THEIR_CHAT}", f"reply-{theirs.id}",
+                          f"analyze-chat-{NO_CHAT}", "reply-99999", "diagnostics-1", f"reply-{2**40}"]}
+    agent = Scope(frozenset({MINE}))
+    views = [{"id": job_id, "subject": job_board.subject_of(job_id)} for job_id in ids["mine"] + ids["theirs"]]
+    with resources(app).db.session() as session:
+        assert [v["id"] for v in visible_jobs(session, agent, views)] == ids["mine"]
+        assert visible_jobs(session, EVERYTHING, views) == views
+        for job_id in ids["mine"]:
+            visible_job(session, agent, job_id)
+        for job_id in ids["theirs"]:
+            with pytest.raises(JobNotFound):
+                visible_job(session, agent, job_id)
 
 
 def test_a_limited_keys_report_counts_only_its_sellers(app, limited, make_api):
