@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String,
-    Text, TypeDecorator, UniqueConstraint, text,
+    Text, TypeDecorator, UniqueConstraint, false, text, true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -315,6 +315,10 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # False: the key sees only the sellers in api_key_sellers (none left: nothing), never all.
+    all_sellers: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A read-only key is refused (403) every request that asks for something (POST, PATCH, DELETE).
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:  # no hash
         return f"<ApiKey id={self.id}>"
@@ -334,6 +338,26 @@ class Operator(Base):
     # Every session cookie carries the number it was signed in under; raising it (sign-out,
     # a new password, disabling) ends all of the operator's sessions at their next request.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # "admin": every seller, the Jobs and Reports pages; "agent": the sellers in operator_sellers.
+    role: Mapped[str] = mapped_column(String(10), default="admin", server_default="admin")
 
     def __repr__(self) -> str:  # no e-mail
         return f"<Operator id={self.id} active={self.active}>"
+
+
+class OperatorSeller(Base):
+    """A seller an agent may see and answer for (admins see every seller)."""
+
+    __tablename__ = "operator_sellers"
+
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ApiKeySeller(Base):
+    """A seller an API key created for some sellers may see (ApiKey.all_sellers false)."""
+
+    __tablename__ = "api_key_sellers"
+
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)

@@ -4,6 +4,9 @@
 Answers are plain dicts of JSON types, of the shapes chatcenter/contract.py declares (the
 API's answers and its OpenAPI document come from the same declarations). A buyer appears by
 first name only; WB tokens and reply signs never appear.
+
+Every read of sellers and chats takes the request's Scope (chatcenter/scope.py), a required
+keyword: what lies outside it is not in a list, a count or a lookup by id.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from chatcenter.job_attempts import last_failure, public_reason  # noqa: F401  (
 from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import fetch_job, kind_of, retry_time
+from chatcenter.scope import Scope
 
 MAX_LIMIT = 100
 ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
@@ -144,7 +148,7 @@ def _chat_rows(session: Session, conditions: list, order_by: list, limit: int):
             for row in session.connection().execute(query)]
 
 
-def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity", limit: int = 50,
+def list_chats(session: Session, filters: ChatFilter, *, scope: Scope, order: str = "activity", limit: int = 50,
                cursor: str | None = None) -> ChatPage:
     """One page of chats and a cursor for the next (None on the last page).
 
@@ -157,7 +161,7 @@ def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity"
         raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
     start = 1 if order == "activity" or filters.awaiting_reply is False else 0
     segment, keys = _decode_cursor(cursor, order, filters) if cursor else (start, None)
-    base = filters.conditions()
+    base = [*filters.conditions(), *scope.limit(Chat.seller_id)]
     rows = []
     if segment == 0:  # queue order, first the chats awaiting a reply: high urgency, longest wait
         after = [tuple_(Chat.priority, Chat.waiting_since, Chat.id) > tuple_(*keys)] if keys else []
@@ -180,10 +184,10 @@ def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity"
     return ChatPage([_chat_summary(*row) for row in page], next_cursor)
 
 
-def count_chats(session: Session, filters: ChatFilter, *, up_to: int | None = None) -> int:
+def count_chats(session: Session, filters: ChatFilter, *, scope: Scope, up_to: int | None = None) -> int:
     """How many chats match (the inbox shows how many await a reply); with `up_to`, counting
     stops past it (the answer is then up_to + 1), so a big backlog costs no more than a page."""
-    matching = select(Chat.id).where(*filters.conditions())
+    matching = select(Chat.id).where(*filters.conditions(), *scope.limit(Chat.seller_id))
     if up_to is not None:
         matching = matching.limit(up_to + 1)
     return session.connection().execute(select(func.count()).select_from(matching.subquery())).scalar()
@@ -238,12 +242,13 @@ def _chat_summary(chat: _ChatRow, analysis: _AnalysisRow | None, last: _LastRow 
     )
 
 
-def chat_detail(session: Session, chat_id: int, *, limit: int = 50,
+def chat_detail(session: Session, chat_id: int, *, scope: Scope, limit: int = 50,
                 before: int | None = None) -> contract.ChatDetail | None:
-    """A chat with one page of its messages (oldest first; `before` pages back in time)."""
+    """A chat with one page of its messages (oldest first; `before` pages back in time);
+    None when there is no such chat in the scope."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    found = _chat_rows(session, [Chat.id == chat_id], [], 1)
+    found = _chat_rows(session, [Chat.id == chat_id, *scope.limit(Chat.seller_id)], [], 1)
     if not found:
         return None
     chat, analysis, last = found[0]
@@ -299,15 +304,15 @@ _SELLER_SELECT = select(_sellers.id, _sellers.name, _sellers.active, _sellers.sy
                         _sellers.last_error, _sellers.set_aside_events).order_by(_sellers.id)
 
 
-def list_sellers(session: Session) -> list[contract.Seller]:
-    return [seller_view(s) for s in session.connection().execute(_SELLER_SELECT)]
+def list_sellers(session: Session, *, scope: Scope) -> list[contract.Seller]:
+    return [seller_view(s) for s in session.connection().execute(_SELLER_SELECT.where(*scope.limit(_sellers.id)))]
 
 
-def failing_sellers(session: Session) -> list[dict]:
+def failing_sellers(session: Session, *, scope: Scope) -> list[dict]:
     """Active sellers whose polls are failing (the poller writes and clears these), oldest first."""
     rows = session.connection().execute(
         select(_sellers.id, _sellers.name, _sellers.poll_error, _sellers.poll_failing_since)
-        .where(_sellers.active.is_(True), _sellers.poll_failing_since.is_not(None))
+        .where(_sellers.active.is_(True), _sellers.poll_failing_since.is_not(None), *scope.limit(_sellers.id))
         .order_by(_sellers.poll_failing_since, _sellers.id))
     return [{"id": r.id, "name": r.name, "error": r.poll_error, "since": r.poll_failing_since} for r in rows]
 

@@ -67,8 +67,9 @@ def test_list_and_disable(app, runner):
     assert f"operator {second} disabled" in result.output
     listed = runner.invoke(args=["operators", "list"])
     assert listed.exit_code == 0
-    assert listed.output.splitlines() == [f"{first}\tanna@shop.example\tactive\tlast sign-in: never",
-                                          f"{second}\tboris@shop.example\tdisabled\tlast sign-in: never"]
+    assert listed.output.splitlines() == [f"{first}\tanna@shop.example\tactive\tadmin\tall sellers\tlast sign-in: never",
+                                          f"{second}\tboris@shop.example\tdisabled\tadmin\tall sellers\t"
+                                          "last sign-in: never"]
     missing = runner.invoke(args=["operators", "disable", "999"])
     assert (missing.exit_code, missing.output.strip()) == (1, "error: operator 999 does not exist")
 

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from chatcenter import runtime
 from chatcenter.cli.failures import one_line_errors
 from chatcenter.queries import MAX_LIMIT, ChatFilter, list_chats
+from chatcenter.scope import EVERYTHING
 
 
 @click.group("chats", cls=AppGroup, help="Buyers' chats.")
@@ -30,7 +31,9 @@ def chats_list(awaiting: bool, seller_id: int | None, limit: int, as_json: bool)
     chats, cursor = [], None
     with runtime.get().db.session() as session:
         while len(chats) < limit:
-            page = list_chats(session, filters, order=order, limit=min(MAX_LIMIT, limit - len(chats)), cursor=cursor)
+            # The shell's user has the database: every seller.
+            page = list_chats(session, filters, scope=EVERYTHING, order=order,
+                              limit=min(MAX_LIMIT, limit - len(chats)), cursor=cursor)
             chats += page.chats
             cursor = page.next_cursor
             if cursor is None:

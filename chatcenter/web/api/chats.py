@@ -11,6 +11,7 @@ from chatcenter.web.api.answers import accepted, enqueued
 from chatcenter.web.api.inputs import ChatListQuery, ChatQuery, NoBody, NoQuery, ReplyBody, ReplyHeaders
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import current_scope
 
 bp = Blueprint("chats", __name__, url_prefix="/chats")
 
@@ -29,7 +30,8 @@ def chats(query: ChatListQuery):
     """
     filters = ChatFilter(**{name: getattr(query, name) for name in FILTERS})
     with request_reader() as session:
-        page = list_chats(session, filters, order=query.order, limit=query.limit, cursor=query.cursor)
+        page = list_chats(session, filters, scope=current_scope(), order=query.order, limit=query.limit,
+                          cursor=query.cursor)
     return {"chats": page.chats, "next_cursor": page.next_cursor}
 
 
@@ -38,7 +40,7 @@ def chats(query: ChatListQuery):
 def chat(chat_id: int, query: ChatQuery):
     """A chat: its product card, a page of its messages (oldest first), its latest analysis"""
     with request_reader() as session:
-        found = chat_detail(session, chat_id, limit=query.limit, before=query.before)
+        found = chat_detail(session, chat_id, scope=current_scope(), limit=query.limit, before=query.before)
     if found is None:
         raise NotFound.of("chat", chat_id)
     return found

@@ -1,7 +1,9 @@
 """The inbox's pages (inbox, chat, sellers) and the forms they post (reply, analyse, sync).
 
 Reads go through chatcenter.queries and requests through chatcenter.actions, like the
-JSON API; nothing here queries a table of its own. Each page has a part that refreshes
+JSON API; nothing here queries a table of its own. Every read takes the operator's scope (an
+agent sees the sellers granted); a URL naming another seller's chat never reaches a view
+here (the guard in auth.py answers 404). Each page has a part that refreshes
 itself (see live.py), built by the same *_part function as the full page.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.params import whole_number
 from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import current_scope
 
 log = logging.getLogger("chatcenter.inbox")
 
@@ -61,11 +64,12 @@ def inbox_filters(args) -> ChatFilter:
 def inbox_part(args) -> dict:
     filters = inbox_filters(args)
     cursor = args.get("cursor") or None
+    scope = current_scope()
     with request_reader() as session:
-        page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
-        awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True),
+        page = list_chats(session, filters, scope=scope, order="queue", limit=PAGE_SIZE, cursor=cursor)
+        awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True), scope=scope,
                                up_to=AWAITING_SHOWN_MAX)
-        sellers = list_sellers(session)
+        sellers = list_sellers(session, scope=scope)
     kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category") and v}
     return {
         "chats": page.chats,
@@ -94,7 +98,7 @@ def _int_param(name: str) -> int | None:
 
 def _load_chat(chat_id: int, before: int | None) -> dict:
     with request_reader() as session:
-        chat = chat_detail(session, chat_id, before=before)
+        chat = chat_detail(session, chat_id, scope=current_scope(), before=before)
     if chat is None:
         raise NotFound.of("chat", chat_id)
     return chat
@@ -183,7 +187,7 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
                               "refuses in a seller's message. Write the reply without it.", what=refused_names(refused))
         draft = "" if refused else suggestion
     with runtime.get().db.session() as session:
-        sellers = {s["id"]: s["name"] for s in list_sellers(session)}
+        sellers = {s["id"]: s["name"] for s in list_sellers(session, scope=current_scope())}
     return render_template(
         "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat),
         seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
@@ -239,9 +243,10 @@ def analyse(chat_id: int):
 # ---------------------------------------------------------------------------- sellers
 
 def sellers_part() -> dict:
+    scope = current_scope()
     with runtime.get().db.session() as session:
-        sellers = list_sellers(session)
-        failing = {s["id"]: s for s in failing_sellers(session)}
+        sellers = list_sellers(session, scope=scope)
+        failing = {s["id"]: s for s in failing_sellers(session, scope=scope)}
     for seller in sellers:
         seller["job"] = _job_state(SYNC_JOB.job_id(seller["id"]))
     busy = any(s["job"] in PENDING_JOB or s["sync_state"] == "running" for s in sellers)
