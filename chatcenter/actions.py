@@ -16,8 +16,8 @@ from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
 from chatcenter.moderation import EMAIL, LINK, PHONE, SOCIAL, wb_would_refuse
 from chatcenter.queues import ANALYSIS_JOB, REPLY_JOB, SYNC_JOB, Enqueued, QueueUnavailable, enqueue
 from chatcenter.runtime import Runtime
+from chatcenter.wb_events import MESSAGE_MAX
 
-REPLY_MAX = 1000  # WB's limit for one message
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 IDEMPOTENCY_KEY_MAX = 200
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
@@ -86,8 +86,8 @@ def clean_reply_text(text) -> str:
     if not isinstance(text, str):
         raise InvalidInput("text", "must be a string")
     text = text.strip()
-    if not 1 <= len(text) <= REPLY_MAX:
-        raise InvalidInput("text", f"must be 1 to {REPLY_MAX} characters after trimming, got {len(text)}")
+    if not 1 <= len(text) <= MESSAGE_MAX:
+        raise InvalidInput("text", f"must be 1 to {MESSAGE_MAX} characters after trimming, got {len(text)}")
     # Neither can be stored (PostgreSQL refuses NUL; a lone surrogate is not UTF-8) nor sent.
     if "\x00" in text:
         raise InvalidInput("text", "must not contain NUL characters")

@@ -16,7 +16,8 @@ from flask import request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from chatcenter.actions import IDEMPOTENCY_KEY_MAX, REPLY_MAX
+from chatcenter.actions import IDEMPOTENCY_KEY_MAX
+from chatcenter.wb_events import MESSAGE_MAX
 from chatcenter.contract import ID_MAX
 from chatcenter.errors import BadInput
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
@@ -26,9 +27,9 @@ BODY_MAX = 64 * 1024  # bytes: a reply is at most 1000 characters
 DEFAULT_LIMIT = 50
 CURSOR_MAX = 500
 _DIGITS = re.compile(r"[0-9]{1,10}")
-# The reply's text: 1 to REPLY_MAX characters once leading and trailing white space is
+# The reply's text: 1 to MESSAGE_MAX characters once leading and trailing white space is
 # trimmed, no NUL (chatcenter.actions checks it; the pattern tells clients and fuzzers).
-REPLY_TEXT_PATTERN = r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (REPLY_MAX - 2)
+REPLY_TEXT_PATTERN = r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (MESSAGE_MAX - 2)
 
 
 def _whole_number(raw: Any) -> Any:
@@ -96,7 +97,7 @@ class NoBody(Body):
 
 class ReplyBody(Body):
     text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": REPLY_TEXT_PATTERN},
-                               description=f"1 to {REPLY_MAX} characters after trimming; no NUL characters")]
+                               description=f"1 to {MESSAGE_MAX} characters after trimming; no NUL characters")]
 
 
 class ReplyHeaders(BaseModel):

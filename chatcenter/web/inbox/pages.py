@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from chatcenter import runtime
 from chatcenter.actions import (
-    REPLY_MAX, AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, WouldBeRefused, request_analysis,
+    AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, WouldBeRefused, request_analysis,
     request_reply, request_sync,
 )
 from chatcenter.models import ReplyState
@@ -27,6 +27,7 @@ from chatcenter.queries import (
     BadQuery, ChatFilter, chat_detail, chat_reply, count_chats, failing_sellers, job_view, list_chats, list_sellers,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
+from chatcenter.wb_events import MESSAGE_MAX
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.params import whole_number
 from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
@@ -191,7 +192,7 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
     return render_template(
         "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat),
         seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
-        idempotency_key=uuid.uuid4().hex, reply_max=REPLY_MAX,
+        idempotency_key=uuid.uuid4().hex, reply_max=MESSAGE_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
     ), status
 
@@ -213,7 +214,7 @@ def send_reply(chat_id: int):
             "Not sent: it contains %(what)s, and Wildberries refuses links, e-mail addresses, phone numbers and "
             "social networks' names in a seller's message. Remove it and send again.", what=refused_names(exc.kinds)))
     except InvalidInput as exc:
-        message = (_("Write a reply of 1 to %(max)s characters.", max=REPLY_MAX) if exc.field == "text"
+        message = (_("Write a reply of 1 to %(max)s characters.", max=MESSAGE_MAX) if exc.field == "text"
                    else _("The form was damaged; reload the page and send again."))
         return render_chat(chat_id, draft=text, error=message, status=400)
     except IdempotencyConflict:
