@@ -17,7 +17,8 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from chatcenter.actions import InvalidInput, NotFound
+from chatcenter.errors import BadInput
+from chatcenter.actions import NotFound
 from chatcenter.models import ApiKey, ApiKeySeller, Seller, utcnow
 from chatcenter.scope import Scope
 
@@ -43,7 +44,7 @@ def hash_key(key: str) -> str:
 def clean_name(name) -> str:
     name = name.strip() if isinstance(name, str) else ""
     if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
-        raise InvalidInput("NAME", f"must be 1 to {NAME_MAX} printable characters")
+        raise BadInput("NAME", f"must be 1 to {NAME_MAX} printable characters")
     return name
 
 

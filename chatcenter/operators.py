@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from chatcenter.actions import InvalidInput, NotFound
+from chatcenter.errors import BadInput
+from chatcenter.actions import NotFound
 from chatcenter.models import Operator, OperatorSeller, Seller, utcnow
 from chatcenter.scope import ADMIN, ROLES, Scope, of_operator
 
@@ -35,24 +36,24 @@ class DuplicateOperator(ValueError):
 
 def normalise_email(email) -> str:
     if not isinstance(email, str):
-        raise InvalidInput("email", "must be a string")
+        raise BadInput("email", "must be a string")
     email = email.strip().lower()
     if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
-        raise InvalidInput("email", f"must look like name@example.com, at most {EMAIL_MAX} characters")
+        raise BadInput("email", f"must look like name@example.com, at most {EMAIL_MAX} characters")
     return email
 
 
 def check_password_rules(password) -> str:
     if not isinstance(password, str):
-        raise InvalidInput("password", "must be a string")
+        raise BadInput("password", "must be a string")
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise InvalidInput("password", f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, got {len(password)}")
+        raise BadInput("password", f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, got {len(password)}")
     return password
 
 
 def check_role(role) -> str:
     if role not in ROLES:
-        raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
+        raise BadInput("role", f"must be one of {', '.join(ROLES)}")
     return role
 
 
@@ -79,7 +80,7 @@ def authenticate(session: Session, email: str, password: str) -> Operator | None
     """
     try:
         email = normalise_email(email)
-    except InvalidInput:
+    except BadInput:
         email = ""
     operator = session.scalar(select(Operator).where(Operator.email == email)) if email else None
     password = password if isinstance(password, str) and len(password) <= PASSWORD_MAX else ""
@@ -155,7 +156,7 @@ def find_operator(session: Session, who: str) -> Operator:
     else:
         try:
             operator = session.scalar(select(Operator).where(Operator.email == normalise_email(who)))
-        except InvalidInput:
+        except BadInput:
             operator = None
     if operator is None:
         raise NotFound(f"operator {who} does not exist")

@@ -35,7 +35,6 @@ ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to an
 KEY_INT_MAX = ID_MAX  # ids and priorities are 32-bit integers (or smaller) in PostgreSQL
 
 
-BadQuery = BadInput  # a filter, limit or cursor that cannot be used; the message names it
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class ChatFilter:
         for field, allowed in (("sentiment", SENTIMENTS), ("urgency", URGENCIES), ("category", CATEGORIES)):
             value = getattr(self, field)
             if value is not None and value not in allowed:
-                raise BadQuery(field, f"must be one of {', '.join(allowed)}")
+                raise BadInput(field, f"must be one of {', '.join(allowed)}")
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -87,9 +86,9 @@ def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, l
         owner = (data["o"], data["f"])
         keys = _cursor_keys(segment, keys)
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
-        raise BadQuery("cursor", "is not a cursor this API gave out") from None
+        raise BadInput("cursor", "is not a cursor this API gave out") from None
     if owner != (order, filters.digest()) or (segment == 0 and order != "queue"):
-        raise BadQuery("cursor", "belongs to another order or other filters; start again without it")
+        raise BadInput("cursor", "belongs to another order or other filters; start again without it")
     return segment, keys
 
 
@@ -156,9 +155,9 @@ def list_chats(session: Session, filters: ChatFilter, *, scope: Scope, order: st
     chats arriving meanwhile (newer activity) never shift a later page.
     """
     if order not in ORDERS:
-        raise BadQuery("order", f"must be one of {', '.join(ORDERS)}")
+        raise BadInput("order", f"must be one of {', '.join(ORDERS)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+        raise BadInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
     start = 1 if order == "activity" or filters.awaiting_reply is False else 0
     segment, keys = _decode_cursor(cursor, order, filters) if cursor else (start, None)
     base = [*filters.conditions(), *scope.limit(Chat.seller_id)]
@@ -247,7 +246,7 @@ def chat_detail(session: Session, chat_id: int, *, scope: Scope, limit: int = 50
     """A chat with one page of its messages (oldest first; `before` pages back in time);
     None when there is no such chat in the scope."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+        raise BadInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
     found = _chat_rows(session, [Chat.id == chat_id, *scope.limit(Chat.seller_id)], [], 1)
     if not found:
         return None
@@ -272,7 +271,7 @@ def _message_key(session: Session, chat_id: int, message_id: int):
     found = session.execute(select(Message.sent_at, Message.id)
                             .where(Message.chat_id == chat_id, Message.id == message_id)).first()
     if found is None:
-        raise BadQuery("before", f"message {message_id} is not in this chat")
+        raise BadInput("before", f"message {message_id} is not in this chat")
     return tuple_(*found)
 
 

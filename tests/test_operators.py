@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from chatcenter.actions import InvalidInput
+from chatcenter.errors import BadInput
 from chatcenter.models import Operator
 from chatcenter.operators import DuplicateOperator, authenticate, create_operator, disable_operator
 from tests.helpers import resources
@@ -79,9 +79,9 @@ def test_the_module_checks_what_the_command_line_checks(app):
         create_operator(session, "anna@shop.example", PASSWORD)
         with pytest.raises(DuplicateOperator):
             create_operator(session, "Anna@Shop.Example", PASSWORD)
-        with pytest.raises(InvalidInput, match="password"):
+        with pytest.raises(BadInput, match="password"):
             create_operator(session, "boris@shop.example", "too short")
-        with pytest.raises(InvalidInput, match="email"):
+        with pytest.raises(BadInput, match="email"):
             create_operator(session, "boris at shop", PASSWORD)
     with resources(app).db.session() as session:
         operator = disable_operator(session, stored(app)[0].id)

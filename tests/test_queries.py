@@ -7,7 +7,8 @@ import pytest
 
 from chatcenter.chat_store import record_message, store_analysis
 from chatcenter.models import Analysis, Chat, Message
-from chatcenter.queries import BadQuery, ChatFilter, chat_detail, list_chats, public_reason
+from chatcenter.errors import BadInput
+from chatcenter.queries import ChatFilter, chat_detail, list_chats, public_reason
 from chatcenter.scope import EVERYTHING
 from tests.helpers import add_seller, resources
 
@@ -111,7 +112,7 @@ def test_a_chat_in_a_list_shows_first_name_product_preview_and_analysis(app):
 
 @pytest.mark.parametrize("cursor", ["garbage", "eyJvIjoiYWN0aXZpdHkifQ", "e30", "!!"])
 def test_bad_cursors_are_refused_by_name(app, cursor):
-    with resources(app).db.session() as session, pytest.raises(BadQuery, match="^cursor: "):
+    with resources(app).db.session() as session, pytest.raises(BadInput, match="^cursor: "):
         list_chats(session, ChatFilter(), scope=EVERYTHING, cursor=cursor)
 
 
@@ -121,22 +122,22 @@ def test_a_cursor_of_other_filters_is_refused(app):
         make_chat(app, seller, n, buyer_at=n)
     with resources(app).db.session() as session:
         cursor = list_chats(session, ChatFilter(), scope=EVERYTHING, limit=1).next_cursor
-        with pytest.raises(BadQuery, match="another order or other filters"):
+        with pytest.raises(BadInput, match="another order or other filters"):
             list_chats(session, ChatFilter(seller_id=seller), scope=EVERYTHING, limit=1, cursor=cursor)
-        with pytest.raises(BadQuery, match="another order"):
+        with pytest.raises(BadInput, match="another order"):
             list_chats(session, ChatFilter(), scope=EVERYTHING, order="queue", limit=1, cursor=cursor)
 
 
 @pytest.mark.parametrize("kwargs, field", [({"limit": 0}, "limit"), ({"limit": 101}, "limit"),
                                            ({"order": "random"}, "order")])
 def test_bad_limits_and_orders(app, kwargs, field):
-    with resources(app).db.session() as session, pytest.raises(BadQuery) as info:
+    with resources(app).db.session() as session, pytest.raises(BadInput) as info:
         list_chats(session, ChatFilter(), scope=EVERYTHING, **kwargs)
     assert info.value.field == field
 
 
 def test_bad_filter_values_name_the_field():
-    with pytest.raises(BadQuery, match="^urgency: must be one of low, medium, high"):
+    with pytest.raises(BadInput, match="^urgency: must be one of low, medium, high"):
         ChatFilter(urgency="urgent")
 
 

@@ -8,8 +8,9 @@ import click
 from flask.cli import AppGroup
 
 from chatcenter import api_keys, runtime
-from chatcenter.actions import InvalidInput, NotFound
-from chatcenter.cli.failures import CommandFailed, one_line_errors
+from chatcenter.errors import BadInput
+from chatcenter.actions import NotFound
+from chatcenter.cli.one_line import CommandFailed, one_line_errors
 from chatcenter.contract import ID_MAX
 
 
@@ -30,7 +31,7 @@ def api_keys_create(name: str, sellers: tuple[int, ...], read_only: bool):
     try:
         with runtime.get().db.session() as session:
             created = api_keys.create(session, name, sellers=list(sellers) or None, read_only=read_only)
-    except InvalidInput as exc:
+    except BadInput as exc:
         raise click.UsageError(str(exc)) from None
     except NotFound as exc:
         raise CommandFailed(str(exc)) from None

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from chatcenter import runtime
-from chatcenter.cli.failures import one_line_errors
+from chatcenter.cli.one_line import one_line_errors
 from chatcenter.queries import MAX_LIMIT, ChatFilter, list_chats
 from chatcenter.scope import EVERYTHING
 

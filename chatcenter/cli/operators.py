@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from chatcenter import runtime
-from chatcenter.cli.failures import CommandFailed, one_line_errors
+from chatcenter.cli.one_line import CommandFailed, one_line_errors
 from chatcenter.contract import ID_MAX
 from chatcenter.operators import (
     PASSWORD_MIN, check_password_rules, create_operator, disable_operator, enable_operator, find_operator,

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from chatcenter import runtime
-from chatcenter.cli.failures import one_line_errors
+from chatcenter.cli.one_line import one_line_errors
 from chatcenter.clients.wb import token_problem
 from chatcenter.models import Seller, SyncState
 from chatcenter.queries import list_sellers

@@ -7,7 +7,7 @@ from chatcenter import actions, runtime
 from chatcenter.contract import ChatPage, JobAccepted, OneChat, ReplyAccepted
 from chatcenter.errors import NotFound
 from chatcenter.queries import ChatFilter, chat_detail, list_chats
-from chatcenter.web.api.answers import accepted, enqueued
+from chatcenter.web.api.enqueued import accepted, enqueued
 from chatcenter.web.api.inputs import ChatListQuery, ChatQuery, NoBody, NoQuery, ReplyBody, ReplyHeaders
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 from chatcenter.web.reads import request_reader

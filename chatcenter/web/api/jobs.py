@@ -6,9 +6,8 @@ from flask import Blueprint, Response
 from chatcenter import job_board, runtime
 from chatcenter.scope import visible_jobs
 from chatcenter.contract import JobAccepted, JobList, OneJob
-from chatcenter.errors import NotFound
 from chatcenter.queries import job_view
-from chatcenter.web.api.answers import accepted
+from chatcenter.web.api.enqueued import accepted
 from chatcenter.web.api.inputs import JobListQuery, NoBody, NoQuery
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 from chatcenter.web.reads import request_reader

@@ -6,7 +6,7 @@ from flask import Blueprint
 from chatcenter import actions, runtime
 from chatcenter.contract import JobAccepted, SellerList
 from chatcenter.queries import list_sellers
-from chatcenter.web.api.answers import enqueued
+from chatcenter.web.api.enqueued import enqueued
 from chatcenter.web.api.inputs import NoBody, NoQuery
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 from chatcenter.web.reads import request_reader

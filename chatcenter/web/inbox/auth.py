@@ -20,8 +20,6 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
 from chatcenter import runtime
-from chatcenter.clients.ratelimit import RedisRateLimiter
-from chatcenter.config import REDIS_PREFIX
 from chatcenter.web.sentry_context import identify
 from chatcenter.operators import EMAIL_MAX, authenticate, end_sessions, record_login, scope_of, session_holder
 from chatcenter.scope import Scope

@@ -16,15 +16,15 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
 from chatcenter import runtime
+from chatcenter.errors import BadInput
 from chatcenter.actions import (
-    AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, WouldBeRefused, request_analysis,
-    request_reply, request_sync,
+    AnalysisOff, IdempotencyConflict, NotFound, WouldBeRefused, request_analysis, request_reply, request_sync,
 )
 from chatcenter.models import ReplyState
 from chatcenter.moderation import wb_would_refuse
 from chatcenter.prompt import CATEGORIES, URGENCIES
 from chatcenter.queries import (
-    BadQuery, ChatFilter, chat_detail, chat_reply, count_chats, failing_sellers, job_view, list_chats, list_sellers,
+    ChatFilter, chat_detail, chat_reply, count_chats, failing_sellers, job_view, list_chats, list_sellers,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.wb_events import MESSAGE_MAX
@@ -57,7 +57,7 @@ def _int_arg(args, name: str) -> int | None:
 def inbox_filters(args) -> ChatFilter:
     show = args.get("show", "")
     if show and show not in SHOW:
-        raise BadQuery("show", f"must be one of {', '.join(SHOW)}")
+        raise BadInput("show", f"must be one of {', '.join(SHOW)}")
     return ChatFilter(seller_id=_int_arg(args, "seller"), awaiting_reply=SHOW.get(show),
                       urgency=args.get("urgency") or None, category=args.get("category") or None)
 
@@ -213,7 +213,7 @@ def send_reply(chat_id: int):
         return render_chat(chat_id, draft=text, status=400, error=_(
             "Not sent: it contains %(what)s, and Wildberries refuses links, e-mail addresses, phone numbers and "
             "social networks' names in a seller's message. Remove it and send again.", what=refused_names(exc.kinds)))
-    except InvalidInput as exc:
+    except BadInput as exc:
         message = (_("Write a reply of 1 to %(max)s characters.", max=MESSAGE_MAX) if exc.field == "text"
                    else _("The form was damaged; reload the page and send again."))
         return render_chat(chat_id, draft=text, error=message, status=400)
