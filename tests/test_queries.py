@@ -99,13 +99,14 @@ def test_previous_pages_walk_back_the_same_pages_in_both_orders(app, order, filt
 def test_a_previous_page_that_reaches_the_start_is_the_whole_first_page(app):
     seller = add_seller(app)
     ids = [make_chat(app, seller, n, buyer_at=n) for n in range(5)]
+    awaiting = ChatFilter(awaiting_reply=True)
     with resources(app).db.session() as session:
-        second = list_chats(session, ChatFilter(), limit=2,
-                            cursor=list_chats(session, ChatFilter(), limit=2).next_cursor)
-    newest = make_chat(app, seller, 9, buyer_at=9)  # moves to the top meanwhile
+        second = list_chats(session, awaiting, limit=2, cursor=list_chats(session, awaiting, limit=2).next_cursor)
+        assert [c["id"] for c in second.chats] == [ids[2], ids[1]]
+        session.get(Chat, ids[4]).awaiting_reply = False  # answered meanwhile: one chat is left before
     with resources(app).db.session() as session:
-        first = list_chats(session, ChatFilter(), limit=2, cursor=second.prev_cursor)
-    assert [c["id"] for c in first.chats] == [newest, ids[-1]] and first.prev_cursor is None
+        first = list_chats(session, awaiting, limit=2, cursor=second.prev_cursor)
+    assert [c["id"] for c in first.chats] == [ids[3], ids[2]] and first.prev_cursor is None
 
 
 def test_pages_stay_stable_while_new_chats_arrive(app):

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from chatcenter.queries import ChatFilter, chat_detail, list_chats
+from chatcenter.unread import count_unread_chats, unread_counts
 from tests.helpers import add_seller, resources
 from tests.test_queries import make_chat
 
@@ -64,6 +65,12 @@ QUERIES = {
     "chats by urgency": lambda s, seller: list_chats(s, ChatFilter(urgency="high"), limit=2),
     "inbox order, both parts": lambda s, seller: list_chats(s, ChatFilter(), order="queue", limit=50),
     "chat with its messages": lambda s, seller: chat_detail(s, 1, limit=2),
+    "inbox, previous page": lambda s, seller: list_chats(
+        s, ChatFilter(), order="queue", limit=1,
+        cursor=list_chats(s, ChatFilter(), order="queue", limit=1,
+                          cursor=list_chats(s, ChatFilter(), order="queue", limit=4).next_cursor).prev_cursor),
+    "unread messages of a page's chats": lambda s, seller: unread_counts(s, 1, 0, [1, 2, 3, 4, 5, 6]),
+    "unread chats, counted": lambda s, seller: count_unread_chats(s, 1, 0),
 }
 
 
