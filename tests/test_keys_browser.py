@@ -17,7 +17,7 @@ from chatcenter.models import Analysis, Chat, Message, utcnow
 from tests.helpers import WB_TOKEN, add_seller, resources, wait_until
 from tests.inbox_support import add_operator
 from tests.test_inbox_browser import (  # noqa: F401 - fixtures
-    DESKTOP, browser, context, live, seed_wb, shoot, sign_in, worker,
+    browser, context, live, seed_wb, shoot, sign_in, worker,
 )
 
 PHONE = {"width": 360, "height": 740}
@@ -212,7 +212,7 @@ def test_keys_help_search_and_data_shortcut_buttons(live, context):
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Send the reply")
     time.sleep(0.2)
-    page.screenshot(path=str(shoot_path("keys-help.png")))
+    shoot(page, "keys-help.png")
     page.keyboard.press("Escape")
     expect(dialog).not_to_be_visible()
     page.get_by_role("button", name="Keyboard shortcuts").click()  # the same, for the mouse
@@ -236,13 +236,6 @@ def test_keys_help_search_and_data_shortcut_buttons(live, context):
     page.keyboard.type("e/j")  # typed into the box, not keys
     expect(search).to_have_value("e/j")
     assert page.evaluate("window.resolved") == 1
-
-
-def shoot_path(name: str):
-    from tests.test_inbox_browser import IMAGES
-
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    return IMAGES / name
 
 
 def test_unread_chats_are_bold_counted_in_the_title_and_cleared_for_the_one_who_opens_them(
