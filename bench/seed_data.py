@@ -59,7 +59,8 @@ STEPS = [
         UPDATE chats SET last_message_id = chats.id * :per_chat,
                awaiting_reply = (m.sender = 'client'),
                waiting_since = CASE WHEN m.sender = 'client' THEN m.sent_at END,
-               last_message_at = m.sent_at
+               last_message_at = m.sent_at,
+               last_buyer_message_id = CASE WHEN m.sender = 'client' THEN m.id ELSE m.id - 1 END
         FROM messages m WHERE m.id = chats.id * :per_chat"""),
     ("analysis columns", """
         UPDATE chats SET latest_analysis_id = a.id, sentiment = a.sentiment, category = a.category,

@@ -98,7 +98,7 @@ _CHATS, _MESSAGES = Chat.__table__, Message.__table__
 # The chat columns a page of events reads and may change (record_message's copied columns,
 # the reply sign and the buyer's name); the chat list adds the goods card.
 _STATE_COLUMNS = ("last_message_at", "last_message_id", "awaiting_reply", "waiting_since", "analysis_due",
-                  "reply_sign", "client_name", "urgency")
+                  "reply_sign", "client_name", "urgency", "last_buyer_message_id")
 
 
 class ChatState:
@@ -286,6 +286,8 @@ def record_message(chat: Chat, message: Message) -> None:
 
 def _record(chat: Chat, message_id: int, sender: str, sent_at: datetime) -> datetime | None:
     """Returns, for a seller message that answers a waiting buyer, when the wait began."""
+    if sender == CLIENT and message_id > (chat.last_buyer_message_id or 0):
+        chat.last_buyer_message_id = message_id  # late or not: operators have not seen it
     if chat.last_message_id is not None and sent_at < chat.last_message_at:
         if sender == CLIENT:  # an older buyer message arriving late still needs reading
             chat.analysis_due = True

@@ -70,26 +70,39 @@ class ChatFilter:
 class ChatPage:
     chats: list[contract.ChatSummary]
     next_cursor: str | None
+    prev_cursor: str | None = None  # the inbox's "previous page"; None on the first
 
 
 # ------------------------------------------------------------------------------ cursors
 
-def _encode_cursor(order: str, filters: ChatFilter, segment: int, keys: list) -> str:
-    raw = json.dumps({"o": order, "f": filters.digest(), "s": segment, "k": keys}, separators=(",", ":"))
+def _encode_cursor(order: str, filters: ChatFilter, segment: int, keys: list, backward: bool = False) -> str:
+    data = {"o": order, "f": filters.digest(), "s": segment, "k": keys, **({"b": True} if backward else {})}
+    raw = json.dumps(data, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, list]:
+def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, list, bool]:
+    """(segment, keys, backward): a forward cursor starts after its row, a backward one
+    (the inbox's "previous page") ends before it."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        segment, keys = data["s"], data["k"]
+        segment, keys, backward = data["s"], data["k"], data.get("b", False)
         owner = (data["o"], data["f"])
         keys = _cursor_keys(segment, keys)
+        if backward is not True and backward is not False:
+            raise ValueError
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
         raise BadInput("cursor", "is not a cursor this API gave out") from None
     if owner != (order, filters.digest()) or (segment == 0 and order != "queue"):
         raise BadInput("cursor", "belongs to another order or other filters; start again without it")
-    return segment, keys
+    return segment, keys, backward
+
+
+def _row_cursor(order: str, filters: ChatFilter, chat, backward: bool = False) -> str:
+    """The cursor just after (or, backward, just before) this row in the list's order."""
+    if order == "queue" and chat.awaiting_reply:
+        return _encode_cursor(order, filters, 0, [chat.priority, chat.waiting_since.isoformat(), chat.id], backward)
+    return _encode_cursor(order, filters, 1, [chat.last_message_at.isoformat(), chat.id], backward)
 
 
 def _cursor_keys(segment, keys) -> list:
@@ -149,17 +162,40 @@ def _chat_rows(session: Session, conditions: list, order_by: list, limit: int):
 
 def list_chats(session: Session, filters: ChatFilter, *, scope: Scope, order: str = "activity", limit: int = 50,
                cursor: str | None = None) -> ChatPage:
-    """One page of chats and a cursor for the next (None on the last page).
+    """One page of chats, a cursor for the next (None on the last page) and one for the
+    previous (None on the first).
 
     Keyset pagination: a page starts strictly after the last row of the previous one, so
-    chats arriving meanwhile (newer activity) never shift a later page.
+    chats arriving meanwhile (newer activity) never shift a later page. A backward cursor
+    gives the page that ends just before its row; when fewer than a page are left there,
+    the first page instead (never a short page at the start).
     """
     if order not in ORDERS:
         raise BadInput("order", f"must be one of {', '.join(ORDERS)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    start = 1 if order == "activity" or filters.awaiting_reply is False else 0
-    segment, keys = _decode_cursor(cursor, order, filters) if cursor else (start, None)
+    if cursor:
+        segment, keys, backward = _decode_cursor(cursor, order, filters)
+        if backward:
+            rows = _rows_before(session, filters, scope, order, limit, segment, keys)
+            if len(rows) <= limit:  # reached the start
+                return list_chats(session, filters, scope=scope, order=order, limit=limit)
+            page = rows[:limit][::-1]
+            return ChatPage([_chat_summary(*row) for row in page], _row_cursor(order, filters, page[-1][0]),
+                            _row_cursor(order, filters, page[0][0], backward=True))
+    else:
+        segment = 1 if order == "activity" or filters.awaiting_reply is False else 0
+        keys = None
+    rows = _rows_after(session, filters, scope, order, limit, segment, keys)
+    page, more = rows[:limit], len(rows) > limit
+    return ChatPage([_chat_summary(*row) for row in page],
+                    _row_cursor(order, filters, page[-1][0]) if more and page else None,
+                    _row_cursor(order, filters, page[0][0], backward=True) if cursor and page else None)
+
+
+def _rows_after(session: Session, filters: ChatFilter, scope: Scope, order: str, limit: int, segment: int,
+                keys) -> list:
+    """Up to limit + 1 rows after the keys, in the list's order."""
     base = [*filters.conditions(), *scope.limit(Chat.seller_id)]
     rows = []
     if segment == 0:  # queue order, first the chats awaiting a reply: high urgency, longest wait
@@ -172,15 +208,25 @@ def list_chats(session: Session, filters: ChatFilter, *, scope: Scope, order: st
         after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys else []
         rows = [*rows, *_chat_rows(session, [*base, *rest, *after], [Chat.last_message_at.desc(), Chat.id.desc()],
                                    limit + 1 - len(rows))]
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = None
-    if more and page:
-        last = page[-1][0]
-        if order == "queue" and last.awaiting_reply:
-            next_cursor = _encode_cursor(order, filters, 0, [last.priority, last.waiting_since.isoformat(), last.id])
-        else:
-            next_cursor = _encode_cursor(order, filters, 1, [last.last_message_at.isoformat(), last.id])
-    return ChatPage([_chat_summary(*row) for row in page], next_cursor)
+    return rows
+
+
+def _rows_before(session: Session, filters: ChatFilter, scope: Scope, order: str, limit: int, segment: int,
+                 keys) -> list:
+    """Up to limit + 1 rows before the keys, nearest first: _rows_after walked backwards."""
+    base = [*filters.conditions(), *scope.limit(Chat.seller_id)]
+    rows = []
+    if segment == 1:
+        rest = [Chat.awaiting_reply == False] if order == "queue" else []  # noqa: E712
+        rows = _chat_rows(session, [*base, *rest, tuple_(Chat.last_message_at, Chat.id) > tuple_(*keys)],
+                          [Chat.last_message_at, Chat.id], limit + 1)
+        keys = None  # then the end of the awaiting part, in queue order
+    if len(rows) <= limit and order == "queue" and filters.awaiting_reply is not False:
+        before = [tuple_(Chat.priority, Chat.waiting_since, Chat.id) < tuple_(*keys)] if keys else []
+        rows = [*rows, *_chat_rows(session, [*base, Chat.awaiting_reply == True, *before],  # noqa: E712
+                                   [Chat.priority.desc(), Chat.waiting_since.desc(), Chat.id.desc()],
+                                   limit + 1 - len(rows))]
+    return rows
 
 
 def count_chats(session: Session, filters: ChatFilter, *, scope: Scope, up_to: int | None = None) -> int:

@@ -69,6 +69,48 @@ def test_queue_order_puts_awaiting_first_by_urgency_then_longest_wait(app):
         assert all_pages(app, order="queue", limit=limit) == expected
 
 
+def all_pages_back(app, filters=ChatFilter(), order="activity", limit=2) -> list[list[int]]:
+    """Forward to the last page, then back with each page's prev_cursor: the pages met."""
+    forward, cursor = [], None
+    with resources(app).db.session() as session:
+        while True:
+            page = list_chats(session, filters, order=order, limit=limit, cursor=cursor)
+            forward.append(page)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        back = [forward[-1]]
+        while back[-1].prev_cursor is not None:
+            back.append(list_chats(session, filters, order=order, limit=limit, cursor=back[-1].prev_cursor))
+    return [[c["id"] for c in page.chats] for page in forward], [[c["id"] for c in page.chats] for page in back]
+
+
+@pytest.mark.parametrize("order, filters", [("activity", ChatFilter()), ("queue", ChatFilter()),
+                                            ("queue", ChatFilter(awaiting_reply=True)),
+                                            ("queue", ChatFilter(awaiting_reply=False))])
+def test_previous_pages_walk_back_the_same_pages_in_both_orders(app, order, filters):
+    seller = add_seller(app)
+    for n in range(9):  # awaiting with each urgency, and answered ones: both parts of the queue
+        make_chat(app, seller, n, buyer_at=n, seller_at=n + 1 if n % 3 == 0 else None,
+                  urgency=("high", "low", None)[n % 3] if n % 3 else None)
+    forward, back = all_pages_back(app, filters, order, limit=2)
+    assert len(forward) > 1
+    assert back == list(reversed(forward))
+
+
+def test_a_previous_page_that_reaches_the_start_is_the_whole_first_page(app):
+    seller = add_seller(app)
+    ids = [make_chat(app, seller, n, buyer_at=n) for n in range(5)]
+    awaiting = ChatFilter(awaiting_reply=True)
+    with resources(app).db.session() as session:
+        second = list_chats(session, awaiting, limit=2, cursor=list_chats(session, awaiting, limit=2).next_cursor)
+        assert [c["id"] for c in second.chats] == [ids[2], ids[1]]
+        session.get(Chat, ids[4]).awaiting_reply = False  # answered meanwhile: one chat is left before
+    with resources(app).db.session() as session:
+        first = list_chats(session, awaiting, limit=2, cursor=second.prev_cursor)
+    assert [c["id"] for c in first.chats] == [ids[3], ids[2]] and first.prev_cursor is None
+
+
 def test_pages_stay_stable_while_new_chats_arrive(app):
     seller = add_seller(app)
     ids = [make_chat(app, seller, n, buyer_at=n) for n in range(6)]

@@ -14,6 +14,7 @@ from sqlalchemy import event
 
 from chatcenter.queries import ChatFilter, chat_detail, list_chats
 from chatcenter.scope import EVERYTHING, Scope
+from chatcenter.unread import count_unread_chats, unread_counts
 from tests.helpers import add_seller, resources
 from tests.test_queries import make_chat
 
@@ -77,6 +78,13 @@ QUERIES = {
     "an agent's chats awaiting a reply": lambda s, seller: list_chats(
         s, ChatFilter(awaiting_reply=True), scope=Scope(frozenset({seller, seller + 1})), limit=2),
     "an agent's chat": lambda s, seller: chat_detail(s, 1, scope=Scope(frozenset({seller})), limit=2),
+    "inbox, previous page": lambda s, seller: list_chats(
+        s, ChatFilter(), scope=EVERYTHING, order="queue", limit=1,
+        cursor=list_chats(s, ChatFilter(), scope=EVERYTHING, order="queue", limit=1,
+                          cursor=list_chats(s, ChatFilter(), scope=EVERYTHING, order="queue",
+                                            limit=4).next_cursor).prev_cursor),
+    "unread messages of a page's chats": lambda s, seller: unread_counts(s, 1, 0, [1, 2, 3, 4, 5, 6]),
+    "unread chats, counted": lambda s, seller: count_unread_chats(s, 1, 0, scope=EVERYTHING),
 }
 
 

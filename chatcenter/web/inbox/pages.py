@@ -28,6 +28,7 @@ from chatcenter.queries import (
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.wb_events import MESSAGE_MAX
+from chatcenter.unread import count_unread_chats, mark_seen, read_floor, start_reading, unread_counts
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.params import whole_number
 from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
@@ -40,6 +41,9 @@ PAGE_SIZE = 25
 # Past this many chats awaiting a reply the inbox says "999+": counting a backlog of tens of
 # thousands on every page load and live refresh would cost more than the page itself.
 AWAITING_SHOWN_MAX = 999
+# The list's "1–25 of 240" counts at most this many ("of 1000+"), for the same reason.
+LIST_COUNT_MAX = 1000
+FILTER_PARAMS = ("seller", "show", "urgency", "category")
 SHOW = {"awaiting": True, "answered": False}  # the "Show" filter; empty: every chat
 REFRESH_SECONDS = 15  # how often a page part fetches itself again
 BUSY_REFRESH_SECONDS = 2  # ... while a reply, analysis or sync it asked for is under way
@@ -62,25 +66,51 @@ def inbox_filters(args) -> ChatFilter:
                       urgency=args.get("urgency") or None, category=args.get("category") or None)
 
 
+def _reader_floor(operator_id: int) -> int:
+    with request_reader() as session:
+        floor = read_floor(session, operator_id)
+    if floor is None:  # the operator's first look at the inbox: what came before counts as read
+        with runtime.get().db.session() as session:
+            floor = start_reading(session, operator_id)
+    return floor
+
+
 def inbox_part(args) -> dict:
     filters = inbox_filters(args)
     cursor = args.get("cursor") or None
+    number = (_int_arg(args, "page") or 1) if cursor else 1  # the page's number: only for "26–50 of 240"
+    reader = g.operator.id
+    floor = _reader_floor(reader)
     scope = current_scope()
     with request_reader() as session:
         page = list_chats(session, filters, scope=scope, order="queue", limit=PAGE_SIZE, cursor=cursor)
+        total = count_chats(session, filters, scope=scope, up_to=LIST_COUNT_MAX)
         awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True), scope=scope,
                                up_to=AWAITING_SHOWN_MAX)
         sellers = list_sellers(session, scope=scope)
-    kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category") and v}
+        unread = unread_counts(session, reader, floor, [chat["id"] for chat in page.chats])
+        unread_chats = count_unread_chats(session, reader, floor, scope=scope)
+    if page.prev_cursor is None:
+        number = 1  # a "previous page" that reached the start shows the first page
+    first = (number - 1) * PAGE_SIZE + 1
+    kept = {k: v for k, v in args.items() if k in FILTER_PARAMS and v}
     return {
         "chats": page.chats,
+        "unread": unread,
+        "unread_chats": unread_chats,
         "awaiting": min(awaiting, AWAITING_SHOWN_MAX),
         "awaiting_more": awaiting > AWAITING_SHOWN_MAX,  # shown as "999+"
+        "range": {"first": first, "last": first + len(page.chats) - 1,
+                  "total": min(max(total, first + len(page.chats) - 1), LIST_COUNT_MAX),
+                  "more": total > LIST_COUNT_MAX},
         "sellers": sellers,
         "seller_names": {s["id"]: s["name"] for s in sellers},
-        "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor) if page.next_cursor else None,
-        "first_url": url_for("inbox.inbox", **kept) if cursor else None,
-        "live_url": url_for("inbox.live_inbox", **kept, **({"cursor": cursor} if cursor else {})),
+        "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor, page=number + 1)
+        if page.next_cursor else None,
+        "prev_url": (url_for("inbox.inbox", **kept) if number <= 2 else
+                     url_for("inbox.inbox", **kept, cursor=page.prev_cursor, page=number - 1))
+        if page.prev_cursor else None,
+        "live_url": url_for("inbox.live_inbox", **kept, **({"cursor": cursor, "page": number} if cursor else {})),
     }
 
 
@@ -171,6 +201,7 @@ def refused_names(kinds: list[str]) -> str:
 def render_chat(chat_id: int, draft: str | None = None, error: str | None = None, status: int = 200):
     before, reply_id, edit_id = _int_param("before"), _int_param("reply"), _int_param("edit")
     chat = _load_chat(chat_id, before)
+    note_seen(chat, before)
     thread = thread_part(chat_id, before, reply_id, chat)
     analysis = chat.get("analysis")
     not_prefilled = None
@@ -195,6 +226,13 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
         idempotency_key=uuid.uuid4().hex, reply_max=MESSAGE_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
     ), status
+
+
+def note_seen(chat: dict, before: int | None) -> None:
+    """The operator has now seen the chat's newest messages (not when paging back in time)."""
+    if before is None and chat["messages"]:
+        with runtime.get().db.session() as session:
+            mark_seen(session, g.operator.id, chat["id"], max(m["id"] for m in chat["messages"]))
 
 
 @bp.get("/chats/<int:chat_id>")
