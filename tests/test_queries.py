@@ -74,14 +74,14 @@ def all_pages_back(app, filters=ChatFilter(), order="activity", limit=2) -> list
     forward, cursor = [], None
     with resources(app).db.session() as session:
         while True:
-            page = list_chats(session, filters, order=order, limit=limit, cursor=cursor)
+            page = list_chats(session, filters, scope=EVERYTHING, order=order, limit=limit, cursor=cursor)
             forward.append(page)
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
         back = [forward[-1]]
         while back[-1].prev_cursor is not None:
-            back.append(list_chats(session, filters, order=order, limit=limit, cursor=back[-1].prev_cursor))
+            back.append(list_chats(session, filters, scope=EVERYTHING, order=order, limit=limit, cursor=back[-1].prev_cursor))
     return [[c["id"] for c in page.chats] for page in forward], [[c["id"] for c in page.chats] for page in back]
 
 
@@ -103,11 +103,12 @@ def test_a_previous_page_that_reaches_the_start_is_the_whole_first_page(app):
     ids = [make_chat(app, seller, n, buyer_at=n) for n in range(5)]
     awaiting = ChatFilter(awaiting_reply=True)
     with resources(app).db.session() as session:
-        second = list_chats(session, awaiting, limit=2, cursor=list_chats(session, awaiting, limit=2).next_cursor)
+        second = list_chats(session, awaiting, scope=EVERYTHING, limit=2,
+                            cursor=list_chats(session, awaiting, scope=EVERYTHING, limit=2).next_cursor)
         assert [c["id"] for c in second.chats] == [ids[2], ids[1]]
         session.get(Chat, ids[4]).awaiting_reply = False  # answered meanwhile: one chat is left before
     with resources(app).db.session() as session:
-        first = list_chats(session, awaiting, limit=2, cursor=second.prev_cursor)
+        first = list_chats(session, awaiting, scope=EVERYTHING, limit=2, cursor=second.prev_cursor)
     assert [c["id"] for c in first.chats] == [ids[3], ids[2]] and first.prev_cursor is None
 
 
