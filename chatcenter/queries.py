@@ -25,6 +25,8 @@ from chatcenter.job_attempts import last_failure, public_reason  # noqa: F401  (
 from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import fetch_job, kind_of, retry_time
+from chatcenter.search import SEARCH_MAX
+from chatcenter import search
 
 MAX_LIMIT = 100
 ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
@@ -41,8 +43,13 @@ class ChatFilter:
     sentiment: str | None = None
     urgency: str | None = None
     category: str | None = None
+    q: str | None = None  # words to search for (chatcenter/search.py); blank is no search
 
     def __post_init__(self):
+        if self.q is not None:
+            if len(self.q) > SEARCH_MAX:
+                raise BadQuery("q", f"must be at most {SEARCH_MAX} characters, got {len(self.q)}")
+            object.__setattr__(self, "q", self.q.strip() or None)
         for field, allowed in (("sentiment", SENTIMENTS), ("urgency", URGENCIES), ("category", CATEGORIES)):
             value = getattr(self, field)
             if value is not None and value not in allowed:
@@ -81,20 +88,20 @@ def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, l
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         segment, keys = data["s"], data["k"]
         owner = (data["o"], data["f"])
-        keys = _cursor_keys(segment, keys)
+        keys = _cursor_keys(segment, keys, by_priority=order == "queue" and not filters.q)
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
         raise BadQuery("cursor", "is not a cursor this API gave out") from None
-    if owner != (order, filters.digest()) or (segment == 0 and order != "queue"):
+    if owner != (order, filters.digest()) or (segment == 0 and order != "queue" and not filters.q):
         raise BadQuery("cursor", "belongs to another order or other filters; start again without it")
     return segment, keys
 
 
-def _cursor_keys(segment, keys) -> list:
+def _cursor_keys(segment, keys, by_priority: bool) -> list:
     """The keys of a cursor, each of the type and range its column holds: a cursor is the
     client's to send back, and a forged one must be refused, not reach the database."""
     if isinstance(segment, bool) or segment not in (0, 1):
         raise ValueError
-    shape = (_int_key, _time_key, _int_key) if segment == 0 else (_time_key, _int_key)
+    shape = (_int_key, _time_key, _int_key) if segment == 0 and by_priority else (_time_key, _int_key)
     if not isinstance(keys, list) or len(keys) != len(shape):
         raise ValueError
     return [parse(key) for parse, key in zip(shape, keys)]
@@ -155,6 +162,10 @@ def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity"
         raise BadQuery("order", f"must be one of {', '.join(ORDERS)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    if filters.q:
+        if order != "activity":
+            raise BadQuery("order", "cannot be given with q: search results come best match first")
+        return _search_page(session, filters, limit, cursor)
     start = 1 if order == "activity" or filters.awaiting_reply is False else 0
     segment, keys = _decode_cursor(cursor, order, filters) if cursor else (start, None)
     base = filters.conditions()
@@ -178,6 +189,29 @@ def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity"
         else:
             next_cursor = _encode_cursor(order, filters, 1, [last.last_message_at.isoformat(), last.id])
     return ChatPage([_chat_summary(*row) for row in page], next_cursor)
+
+
+def _search_page(session: Session, filters: ChatFilter, limit: int, cursor: str | None) -> ChatPage:
+    """A page of search results: first the tier of chats whose buyer's name matches (segment
+    0), then the tier of chats with a matching message (segment 1, without those of tier 0),
+    each newest activity first; the cursor holds the tier and the last row's (time, id)."""
+    segment, keys = _decode_cursor(cursor, "activity", filters) if cursor else (0, None)
+    name, message, other_name = search.conditions(session.connection(), filters.q)
+    tiers = {0: [name], 1: [message, other_name]}
+    newest_first = [Chat.last_message_at.desc(), Chat.id.desc()]
+    rows, last_segment = [], segment
+    for tier in range(segment, 2):
+        after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys and tier == segment else []
+        found = _chat_rows(session, [*filters.conditions(), *tiers[tier], *after], newest_first, limit + 1 - len(rows))
+        rows += [(tier, row) for row in found]
+        if len(rows) > limit:
+            break
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more and page:
+        last_segment, (last, _, _) = page[-1]
+        next_cursor = _encode_cursor("activity", filters, last_segment, [last.last_message_at.isoformat(), last.id])
+    return ChatPage([_chat_summary(*row) for _, row in page], next_cursor)
 
 
 def count_chats(session: Session, filters: ChatFilter, *, up_to: int | None = None) -> int:
