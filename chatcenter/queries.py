@@ -196,16 +196,18 @@ def _search_page(session: Session, filters: ChatFilter, limit: int, cursor: str 
     0), then the tier of chats with a matching message (segment 1, without those of tier 0),
     each newest activity first; the cursor holds the tier and the last row's (time, id)."""
     segment, keys = _decode_cursor(cursor, "activity", filters) if cursor else (0, None)
-    name, message, other_name = search.conditions(session.connection(), filters.q)
-    tiers = {0: [name], 1: [message, other_name]}
-    newest_first = [Chat.last_message_at.desc(), Chat.id.desc()]
-    rows, last_segment = [], segment
-    for tier in range(segment, 2):
-        after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys and tier == segment else []
-        found = _chat_rows(session, [*filters.conditions(), *tiers[tier], *after], newest_first, limit + 1 - len(rows))
-        rows += [(tier, row) for row in found]
-        if len(rows) > limit:
-            break
+    connection = session.connection()
+    rows = []
+    with search.planned_for_these_words(connection):
+        name, message, other_name = search.conditions(connection, filters.q)
+        tiers = {0: [name], 1: [message, other_name]}
+        newest_first = [Chat.last_message_at.desc(), Chat.id.desc()]
+        for tier in range(segment, 2):
+            after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys and tier == segment else []
+            rows += [(tier, row) for row in _chat_rows(session, [*filters.conditions(), *tiers[tier], *after],
+                                                       newest_first, limit + 1 - len(rows))]
+            if len(rows) > limit:
+                break
     page, more = rows[:limit], len(rows) > limit
     next_cursor = None
     if more and page:

@@ -15,6 +15,8 @@ which the 50 ms target of a search at 1M messages does not allow.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from typing import Iterator
 
 from sqlalchemy import ColumnElement, Integer, column, false, func, literal_column, select, text, true
 
@@ -59,11 +61,23 @@ def conditions(connection, q: str) -> tuple[ColumnElement, ColumnElement, Column
 PROBE = 2000
 
 
+@contextmanager
+def planned_for_these_words(connection) -> Iterator[None]:
+    """psycopg prepares a statement run 5 times, and PostgreSQL may then plan it once for any
+    words (a generic plan): one that suited a rare word took 50 ms for a word every message
+    holds. Search statements are planned for their words each time; the setting is put back
+    after them (the connection is pooled; the inbox reads in autocommit, so no SET LOCAL)."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("RESET plan_cache_mode")
+
+
 def _postgresql(connection, plain: str) -> tuple[ColumnElement, ColumnElement, ColumnElement]:
-    # psycopg prepares a statement run 5 times, and PostgreSQL may then plan it once for any
-    # words (a generic plan): one that suits a rare word took 50 ms for a word every message
-    # holds. Planned for these words each time, for the rest of this transaction.
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     query = func.plainto_tsquery(literal_column(f"'{CONFIG}'"), plain)
     name = literal_column(f"chats.{NAME_VECTOR}").bool_op("@@")(query)
     in_text = literal_column(f"messages.{MESSAGE_VECTOR}").bool_op("@@")(query)

@@ -104,6 +104,22 @@ class ReplyBody(Body):
                                description=f"1 to {REPLY_MAX} characters after trimming; no NUL characters")]
 
 
+TEMPLATE_NAME = Annotated[str, Field(strict=True, min_length=1, max_length=100,
+                                      description="1 to 100 characters; unique in the team")]
+TEMPLATE_TEXT = Annotated[str, Field(strict=True, min_length=1, max_length=REPLY_MAX, description=(
+    f"1 to {REPLY_MAX} characters; placeholders {{buyer_name}} and {{nm_id}}, any other {{word}} is refused"))]
+
+
+class TemplateBody(Body):
+    name: TEMPLATE_NAME
+    text: TEMPLATE_TEXT
+
+
+class TemplateChange(Body):
+    name: TEMPLATE_NAME = None
+    text: TEMPLATE_TEXT = None
+
+
 class ReplyHeaders(BaseModel):
     model_config = ConfigDict(extra="ignore")  # every other header is the client's business
     kind: ClassVar[str] = "header"

@@ -33,7 +33,7 @@ ERRORS = {  # status: what it means, for every route that may answer it
     400: "Bad input: a parameter, header or body field (named first in the detail) is wrong, unknown or "
          "missing; or the body is not a JSON object",
     401: "No API key, not a Bearer credential, an unknown or a revoked key",
-    404: "No such seller, chat or job",
+    404: "No such seller, chat, job or saved reply",
     409: "The same job is already queued or running (job_id and Location name it)",
     413: f"The body is larger than {BODY_MAX} bytes",
     414: "The URL is too long (answered by nginx in front of the service)",
@@ -41,6 +41,7 @@ ERRORS = {  # status: what it means, for every route that may answer it
     503: "A service the API needs (the database, or Redis for jobs) is unavailable: try again",
 }
 HEADERS = {  # status: headers every such answer carries
+    201: {"Location": "the new resource, e.g. /api/templates/<id>"},
     202: {"Location": "where to follow the job: /api/jobs/<job_id>"},
     401: {"WWW-Authenticate": 'Bearer realm="chatcenter"[, error="..."]'},
     503: {"Retry-After": "seconds"},

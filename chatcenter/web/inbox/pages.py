@@ -13,7 +13,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
-from chatcenter import runtime
+from chatcenter import runtime, saved_replies
 from chatcenter.actions import (
     REPLY_MAX, AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, WouldBeRefused, request_analysis,
     request_reply, request_sync,
@@ -55,26 +55,31 @@ def inbox_filters(args) -> ChatFilter:
     if show and show not in SHOW:
         raise BadQuery("show", f"must be one of {', '.join(SHOW)}")
     return ChatFilter(seller_id=_int_arg(args, "seller"), awaiting_reply=SHOW.get(show),
-                      urgency=args.get("urgency") or None, category=args.get("category") or None)
+                      urgency=args.get("urgency") or None, category=args.get("category") or None,
+                      q=args.get("q") or None)
 
 
 def inbox_part(args) -> dict:
     filters = inbox_filters(args)
     cursor = args.get("cursor") or None
     with request_reader() as session:
-        page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
+        # A search lists the best matches first (chatcenter/search.py); otherwise the triage order.
+        page = list_chats(session, filters, order="activity" if filters.q else "queue", limit=PAGE_SIZE,
+                          cursor=cursor)
         awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True),
                                up_to=AWAITING_SHOWN_MAX)
         sellers = list_sellers(session)
-    kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category") and v}
+    kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category", "q") and v.strip()}
     return {
         "chats": page.chats,
+        "searched": filters.q,
         "awaiting": min(awaiting, AWAITING_SHOWN_MAX),
         "awaiting_more": awaiting > AWAITING_SHOWN_MAX,  # shown as "999+"
         "sellers": sellers,
         "seller_names": {s["id"]: s["name"] for s in sellers},
         "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor) if page.next_cursor else None,
         "first_url": url_for("inbox.inbox", **kept) if cursor else None,
+        "clear_search_url": url_for("inbox.inbox", **{k: v for k, v in kept.items() if k != "q"}),
         "live_url": url_for("inbox.live_inbox", **kept, **({"cursor": cursor} if cursor else {})),
     }
 
@@ -184,8 +189,10 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
         draft = "" if refused else suggestion
     with runtime.get().db.session() as session:
         sellers = {s["id"]: s["name"] for s in list_sellers(session)}
+        templates = saved_replies.fill_all(session, saved_replies.values_for(chat["buyer_first_name"],
+                                                                             chat["product"]))
     return render_template(
-        "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat),
+        "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat), templates=templates,
         seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
         idempotency_key=uuid.uuid4().hex, reply_max=REPLY_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
