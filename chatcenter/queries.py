@@ -199,12 +199,15 @@ def _search_page(session: Session, filters: ChatFilter, limit: int, cursor: str 
     connection = session.connection()
     rows = []
     with search.planned_for_these_words(connection):
-        name, message, other_name = search.conditions(connection, filters.q)
-        tiers = {0: [name], 1: [message, other_name]}
+        found = search.tiers(connection, filters.q)
+        tiers = {0: [found.name], 1: [found.message, found.not_name]}
         newest_first = [Chat.last_message_at.desc(), Chat.id.desc()]
         for tier in range(segment, 2):
+            if tiers[tier][0] is None:  # known to be empty
+                continue
             after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys and tier == segment else []
-            rows += [(tier, row) for row in _chat_rows(session, [*filters.conditions(), *tiers[tier], *after],
+            matching = [condition for condition in tiers[tier] if condition is not None]
+            rows += [(tier, row) for row in _chat_rows(session, [*filters.conditions(), *matching, *after],
                                                        newest_first, limit + 1 - len(rows))]
             if len(rows) > limit:
                 break

@@ -74,7 +74,8 @@ class ChatListQuery(Request):
     sentiment: Annotated[Literal[SENTIMENTS], Field(description="of the latest analysis")] = None
     urgency: Annotated[Literal[URGENCIES], Field(description="of the latest analysis")] = None
     category: Annotated[Literal[CATEGORIES], Field(description="of the latest analysis")] = None
-    q: Annotated[str, Field(min_length=0, max_length=SEARCH_MAX, description=(
+    # The length is checked by ChatFilter, whose refusal does not echo the words (a buyer's name).
+    q: Annotated[str, Field(json_schema_extra={"maxLength": SEARCH_MAX}, description=(
         "words to find in the buyer's name or a message's text (plain words: quotes, *, -, OR are "
         "not operators); results come best match first: name matches, then message matches, each "
         "newest activity first; blank: no search. Not with order=queue"))] = None
