@@ -95,6 +95,8 @@ def create(session: Session, name, text) -> contract.SavedReply:
 
 
 def change(session: Session, template_id: int, name=None, text=None) -> contract.SavedReply:
+    if name is None and text is None:
+        raise BadInput("body", "send name, text or both")
     row = get(session, template_id)
     if name is not None:
         row.name = clean_name(name)

@@ -42,6 +42,8 @@ def test_create_list_change_delete(app, api):
     renamed = api.open("PATCH", f"/api/templates/{saved['id']}", json={"name": "Greeting"})
     assert renamed.get_json()["name"] == "Greeting" and renamed.get_json()["text"] == "Добрый день, {buyer_name}!"
 
+    nothing = api.open("PATCH", f"/api/templates/{saved['id']}")
+    assert nothing.status_code == 400 and nothing.get_json() == {"detail": "body: send name, text or both"}
     assert api.delete(f"/api/templates/{saved['id']}").status_code == 204
     assert [t["name"] for t in api.get("/api/templates").get_json()["templates"]] == ["Apology"]
     assert api.delete(f"/api/templates/{saved['id']}").status_code == 404
