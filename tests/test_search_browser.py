@@ -44,6 +44,7 @@ def test_slash_focuses_the_search_and_results_keep_their_words_through_the_filte
     sign_in(page, live, "anna@shop.example")
     expect(page.locator(".chat-row")).to_have_count(4)
     box = page.get_by_role("searchbox", name="Search chats")
+    page.wait_for_load_state()  # the page's scripts are in
     page.keyboard.press("/")
     expect(box).to_be_focused()
     expect(box).to_have_value("")  # the key itself is not typed
@@ -112,6 +113,7 @@ def test_the_picker_fills_the_reply_box_which_the_operator_edits_and_sends(live,
 
     # In Irina's chat, ";" at the start of the reply opens the picker; typing narrows it.
     page.goto(live(f"/chats/{ids['irina']}"))
+    page.wait_for_load_state()
     box = page.get_by_label("Your reply")
     box.fill("")
     box.press(";")
