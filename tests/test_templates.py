@@ -129,3 +129,34 @@ def test_the_cli_adds_lists_and_removes(app, runner):
     assert missing.exit_code == 1
     assert missing.output.strip().splitlines()[-1] == (
         f"error: template {template_id} does not exist: see `flask templates list`")
+
+
+def test_the_saved_replies_page_changes_one_and_says_why_it_refuses(app):
+    from tests.inbox_support import add_operator, csrf_token, sign_in
+
+    add_operator(app)
+    client = app.test_client()
+    sign_in(client)
+    with resources(app).db.session() as session:
+        from chatcenter import saved_replies
+
+        first = saved_replies.create(session, "Доставка", "Заказ {nm_id} в пути")
+        saved_replies.create(session, "Возврат", "Оформите возврат")
+    page = client.get("/templates")
+    assert page.status_code == 200 and 'value="Доставка"' in page.text
+    token = csrf_token(page.text)
+
+    changed = client.post(f"/templates/{first['id']}", data={"csrf_token": token, "name": "Доставка",
+                                                              "text": "{buyer_name}, заказ {nm_id} в пути"})
+    assert changed.status_code == 302
+    assert "Saved reply “Доставка” changed." in client.get(changed.headers["Location"]).text
+    taken = client.post(f"/templates/{first['id']}", data={"csrf_token": token, "name": "Возврат", "text": "x"})
+    assert taken.status_code == 409 and "Another saved reply is named “Возврат”" in taken.text
+    assert '>x</textarea>' in taken.text  # what was typed is kept
+    unknown = client.post("/templates", data={"csrf_token": token, "name": "New", "text": "Hi {who}"})
+    assert unknown.status_code == 400 and "Unknown placeholders: {who}." in unknown.text
+    assert client.post("/templates", data={"name": "New", "text": "Hi"}).status_code == 400  # no CSRF token
+    assert client.post("/templates/999/delete", data={"csrf_token": token}).status_code == 404
+    with resources(app).db.session() as session:
+        assert [t["text"] for t in saved_replies.list_all(session)] == ["Оформите возврат",
+                                                                        "{buyer_name}, заказ {nm_id} в пути"]
