@@ -16,7 +16,7 @@ from chatcenter.models import Chat, Reply
 from tests.helpers import add_seller, resources, run_jobs
 from tests.inbox_support import add_operator
 from tests.test_inbox_browser import (  # noqa: F401 - fixtures
-    CHATS, PHONE, browser, context, live, seed_wb, shoot, sign_in,
+    PHONE, browser, context, live, seed_wb, shoot, sign_in,
 )
 
 GREETING = "Здравствуйте, {buyer_name}! Заказ с артикулом {nm_id} передан в доставку, трек-номер пришлём сегодня."
