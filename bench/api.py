@@ -10,16 +10,18 @@ figure at full saturation would only measure the queue (in a closed loop, latenc
 connections / throughput). Throughput is then measured with 8 connections, the machine
 saturated, and its p99 is shown too. Routes alternate, rounds repeat; medians.
 
-    .venv/bin/python bench/api.py [--rounds 3] [--seconds 6]
+    .venv/bin/python bench/api.py [--rounds 3] [--seconds 6] [--only 'q=']
 """
 from __future__ import annotations
 
 import argparse
 import html.parser
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
+from urllib.parse import quote
 import urllib.request
 from http.cookiejar import CookieJar
 
@@ -39,6 +41,18 @@ ROUTES = {  # name: (path, "api" or "inbox", p99 target in ms)
                                                               "api", 25),
     "GET /api/chats/<id>": ("/api/chats/54321", "api", 25),
     "GET / (inbox page)": ("/", "inbox", 50),
+    # Search (q=) at 1M messages: seed_data.py writes ten phrases and an order number, so a word
+    # is in every message (заказ), in a tenth (коробка finds "Коробка"; refund), in ten (an order
+    # number), or two common words are never together; a buyer's name; the inbox page's search.
+    "GET /api/chats?q=коробка (a tenth of the messages)": (f"/api/chats?limit=50&q={quote('коробка')}", "api", 50),
+    "GET /api/chats?q=заказ (every message)": (f"/api/chats?limit=50&q={quote('заказ')}", "api", 50),
+    "GET /api/chats?q=refund (English)": ("/api/chats?limit=50&q=refund", "api", 50),
+    "GET /api/chats?q=54321 (10 messages)": ("/api/chats?limit=50&q=54321", "api", 50),
+    "GET /api/chats?q=гарантия поцарапан (none)": (f"/api/chats?limit=50&q={quote('гарантия поцарапан')}", "api", 50),
+    "GET /api/chats?q=Покупатель 4242 (a name)": (f"/api/chats?limit=50&q={quote('Покупатель 4242')}", "api", 50),
+    "GET /api/chats?q=коробка&awaiting_reply=true&urgency=high": (
+        f"/api/chats?limit=50&q={quote('коробка')}&awaiting_reply=true&urgency=high", "api", 50),
+    "GET /?q=коробка (inbox search)": (f"/?q={quote('коробка')}", "inbox", 50),
     "GET /metrics (scrape)": ("/metrics", "metrics", 100),
     "GET /reports (last 7 days)": ("/reports", "inbox", 300),
 }
@@ -94,7 +108,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--chats", type=int, default=100_000)
+    parser.add_argument("--only", default="", help="only the routes whose name holds one of these, "
+                                                   "separated by |, e.g. 'q=|GET / (inbox page)'")
     args = parser.parse_args()
+    routes = {name: route for name, route in ROUTES.items() if any(part in name for part in args.only.split("|"))}
 
     ensure_data(args.chats)
     flask("db", "upgrade")  # a database seeded by an older version gets this one's schema
@@ -103,15 +120,15 @@ def main() -> None:
         flask("operators", "add", OPERATOR, stdin=PASSWORD + "\n")
     except subprocess.CalledProcessError:
         pass  # added by an earlier run
-    latency: dict[str, list] = {name: [] for name in ROUTES}
-    saturated: dict[str, list] = {name: [] for name in ROUTES}
+    latency: dict[str, list] = {name: [] for name in routes}
+    saturated: dict[str, list] = {name: [] for name in routes}
     with gunicorn(env()) as base:
         headers = {"api": {"Authorization": f"Bearer {key}"}, "inbox": {"Cookie": session_cookie(base)},
                    "metrics": {}}
-        for name, (path, kind, _) in ROUTES.items():  # warm up every worker and cache
+        for name, (path, kind, _) in routes.items():  # warm up every worker and cache
             wrk(base + path, seconds=2, headers=headers[kind])
         for _ in range(args.rounds):
-            for name, (path, kind, _) in ROUTES.items():
+            for name, (path, kind, _) in routes.items():
                 latency[name].append(wrk(base + path, seconds=args.seconds, connections=LATENCY_CONNECTIONS,
                                          threads=1, headers=headers[kind]))
                 saturated[name].append(wrk(base + path, seconds=max(2, args.seconds // 2),
@@ -123,14 +140,18 @@ def main() -> None:
                   f"{THROUGHPUT_CONNECTIONS} for throughput; {args.rounds} rounds; medians",
                   ["route", "p50 ms", "p99 ms", "requests/s", f"requests/s at {THROUGHPUT_CONNECTIONS} conns",
                    f"p99 ms at {THROUGHPUT_CONNECTIONS} conns", "non-2xx"])
-    for name, (_, _, target) in ROUTES.items():
+    for name, (_, _, target) in routes.items():
         runs, busy = latency[name], saturated[name]
         p99 = median([r.p99_ms for r in runs])
         table.add(name, median([r.p50_ms for r in runs]), p99, median([r.requests_per_second for r in runs]),
                   median([r.requests_per_second for r in busy]), median([r.p99_ms for r in busy]),
                   sum(r.non_2xx for r in runs + busy))
         table.target(f"{name} p99 at {LATENCY_CONNECTIONS} connections", p99, target, unit=" ms")
-    report("api", "python bench/api.py", [table])
+    if args.only:  # a part of the routes: its own results file, beside the whole run's
+        report(f"api-{re.sub(r'[^a-z0-9]+', '-', args.only.split('|')[0].lower()).strip('-')}",
+               f"python bench/api.py --only '{args.only}'", [table])
+    else:
+        report("api", "python bench/api.py", [table])
 
 
 if __name__ == "__main__":

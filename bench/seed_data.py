@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/seed_data.py DATABASE_URL [--chats 100000] [--messages-per-chat 10]
 
-50 sellers; each chat has its messages alternating buyer and seller, a third of the chats end
+50 sellers; each chat has its messages alternating buyer and seller (ten phrases, Russian and English,
+and an order number: words common and rare for search), a third of the chats end
 with the buyer's message (awaiting a reply), two thirds of the chats have an analysis. The
 rows are generated inside PostgreSQL (generate_series), so 1,000,000 messages take seconds.
 The schema is created (or upgraded) first; existing rows are removed.
@@ -44,7 +45,12 @@ STEPS = [
         INSERT INTO messages (id, chat_id, wb_event_id, sender, text, sent_at)
         SELECT (c - 1) * :per_chat + m, c, 'ev-' || c || '-' || m,
                CASE WHEN (:per_chat - m + (c % 3 = 0)::int) % 2 = 0 THEN 'seller' ELSE 'client' END,
-               'Сообщение ' || m || ' в чате ' || c || ': где мой заказ, когда приедет курьер?',
+               (ARRAY['Где мой заказ, когда приедет курьер?', 'Коробка пришла мятая, товар поцарапан',
+                      'Размер не подошёл, хочу вернуть', 'Спасибо, всё отлично!', 'Можно обменять на другой цвет?',
+                      'The parcel arrived damaged, the box was crushed', 'Where is my order? Tracking says nothing',
+                      'Курьер не позвонил, доставка сорвалась', 'Подскажите, есть ли гарантия на товар?',
+                      'Wrong size, I would like a refund'])[1 + (c * 7 + m * 3) % 10]
+               || ' (заказ ' || (c * 13 + m) % 100000 || ')',
                now() - make_interval(secs => c * 37 + (:per_chat - m) * 60)
         FROM generate_series(1, :chats) c, generate_series(1, :per_chat) m"""),
     ("analyses", """

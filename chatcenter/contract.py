@@ -227,6 +227,20 @@ class Readiness(TypedDict):
 
 # ------------------------------------------------------------- whole answers (documented)
 
+class SavedReply(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    text: Annotated[str, Field(description="with placeholders {buyer_name} and {nm_id}")]
+
+
+class FilledReply(TypedDict):
+    __pydantic_config__ = CLOSED
+    id: Id
+    name: str
+    text: Annotated[str, Field(max_length=1000, description="the saved reply filled for the chat")]
+
+
 class Answer(BaseModel):
     model_config = CLOSED
 
@@ -273,6 +287,18 @@ class ResponseTimes(Answer):
     operators: Annotated[list[OperatorResponseTimes], Field(description="answers sent from the inbox")]
     days: list[DailyResponseTimes]
     hours: list[HourlyTraffic]
+
+
+class SavedReplyList(Answer):
+    templates: list[SavedReply]
+
+
+class OneSavedReply(RootModel[SavedReply]):
+    """The saved reply."""
+
+
+class OneFilledReply(RootModel[FilledReply]):
+    """The saved reply with its placeholders filled for the chat: put it in the reply box, edit, send."""
 
 
 class Error(Answer):

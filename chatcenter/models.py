@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String,
-    Text, TypeDecorator, UniqueConstraint, false, text, true,
+    Text, TypeDecorator, UniqueConstraint, event, false, text, true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -369,6 +369,8 @@ class ApiKeySeller(Base):
 
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
     seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+
+
 class ChatRead(Base):
     """The newest message of a chat an operator has seen (when they last opened it)."""
 
@@ -378,3 +380,28 @@ class ChatRead(Base):
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
     last_seen_message_id: Mapped[int] = mapped_column(Integer)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SavedReply(Base):
+    """A team-wide template of a reply ("saved reply"): a name to pick it by and a text with
+    placeholders such as {buyer_name}, filled for a chat (chatcenter/saved_replies.py)."""
+
+    __tablename__ = "saved_replies"
+    __table_args__ = (UniqueConstraint("name", name="uq_saved_replies_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:  # no text
+        return f"<SavedReply id={self.id}>"
+
+
+@event.listens_for(Message.__table__, "after_create")
+def _build_search_index(_table, connection, **_):
+    """create_all builds search's full-text index too (chats, created first, and messages)."""
+    from chatcenter.search_index import build  # database-specific DDL, outside the models
+
+    build(connection)

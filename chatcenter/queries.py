@@ -29,6 +29,8 @@ from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import fetch_job, kind_of, retry_time
 from chatcenter.scope import Scope
+from chatcenter.search import SEARCH_MAX
+from chatcenter import search
 
 MAX_LIMIT = 100
 ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
@@ -44,8 +46,13 @@ class ChatFilter:
     sentiment: str | None = None
     urgency: str | None = None
     category: str | None = None
+    q: str | None = None  # words to search for (chatcenter/search.py); blank is no search
 
     def __post_init__(self):
+        if self.q is not None:
+            if len(self.q) > SEARCH_MAX:
+                raise BadInput("q", f"must be at most {SEARCH_MAX} characters, got {len(self.q)}")
+            object.__setattr__(self, "q", self.q.strip() or None)
         for field, allowed in (("sentiment", SENTIMENTS), ("urgency", URGENCIES), ("category", CATEGORIES)):
             value = getattr(self, field)
             if value is not None and value not in allowed:
@@ -88,12 +95,12 @@ def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, l
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         segment, keys, backward = data["s"], data["k"], data.get("b", False)
         owner = (data["o"], data["f"])
-        keys = _cursor_keys(segment, keys)
+        keys = _cursor_keys(segment, keys, by_priority=order == "queue" and not filters.q)
         if backward is not True and backward is not False:
             raise ValueError
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
         raise BadInput("cursor", "is not a cursor this API gave out") from None
-    if owner != (order, filters.digest()) or (segment == 0 and order != "queue"):
+    if owner != (order, filters.digest()) or (segment == 0 and order != "queue" and not filters.q):
         raise BadInput("cursor", "belongs to another order or other filters; start again without it")
     return segment, keys, backward
 
@@ -105,12 +112,12 @@ def _row_cursor(order: str, filters: ChatFilter, chat, backward: bool = False) -
     return _encode_cursor(order, filters, 1, [chat.last_message_at.isoformat(), chat.id], backward)
 
 
-def _cursor_keys(segment, keys) -> list:
+def _cursor_keys(segment, keys, by_priority: bool) -> list:
     """The keys of a cursor, each of the type and range its column holds: a cursor is the
     client's to send back, and a forged one must be refused, not reach the database."""
     if isinstance(segment, bool) or segment not in (0, 1):
         raise ValueError
-    shape = (_int_key, _time_key, _int_key) if segment == 0 else (_time_key, _int_key)
+    shape = (_int_key, _time_key, _int_key) if segment == 0 and by_priority else (_time_key, _int_key)
     if not isinstance(keys, list) or len(keys) != len(shape):
         raise ValueError
     return [parse(key) for parse, key in zip(shape, keys)]
@@ -174,6 +181,10 @@ def list_chats(session: Session, filters: ChatFilter, *, scope: Scope, order: st
         raise BadInput("order", f"must be one of {', '.join(ORDERS)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    if filters.q:
+        if order != "activity":
+            raise BadInput("order", "cannot be given with q: search results come best match first")
+        return _search_page(session, filters, scope, limit, cursor)
     if cursor:
         segment, keys, backward = _decode_cursor(cursor, order, filters)
         if backward:
@@ -227,6 +238,36 @@ def _rows_before(session: Session, filters: ChatFilter, scope: Scope, order: str
                                    [Chat.priority.desc(), Chat.waiting_since.desc(), Chat.id.desc()],
                                    limit + 1 - len(rows))]
     return rows
+
+
+def _search_page(session: Session, filters: ChatFilter, scope: Scope, limit: int, cursor: str | None) -> ChatPage:
+    """A page of search results: first the tier of chats whose buyer's name matches (segment
+    0), then the tier of chats with a matching message (segment 1, without those of tier 0),
+    each newest activity first; the cursor holds the tier and the last row's (time, id)."""
+    segment, keys, backward = _decode_cursor(cursor, "activity", filters) if cursor else (0, None, False)
+    if backward:  # results come in tiers: they are read forward only
+        raise BadInput("cursor", "search results have no previous page; start again without it")
+    connection = session.connection()
+    rows = []
+    with search.planned_for_these_words(connection):
+        found = search.tiers(connection, filters.q)
+        tiers = {0: [found.name], 1: [found.message, found.not_name]}
+        newest_first = [Chat.last_message_at.desc(), Chat.id.desc()]
+        for tier in range(segment, 2):
+            if tiers[tier][0] is None:  # known to be empty
+                continue
+            after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys and tier == segment else []
+            matching = [condition for condition in tiers[tier] if condition is not None]
+            conditions = [*filters.conditions(), *scope.limit(Chat.seller_id), *matching, *after]
+            rows += [(tier, row) for row in _chat_rows(session, conditions, newest_first, limit + 1 - len(rows))]
+            if len(rows) > limit:
+                break
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more and page:
+        last_segment, (last, _, _) = page[-1]
+        next_cursor = _encode_cursor("activity", filters, last_segment, [last.last_message_at.isoformat(), last.id])
+    return ChatPage([_chat_summary(*row) for _, row in page], next_cursor)
 
 
 def count_chats(session: Session, filters: ChatFilter, *, scope: Scope, up_to: int | None = None) -> int:

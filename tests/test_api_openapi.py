@@ -93,6 +93,16 @@ def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, 
     assert api.get(analysis.headers["Location"]).get_json()["result"]["skipped"] == (
         "no new message since the last analysis")
 
+    # Find chats by a word of their messages; keep a saved reply and fill it for this chat.
+    found = api.get("/api/chats", query_string={"q": "СООБЩЕНИЕ"}).get_json()["chats"]  # any case
+    assert chat_id in [c["id"] for c in found] and len(found) == 3
+    saved = api.post("/api/templates", json={"name": "Hello", "text": "Hi {buyer_name}, {nm_id}"}).get_json()
+    assert api.get("/api/templates").get_json()["templates"] == [saved]
+    assert api.open("PATCH", f"/api/templates/{saved['id']}", json={"name": "Привет"}).status_code == 200
+    filled = api.get(f"/api/chats/{chat_id}/templates/{saved['id']}").get_json()["text"]
+    assert filled == f"Hi {chat['buyer_first_name']}, {chat['product']['nmID']}"
+    assert api.delete(f"/api/templates/{saved['id']}").status_code == 204
+
     # Answer the buyer with the suggested reply, twice with one key: it reaches WB once.
     text = chat["analysis"]["suggested_reply"]
     headers = {"Idempotency-Key": "tour-0001"}

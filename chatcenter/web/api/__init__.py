@@ -14,7 +14,7 @@ from flask import Blueprint, request
 
 from chatcenter.contract import ID_MAX
 from chatcenter.errors import NotFound
-from chatcenter.web.api import auth, chats, inputs, jobs, openapi, reports, sellers
+from chatcenter.web.api import auth, chats, inputs, jobs, openapi, reports, sellers, templates
 from chatcenter.web.errors import answer_in_json
 from chatcenter.web.scope import check_url_ids
 
@@ -30,7 +30,7 @@ def _guard():
     _ids_in_range()
     check_url_ids()  # a seller, chat or job outside the key's sellers: 404, as if it did not exist
     inputs.refuse_repeats()
-    if request.method == "POST":
+    if request.method in ("POST", "PATCH"):
         inputs.require_json_object_body()
     return None
 
@@ -44,5 +44,5 @@ def _ids_in_range() -> None:
 
 
 answer_in_json(bp)
-for child in (sellers.bp, chats.bp, jobs.bp, reports.bp, openapi.bp):
+for child in (sellers.bp, chats.bp, templates.bp, jobs.bp, reports.bp, openapi.bp):
     bp.register_blueprint(child)

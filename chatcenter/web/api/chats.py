@@ -15,7 +15,7 @@ from chatcenter.web.scope import current_scope
 
 bp = Blueprint("chats", __name__, url_prefix="/chats")
 
-FILTERS = ("seller_id", "awaiting_reply", "sentiment", "urgency", "category")
+FILTERS = ("seller_id", "awaiting_reply", "sentiment", "urgency", "category", "q")
 ENQUEUED = (202, JobAccepted, "An analysis enqueued")
 
 
@@ -27,6 +27,10 @@ def chats(query: ChatListQuery):
     Keyset pagination: pass `next_cursor` as `cursor` with the same filters and order; chats arriving
     meanwhile never make a page skip or repeat one. Each chat comes with a preview of its last message
     and its latest analysis (or null).
+
+    With `q`, a search: chats whose buyer's name holds every word come first, then chats with a message
+    that holds every word, each newest activity first (Russian word forms on PostgreSQL); the cursor pages
+    through both in that order.
     """
     filters = ChatFilter(**{name: getattr(query, name) for name in FILTERS})
     with request_reader() as session:

@@ -22,6 +22,7 @@ from chatcenter.contract import ID_MAX
 from chatcenter.errors import BadInput
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queries import MAX_LIMIT, ORDERS
+from chatcenter.search import SEARCH_MAX
 
 BODY_MAX = 64 * 1024  # bytes: a reply is at most 1000 characters
 DEFAULT_LIMIT = 50
@@ -74,12 +75,17 @@ class ChatListQuery(Request):
     sentiment: Annotated[Literal[SENTIMENTS], Field(description="of the latest analysis")] = None
     urgency: Annotated[Literal[URGENCIES], Field(description="of the latest analysis")] = None
     category: Annotated[Literal[CATEGORIES], Field(description="of the latest analysis")] = None
+    # The length is checked by ChatFilter, whose refusal does not echo the words (a buyer's name).
+    q: Annotated[str, Field(json_schema_extra={"maxLength": SEARCH_MAX}, description=(
+        "words to find in the buyer's name or a message's text (plain words: quotes, *, -, OR are "
+        "not operators); results come best match first: name matches, then message matches, each "
+        "newest activity first; blank: no search. Not with order=queue"))] = None
     order: Annotated[Literal[ORDERS], Field(
         description="activity: newest activity first; queue: awaiting a reply first (high urgency, longest "
                     "wait), then the rest by activity")] = "activity"
     limit: whole_number(1, MAX_LIMIT, "chats per page") = DEFAULT_LIMIT
     cursor: Annotated[str, Field(min_length=1, max_length=CURSOR_MAX,
-                                 description="the previous page's next_cursor (same filters and order)")] = None
+                                 description="the previous page's next_cursor (same filters, q and order)")] = None
 
 
 class ChatQuery(Request):
@@ -98,6 +104,22 @@ class NoBody(Body):
 class ReplyBody(Body):
     text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": REPLY_TEXT_PATTERN},
                                description=f"1 to {MESSAGE_MAX} characters after trimming; no NUL characters")]
+
+
+TEMPLATE_NAME = Annotated[str, Field(strict=True, min_length=1, max_length=100,
+                                      description="1 to 100 characters; unique in the team")]
+TEMPLATE_TEXT = Annotated[str, Field(strict=True, min_length=1, max_length=MESSAGE_MAX, description=(
+    f"1 to {MESSAGE_MAX} characters; placeholders {{buyer_name}} and {{nm_id}}, any other {{word}} is refused"))]
+
+
+class TemplateBody(Body):
+    name: TEMPLATE_NAME
+    text: TEMPLATE_TEXT
+
+
+class TemplateChange(Body):
+    name: TEMPLATE_NAME = None
+    text: TEMPLATE_TEXT = None
 
 
 class ReplyHeaders(BaseModel):

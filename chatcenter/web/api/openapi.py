@@ -34,7 +34,7 @@ ERRORS = {  # status: what it means, for every route that may answer it
          "missing; or the body is not a JSON object",
     401: "No API key, not a Bearer credential, an unknown or a revoked key",
     403: "The API key is read-only: it may not ask for a change (the detail says so)",
-    404: "No such seller, chat or job (or not one of the sellers this key is limited to)",
+    404: "No such seller, chat, job or saved reply (or not one of the sellers this key is limited to)",
     409: "The same job is already queued or running (job_id and Location name it)",
     413: f"The body is larger than {BODY_MAX} bytes",
     414: "The URL is too long (answered by nginx in front of the service)",
@@ -42,6 +42,7 @@ ERRORS = {  # status: what it means, for every route that may answer it
     503: "A service the API needs (the database, or Redis for jobs) is unavailable: try again",
 }
 HEADERS = {  # status: headers every such answer carries
+    201: {"Location": "the new resource, e.g. /api/templates/<id>"},
     202: {"Location": "where to follow the job: /api/jobs/<job_id>"},
     401: {"WWW-Authenticate": 'Bearer realm="chatcenter"[, error="..."]'},
     503: {"Retry-After": "seconds"},

@@ -12,7 +12,7 @@ from flask import Flask
 from chatcenter.config import Settings
 from chatcenter.web.errors import answer_in_pages, show_pages_with
 from chatcenter.web.inbox import (  # noqa: F401  (their routes join the blueprint)
-    account, auth, jobs_page, live, pages, reports_page, stale,
+    account, auth, jobs_page, live, pages, reports_page, stale, templates_page,
 )
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.error_pages import error_page

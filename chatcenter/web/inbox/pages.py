@@ -15,7 +15,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
-from chatcenter import runtime
+from chatcenter import runtime, saved_replies
 from chatcenter.errors import BadInput
 from chatcenter.actions import (
     AnalysisOff, IdempotencyConflict, NotFound, WouldBeRefused, request_analysis, request_reply, request_sync,
@@ -43,7 +43,7 @@ PAGE_SIZE = 25
 AWAITING_SHOWN_MAX = 999
 # The list's "1–25 of 240" counts at most this many ("of 1000+"), for the same reason.
 LIST_COUNT_MAX = 1000
-FILTER_PARAMS = ("seller", "show", "urgency", "category")
+FILTER_PARAMS = ("seller", "show", "urgency", "category", "q")
 SHOW = {"awaiting": True, "answered": False}  # the "Show" filter; empty: every chat
 REFRESH_SECONDS = 15  # how often a page part fetches itself again
 BUSY_REFRESH_SECONDS = 2  # ... while a reply, analysis or sync it asked for is under way
@@ -63,7 +63,8 @@ def inbox_filters(args) -> ChatFilter:
     if show and show not in SHOW:
         raise BadInput("show", f"must be one of {', '.join(SHOW)}")
     return ChatFilter(seller_id=_int_arg(args, "seller"), awaiting_reply=SHOW.get(show),
-                      urgency=args.get("urgency") or None, category=args.get("category") or None)
+                      urgency=args.get("urgency") or None, category=args.get("category") or None,
+                      q=args.get("q") or None)
 
 
 def _reader_floor(operator_id: int) -> int:
@@ -83,8 +84,11 @@ def inbox_part(args) -> dict:
     floor = _reader_floor(reader)
     scope = current_scope()
     with request_reader() as session:
-        page = list_chats(session, filters, scope=scope, order="queue", limit=PAGE_SIZE, cursor=cursor)
-        total = count_chats(session, filters, scope=scope, up_to=LIST_COUNT_MAX)
+        # A search lists the best matches first (chatcenter/search.py); otherwise the triage order.
+        page = list_chats(session, filters, scope=scope, order="activity" if filters.q else "queue",
+                          limit=PAGE_SIZE, cursor=cursor)
+        # A search's matches are not counted (the count of the filters alone would be wrong).
+        total = None if filters.q else count_chats(session, filters, scope=scope, up_to=LIST_COUNT_MAX)
         awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True), scope=scope,
                                up_to=AWAITING_SHOWN_MAX)
         sellers = list_sellers(session, scope=scope)
@@ -93,16 +97,17 @@ def inbox_part(args) -> dict:
     if page.prev_cursor is None:
         number = 1  # a "previous page" that reached the start shows the first page
     first = (number - 1) * PAGE_SIZE + 1
-    kept = {k: v for k, v in args.items() if k in FILTER_PARAMS and v}
+    kept = {k: v for k, v in args.items() if k in FILTER_PARAMS and v.strip()}
     return {
         "chats": page.chats,
+        "searched": filters.q,
         "unread": unread,
         "unread_chats": unread_chats,
         "awaiting": min(awaiting, AWAITING_SHOWN_MAX),
         "awaiting_more": awaiting > AWAITING_SHOWN_MAX,  # shown as "999+"
-        "range": {"first": first, "last": first + len(page.chats) - 1,
-                  "total": min(max(total, first + len(page.chats) - 1), LIST_COUNT_MAX),
-                  "more": total > LIST_COUNT_MAX},
+        "range": None if total is None else {"first": first, "last": first + len(page.chats) - 1,
+                                             "total": min(max(total, first + len(page.chats) - 1), LIST_COUNT_MAX),
+                                             "more": total > LIST_COUNT_MAX},
         "sellers": sellers,
         "seller_names": {s["id"]: s["name"] for s in sellers},
         "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor, page=number + 1)
@@ -111,6 +116,8 @@ def inbox_part(args) -> dict:
                      url_for("inbox.inbox", **kept, cursor=page.prev_cursor, page=number - 1))
         if page.prev_cursor else None,
         "live_url": url_for("inbox.live_inbox", **kept, **({"cursor": cursor, "page": number} if cursor else {})),
+        "first_url": url_for("inbox.inbox", **kept) if cursor and filters.q else None,
+        "clear_search_url": url_for("inbox.inbox", **{k: v for k, v in kept.items() if k != "q"}),
     }
 
 
@@ -220,8 +227,10 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
         draft = "" if refused else suggestion
     with runtime.get().db.session() as session:
         sellers = {s["id"]: s["name"] for s in list_sellers(session, scope=current_scope())}
+        templates = saved_replies.fill_all(session, saved_replies.values_for(chat["buyer_first_name"],
+                                                                             chat["product"]))
     return render_template(
-        "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat),
+        "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat), templates=templates,
         seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
         idempotency_key=uuid.uuid4().hex, reply_max=MESSAGE_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
