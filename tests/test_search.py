@@ -2,6 +2,9 @@
 PostgreSQL (the `russian` configuration), with chats stored by the real sync and reply paths."""
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -194,10 +197,7 @@ def test_the_inbox_keeps_the_search_across_its_pages(app):
     first = client.get("/?q=заказ")
     assert first.status_code == 200 and 'value="заказ"' in first.text
     assert first.text.count('class="chat-row') == 25
-    import html
-    import re
-
-    next_url = html.unescape(re.search(r'<a href="([^"]+)" rel="next">', first.text).group(1))
+    next_url = html.unescape(re.search(r'<a href="([^"]+)" rel="next"', first.text).group(1))
     assert "q=%D0%B7%D0%B0%D0%BA%D0%B0%D0%B7" in next_url
     second = client.get(next_url)
     assert second.text.count('class="chat-row') == 5 and 'rel="next"' not in second.text
