@@ -28,7 +28,7 @@ def _guard():
     inputs.limit_body()
     _ids_in_range()
     inputs.refuse_repeats()
-    if request.method == "POST":
+    if request.method == "POST" and not inputs.takes_files():
         inputs.require_json_object_body()
     return None
 
