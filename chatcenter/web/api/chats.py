@@ -5,11 +5,13 @@ from flask import Blueprint, g
 
 from chatcenter import actions, runtime
 from chatcenter.contract import ChatPage, JobAccepted, OneChat, ReplyAccepted
-from chatcenter.errors import NotFound
+from chatcenter.errors import BadInput, NotFound
 from chatcenter.queries import ChatFilter, chat_detail, list_chats
 from chatcenter.web.api.answers import accepted, enqueued
 from chatcenter.attachments import FILE_MAX, FILES_TOTAL_MAX, MB, check_uploads
-from chatcenter.web.api.inputs import ChatListQuery, ChatQuery, NoBody, NoQuery, ReplyBody, ReplyForm, ReplyHeaders
+from chatcenter.web.api.inputs import (
+    ChatListQuery, ChatQuery, FilePart, NoBody, NoQuery, ReplyBody, ReplyForm, ReplyHeaders,
+)
 from chatcenter.web.files import file_answer
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 from chatcenter.web.reads import request_reader
@@ -88,7 +90,9 @@ def reply(chat_id: int, query: NoQuery, json: ReplyBody, form: ReplyForm, header
     """
     files = []
     if form is not None:
-        files = check_uploads([(part.filename or "", part.read()) for part in form.file])
+        if not all(isinstance(part, FilePart) for part in form.file):
+            raise BadInput("file", "must be a file part (with a file name), not a text field")
+        files = check_uploads([(part.storage.filename or "", part.storage.read()) for part in form.file])
     result = actions.request_reply(runtime.get(), chat_id, (form or json).text, requested_by=g.requester,
                                    idempotency_key=headers.idempotency_key, files=files)
     response = accepted({"job_id": result.job_id, "reply_id": result.reply_id, "state": result.state})

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from flask import request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from werkzeug.datastructures import FileStorage
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
 from chatcenter.actions import IDEMPOTENCY_KEY_MAX, REPLY_MAX
@@ -109,8 +110,31 @@ def _as_list(raw: Any) -> Any:
     return raw if isinstance(raw, list) else [raw]
 
 
+class FilePart(str):
+    """A multipart file part as the models see it: its file name (what a refusal may show
+    and spectree can write as JSON), with the part itself in `storage`."""
+
+    storage: FileStorage
+
+    @classmethod
+    def of(cls, storage: FileStorage) -> "FilePart":
+        part = cls(storage.filename or "")
+        part.storage = storage
+        return part
+
+
+def _file_parts(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    wrap = lambda v: FilePart.of(v) if isinstance(v, FileStorage) else v  # noqa: E731
+    return {name: [wrap(v) for v in value] if isinstance(value, list) else wrap(value)
+            for name, value in data.items()}
+
+
 class ReplyForm(Body):
     """A reply with files, as multipart/form-data (JSON stays for a text alone)."""
+
+    _parts = model_validator(mode="before")(_file_parts)
 
     text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": REPLY_TEXT_PATTERN},
                                description=f"1 to {REPLY_MAX} characters after trimming; no NUL characters")]
