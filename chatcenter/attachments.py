@@ -281,6 +281,15 @@ def reply_file_digests(session: Session, reply_id: int) -> list[str]:
                                 .order_by(Attachment.position)))
 
 
+def reply_uploads(session: Session, chat_id: int, reply_id: int) -> list[Upload]:
+    """A reply's files as uploads, to send again with a new reply ("Send again")."""
+    rows = session.execute(select(Attachment.name, Attachment.content_type, AttachmentContent.content)
+                           .join(AttachmentContent, AttachmentContent.attachment_id == Attachment.id)
+                           .where(Attachment.reply_id == reply_id, Attachment.chat_id == chat_id)
+                           .order_by(Attachment.position))
+    return [Upload(name, content_type, content) for name, content_type, content in rows]
+
+
 def reply_files(session: Session, reply_id: int) -> list[tuple[str, bytes, str]]:
     """The reply's files as the WB client sends them: (name, bytes, content type)."""
     rows = session.execute(select(Attachment.name, AttachmentContent.content, Attachment.content_type)

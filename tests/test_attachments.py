@@ -77,6 +77,9 @@ def test_a_buyers_photos_and_receipt_are_fetched_once_and_shown_on_our_urls(live
         page.reload()
         expect(page.locator("img.thumb")).to_have_count(2)
     assert [wb_stub.downloads(i) for i in ids] == [1, 3, 1]
+    metrics = requests.get(live("/metrics")).text  # WB's download endpoint, counted by status
+    assert 'chatcenter_wb_requests_total{endpoint="download",status="202"} 2' in metrics
+    assert 'chatcenter_wb_requests_total{endpoint="download",status="200"} 3' in metrics
     time.sleep(0.3)
     shoot(page, "attachments.png")
     phone = context(viewport=PHONE).new_page()
@@ -236,3 +239,53 @@ def test_a_file_not_ready_answers_409_with_its_state_and_the_commands_count_and_
     assert pruned.exit_code == 0, pruned.output
     assert f"chat {chat_id} (seller {seller}): removed 2 files, 1000 bytes" in pruned.output
     assert api.get(f"/api/chats/{chat_id}/attachments/r1").status_code == 404
+
+
+def test_the_reply_form_refuses_bad_files_by_name_and_send_again_keeps_the_files(app, client):
+    import io
+
+    from chatcenter.models import ReplyState
+    from tests.inbox_support import csrf_token, form_value
+    from tests.inbox_support import sign_in as sign_in_client
+
+    seller = add_seller(app)
+    add_operator(app)
+    assert sign_in_client(client).status_code == 302
+    with resources(app).db.session() as session:
+        chat = Chat(seller_id=seller, wb_chat_id="wb-1", reply_sign="sign-1", awaiting_reply=True,
+                    analysis_due=False, priority=1, last_message_at=utcnow())
+        session.add(chat)
+        session.flush()
+        chat_id = chat.id
+    page = client.get(f"/chats/{chat_id}").text
+    assert 'enctype="multipart/form-data"' in page and 'name="file" multiple' in page
+
+    def send(files, key, **extra):
+        return client.post(f"/chats/{chat_id}/reply", data={
+            "csrf_token": csrf_token(page), "idempotency_key": key, "text": "Вот фото бирки",
+            "file": [(io.BytesIO(content), name) for name, content in files], **extra})
+
+    refused = send([("tag.png", png()), ("virus.png", EXE)], "k1")
+    assert refused.status_code == 400
+    assert "Not sent: &#34;virus.png&#34; is not a JPEG, PNG or PDF file" in refused.text
+    assert "Вот фото бирки" in refused.text  # the text stays in the box
+    big = send([("scan.jpg", jpeg_like(6 * MB))], "k2")
+    assert big.status_code == 413 and "&#34;scan.jpg&#34; is 6.0 MB" in big.text
+    with resources(app).db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Reply)) == 0
+
+    assert send([("tag.png", png())], "k3").status_code == 302  # queued (no worker here)
+    with resources(app).db.session() as session:
+        first = session.scalar(select(Reply))
+        first.state, first.error = ReplyState.FAILED, "WB refused it"
+        first_id = first.id
+    thread = client.get(f"/chats/{chat_id}").text
+    assert form_value(thread, "files_of") == str(first_id)
+    again = client.post(f"/chats/{chat_id}/reply", data={
+        "csrf_token": csrf_token(thread), "idempotency_key": f"again-{first_id}", "text": "Вот фото бирки",
+        "files_of": str(first_id)})
+    assert again.status_code == 302
+    with resources(app).db.session() as session:
+        second = session.scalar(select(Reply).where(Reply.id != first_id))
+        names = session.scalars(select(Attachment.name).where(Attachment.reply_id == second.id)).all()
+    assert names == ["tag.png"]

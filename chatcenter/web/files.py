@@ -17,5 +17,3 @@ def file_answer(chat_id: int, download_id: str) -> Response:
                    "Cache-Control": CACHE_FOREVER}
         content_type = attachment.content_type
     return Response(content, content_type=content_type, headers=headers)
-
-

@@ -18,7 +18,7 @@ from chatcenter.actions import (
     REPLY_MAX, AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, WouldBeRefused, request_analysis,
     request_reply, request_sync,
 )
-from chatcenter.attachments import FILE_MAX, FILES_MAX, check_uploads
+from chatcenter.attachments import FILE_MAX, FILES_MAX, check_uploads, reply_uploads
 from chatcenter.errors import TooLarge
 from chatcenter.models import AttachmentState, ReplyState
 from chatcenter.moderation import wb_would_refuse
@@ -218,6 +218,10 @@ def send_reply(chat_id: int):
         # A file input left empty still sends one nameless, empty part.
         files = check_uploads([(part.filename or "", part.read()) for part in request.files.getlist("file")
                                if part.filename or part.content_length])
+        again = _int_arg(request.form, "files_of")  # "Send again": the failed reply's files go too
+        if again is not None and not files:
+            with runtime.get().db.session() as session:
+                files = reply_uploads(session, chat_id, again)
     except (InvalidInput, TooLarge) as exc:
         return render_chat(chat_id, draft=text, status=exc.status, error=_(
             "Not sent: %(problem)s. Attach JPEG, PNG or PDF files of at most 5 MB each, up to 5 files "
