@@ -391,13 +391,13 @@ def _add_wb_files(session: Session, messages: list[tuple[int, int, object]]) -> 
     """A row (state pending) for each image and file of the messages' WB attachments (chat
     id, message id, raw attachments); a file the chat already has is skipped by the
     database. Returns the messages given files to fetch."""
+    files = [(chat_id, message_id, f) for chat_id, message_id, raw in messages for f in wb_files(raw)]
+    if not files:  # most pages: no message with a file
+        return set()
     driver = _Driver(session)
     now = driver.time(utcnow())
     rows = [(chat_id, message_id, f.position, f.download_id, f.kind, f.name, f.content_type, f.size,
-             models.AttachmentState.PENDING, now)
-            for chat_id, message_id, raw in messages for f in wb_files(raw)]
-    if not rows:
-        return set()
+             models.AttachmentState.PENDING, now) for chat_id, message_id, f in files]
     return {message_id for message_id, in driver.insert(_ATTACHMENTS, _ATTACHMENT_COLUMNS, rows,
                                                         "chat_id, download_id", "message_id")}
 

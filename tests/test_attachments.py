@@ -25,6 +25,8 @@ from tests.stubs.wb_stub import MESSAGE_PATH
 from tests.test_inbox_browser import PHONE, browser, context, live, shoot, sign_in, worker  # noqa: F401 - fixtures
 
 QUESTION = "Коробка пришла разбитая, куртка порвана. Фото прикладываю, и чек."
+# Every image the selector finds is loaded and drawn (naturalWidth > 0).
+DRAWN = "s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)"
 MB = 1024 * 1024
 
 
@@ -65,8 +67,9 @@ def test_a_buyers_photos_and_receipt_are_fetched_once_and_shown_on_our_urls(live
     expect(thread.locator(".placeholder").first).to_contain_text("Wildberries", timeout=20_000)
     expect(thread.locator("img.thumb")).to_have_count(2, timeout=60_000)  # no reload
     expect(thread.locator(".placeholder")).to_have_count(0)
+    page.wait_for_function(DRAWN, arg=".thread img.thumb")
     for img in thread.locator("img.thumb").all():
-        assert img.evaluate("i => i.complete && i.naturalWidth") > 0
+        assert img.evaluate("i => i.naturalWidth") > 0
         assert img.evaluate("i => i.closest('a').getAttribute('href')") == img.get_attribute("src")
     link = thread.get_by_role("link", name="чек 4412.pdf")
     expect(link).to_be_visible()
@@ -133,7 +136,8 @@ def test_a_buyers_photos_and_receipt_are_fetched_once_and_shown_on_our_urls(live
         ("file", "новая куртка.png", "image/png", reply_photo)]
     mine = page.locator(".message.from-seller img.thumb")
     expect(mine).to_have_count(1, timeout=20_000)
-    assert mine.evaluate("i => i.complete && i.naturalWidth") > 0
+    page.wait_for_function(DRAWN, arg=".message.from-seller img.thumb")
+    assert mine.evaluate("i => i.naturalWidth") > 0
 
 
 def test_a_reply_with_a_png_goes_to_wb_as_a_file_part_and_bad_files_are_refused(live, worker, wb_stub):
@@ -171,7 +175,8 @@ def test_a_reply_with_a_png_goes_to_wb_as_a_file_part_and_bad_files_are_refused(
     sent = post([("бирка.png", tag, "image/png"), ("счёт.pdf", pdf(), "application/pdf")])
     assert sent.status_code == 202, sent.text
     again = post([("бирка.png", tag, "image/png"), ("счёт.pdf", pdf(), "application/pdf")])
-    assert again.json() == sent.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Idempotent-Replayed"] == "true"  # the same reply (in its current state)
+    assert (again.json()["reply_id"], again.json()["job_id"]) == (sent.json()["reply_id"], sent.json()["job_id"])
     other = post([("бирка.png", png(81, 60), "image/png")])
     assert other.status_code == 422 and other.json()["detail"].startswith("Idempotency-Key:")
     assert wait_until(lambda: wb_stub.sent_files, timeout=30)
