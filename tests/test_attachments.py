@@ -5,7 +5,8 @@ and files and /api/v1/seller/download/{id} (one file answering 202 first), and C
 A buyer's files are fetched from WB once each, whatever the page views, and shown as
 thumbnails and links on our own URLs (the API's needs a key); an operator's PNG reaches WB
 as a multipart `file` part; a program renamed .png and a 6 MB file are refused, named.
-Writes docs/img/attachments.png and attachments-mobile.png.
+Writes docs/img/attachments.png, attachments-mobile.png, attachments-pending.png (a photo in
+WB's moderation) and attachments-reply.png (the reply form with a photo to send).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.helpers import add_seller, resources, wait_until
 from tests.inbox_support import add_operator
 from tests.api_client import create_key
 from tests.stubs.wb_stub import MESSAGE_PATH
-from tests.test_inbox_browser import PHONE, browser, context, live, shoot, sign_in, worker  # noqa: F401 - fixtures
+from tests.test_inbox_browser import IMAGES, PHONE, browser, context, live, shoot, sign_in, worker  # noqa: F401 - fixtures
 
 QUESTION = "Коробка пришла разбитая, куртка порвана. Фото прикладываю, и чек."
 # Every image the selector finds is loaded and drawn (naturalWidth > 0).
@@ -65,6 +66,7 @@ def test_a_buyers_photos_and_receipt_are_fetched_once_and_shown_on_our_urls(live
     page.goto(live(f"/chats/{chat_id}"))
     thread = page.locator(".thread")
     expect(thread.locator(".placeholder").first).to_contain_text("Wildberries", timeout=20_000)
+    shoot(page, "attachments-pending.png")
     expect(thread.locator("img.thumb")).to_have_count(2, timeout=60_000)  # no reload
     expect(thread.locator(".placeholder")).to_have_count(0)
     page.wait_for_function(DRAWN, arg=".thread img.thumb")
@@ -129,6 +131,8 @@ def test_a_buyers_photos_and_receipt_are_fetched_once_and_shown_on_our_urls(live
     page.locator("#reply-files").set_input_files(
         files=[{"name": "новая куртка.png", "mimeType": "image/png", "buffer": reply_photo}])
     expect(page.locator(".previews canvas")).to_have_count(1)
+    time.sleep(0.3)
+    page.locator(".reply-form").screenshot(path=str(IMAGES / "attachments-reply.png"))
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".reply-sent").last).to_contain_text("Your reply: Sent", timeout=30_000)
     [parts] = wb_stub.sent_files
