@@ -298,3 +298,31 @@ def test_the_reply_form_refuses_bad_files_by_name_and_send_again_keeps_the_files
         second = session.scalar(select(Reply).where(Reply.id != first_id))
         names = session.scalars(select(Attachment.name).where(Attachment.reply_id == second.id)).all()
     assert names == ["tag.png"]
+
+
+def test_a_file_too_large_or_not_the_type_announced_is_refused_and_shown_so(job_app, wb_stub, make_api):
+    from tests.helpers import run_jobs
+
+    seller = add_seller(job_app)
+    wb_chat = wb_stub.add_chat(client_name="Пётр Иванов")
+    ids = [wb_stub.add_file(EXE, "image/png"), wb_stub.add_file(png() + b"0" * (5 * MB), "image/png"),
+           wb_stub.add_file(png(), "image/png")]
+    wb_stub.add_event(wb_chat["chatID"], "Вот", is_new_chat=True, attachments={
+        "images": [{"downloadID": ids[0]}, {"downloadID": ids[1]}],
+        "files": [{"downloadID": ids[2], "name": "акт.pdf", "contentType": "application/pdf"}]})
+    request_sync(resources(job_app), seller)
+    run_jobs(job_app, queues=("sync", "attachments"))
+    api = make_api(job_app)
+    chat = api.get(f"/api/chats/{chat_id_of(job_app)}").get_json()
+    assert [(a["kind"], a["state"]) for a in chat["messages"][0]["attachments"]] == [
+        ("image", "refused"), ("image", "refused"), ("file", "refused")]
+    with resources(job_app).db.session() as session:
+        reasons = session.scalars(select(Attachment.error).order_by(Attachment.position)).all()
+        assert session.scalar(select(func.count()).select_from(AttachmentContent)) == 0
+    assert reasons == ["not a JPEG, PNG or PDF file", "larger than 5 MB",
+                       "WB announced application/pdf, the file is image/png"]
+    refused = api.get(chat["messages"][0]["attachments"][0]["url"])
+    assert refused.status_code == 409 and refused.get_json()["state"] == "refused"
+    assert [wb_stub.downloads(i) for i in ids] == [1, 1, 1]
+    run_jobs(job_app, queues=("attachments",))  # nothing left to fetch: no request
+    assert wb_stub.downloads() == 3
