@@ -1,4 +1,4 @@
-"""The RQ worker: `python worker.py [QUEUE ...]` (default: sync analysis reply default).
+"""The RQ worker: `python worker.py [QUEUE ...]` (default: sync analysis reply attachments default).
 
 The app (settings, Sentry, database, Redis) is built here once, before the worker forks
 work-horses, and its context stays pushed, so every job reaches the same resources

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from chatcenter.attachments import Upload, reply_file_digests, store_reply_files
 from chatcenter.errors import BadInput, Conflict, NotFound, Unprocessable
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
@@ -47,7 +48,7 @@ class AnalysisOff(Conflict, PermanentJobError):
 
 class IdempotencyConflict(Unprocessable):
     def __init__(self):
-        super().__init__("Idempotency-Key: was already used for a different reply (another chat or text)")
+        super().__init__("Idempotency-Key: was already used for a different reply (another chat, text or files)")
 
 
 def _require(session, model, row_id: int, what: str):
@@ -115,15 +116,17 @@ def clean_idempotency_key(key: str | None) -> str | None:
 
 
 def request_reply(resources: Resources, chat_id: int, text, requested_by: str,
-                  idempotency_key: str | None = None) -> ReplyRequest:
-    """Record the reply and enqueue its sending; the same key within 24 h is the same reply."""
+                  idempotency_key: str | None = None, files: list[Upload] = ()) -> ReplyRequest:
+    """Record the reply (with its files, checked by attachments.check_uploads) and enqueue
+    its sending; the same key within 24 h is the same reply (same chat, text and files)."""
     text = clean_reply_text(text)
     idempotency_key = clean_idempotency_key(idempotency_key)
     with resources.db.session() as session:
         _require(session, Chat, chat_id, "chat")
         earlier = _earlier_reply(session, requested_by, idempotency_key)
         if earlier is not None:
-            if (earlier.chat_id, earlier.text) != (chat_id, text):
+            if (earlier.chat_id, earlier.text) != (chat_id, text) or \
+                    reply_file_digests(session, earlier.id) != [f.sha256 for f in files]:
                 raise IdempotencyConflict()
             reply_id, state, created = earlier.id, earlier.state, False
         else:
@@ -134,7 +137,8 @@ def request_reply(resources: Resources, chat_id: int, text, requested_by: str,
                 session.flush()
             except IntegrityError:  # the same key, at the same moment, from another request
                 session.rollback()
-                return request_reply(resources, chat_id, text, requested_by, idempotency_key)
+                return request_reply(resources, chat_id, text, requested_by, idempotency_key, files)
+            store_reply_files(session, chat_id, reply.id, files)  # committed with the reply
             reply_id, state, created = reply.id, reply.state, True
     job_id = REPLY_JOB.job_id(reply_id)
     if state == ReplyState.QUEUED:

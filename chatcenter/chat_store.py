@@ -12,12 +12,13 @@ import functools
 import json
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import JSON, Boolean, exists, select, update
+from sqlalchemy import JSON, Boolean, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
 from chatcenter import models
 from chatcenter.models import DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, Message, Reply, from_ms, utcnow
+from chatcenter.attachments import wb_files
 from chatcenter.wb_events import SetAsideEvent, WBChat, WBEvent
 
 CLIENT, SELLER = "client", "seller"
@@ -35,6 +36,8 @@ class PageResult:
     new_chat_announced: bool = False
     # When each added message was written (WB's addTimestamp): how fresh the feed is.
     sent_times: list[datetime] = field(default_factory=list)
+    # Messages given files to fetch from WB (jobs/attachments.py).
+    file_message_ids: set[int] = field(default_factory=set)
 
 
 # Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -381,8 +384,30 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
     _save_chat_states(session, chats.values())
     if answers:
         _store_responses(_Driver(session), answers)
+    result.file_message_ids = _add_wb_files(session, [(chat_id, message_id, event.attachments)
+                                                      for chat_id, message_id, event, _ in inserted if event.attachments])
     _count_traffic(session, seller_id, [(event.sender, sent_at) for _, _, event, sent_at in inserted])
     return result
+
+
+_ATTACHMENTS = models.Attachment.__table__
+_ATTACHMENT_COLUMNS = ("chat_id", "message_id", "position", "download_id", "kind", "name", "content_type", "size",
+                       "state", "created_at")
+
+
+def _add_wb_files(session: Session, messages: list[tuple[int, int, object]]) -> set[int]:
+    """A row (state pending) for each image and file of the messages' WB attachments (chat
+    id, message id, raw attachments); a file the chat already has is skipped by the
+    database. Returns the messages given files to fetch."""
+    files = [(chat_id, message_id, f) for chat_id, message_id, raw in messages for f in wb_files(raw)]
+    if not files:  # most pages: no message with a file
+        return set()
+    driver = _Driver(session)
+    now = driver.time(utcnow())
+    rows = [(chat_id, message_id, f.position, f.download_id, f.kind, f.name, f.content_type, f.size,
+             models.AttachmentState.PENDING, now) for chat_id, message_id, f in files]
+    return {message_id for message_id, in driver.insert(_ATTACHMENTS, _ATTACHMENT_COLUMNS, rows,
+                                                        "chat_id, download_id", "message_id")}
 
 
 _MESSAGE_COLUMNS = ("chat_id", "wb_event_id", "sender", "text", "attachments", "sent_at")
@@ -507,6 +532,7 @@ def store_echo(session: Session, chat: Chat, event: WBEvent) -> Message | None:
     session.add(message)
     session.flush()
     record_message(chat, message)
+    # No WB copies of the reply's own files: the operator's are joined to it (attach_reply_files).
     return message
 
 
@@ -533,3 +559,16 @@ def settle_analysis_due(session: Session, chat: Chat, read_up_to: int) -> None:
     unread = session.scalar(select(Message.id).where(
         Message.chat_id == chat.id, Message.sender == CLIENT, Message.id > read_up_to).limit(1))
     chat.analysis_due = unread is not None
+
+
+def attach_reply_files(session: Session, reply_id: int, message_id: int) -> None:
+    """A sent reply's files join its message (the thread and the API show them there). When
+    the message is WB's echo stored from the feed, WB's copies of those files are dropped:
+    the operator's originals are the same files, and fetching them again would spend WB's
+    budget."""
+    Attachment = models.Attachment
+    joined = session.execute(update(Attachment).where(Attachment.reply_id == reply_id)
+                             .values(message_id=message_id).execution_options(synchronize_session=False)).rowcount
+    if joined:
+        session.execute(delete(Attachment).where(Attachment.message_id == message_id, Attachment.reply_id.is_(None))
+                        .execution_options(synchronize_session=False))

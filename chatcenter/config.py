@@ -44,7 +44,8 @@ class Settings:
     deepseek_model: str = "deepseek-v4-flash"
     # Seconds between two polls of one seller's WB event feed.
     sync_interval_seconds: int = 10
-    max_content_length: int = 1024 * 1024
+    # Largest request body: a reply's files (5 of at most 5 MB, 30 MB in all) and its form.
+    max_content_length: int = 32 * 1024 * 1024
     proxy_count: int = 0
     # Signs the inbox's session cookies. Empty: a key generated once into
     # instance/secret_key (one machine); set it, the same everywhere, when several serve.
@@ -61,6 +62,9 @@ class Settings:
     response_target_high_minutes: int = 60
     response_target_medium_minutes: int = 240
     response_target_low_minutes: int = 1440
+    # `flask attachments prune` removes the files of chats without activity for this many
+    # days; None (empty): files are kept.
+    attachments_keep_days: int | None = None
 
     # One-line notices for the process log at start (deprecated variables and the like).
     notices: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -311,6 +315,14 @@ def _text(max_length: int, empty_ok: bool = False):
     return parse
 
 
+def _optional(parse):
+    """Empty means "not set" (None); anything else must pass `parse`."""
+    def parse_optional(name: str, raw: str):
+        return None if not raw.strip() else parse(name, raw.strip())
+
+    return parse_optional
+
+
 def _non_empty(name: str, raw: str) -> str:
     if not raw:
         raise ConfigError(f"{name} must not be empty")
@@ -340,6 +352,7 @@ _PARSERS = {
     "response_target_high_minutes": int_between(1, 10080),
     "response_target_medium_minutes": int_between(1, 10080),
     "response_target_low_minutes": int_between(1, 10080),
+    "attachments_keep_days": _optional(int_between(1, 36500)),
 }
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from typing_extensions import NotRequired, TypedDict
 
-from chatcenter.models import ReplyState, SyncState
+from chatcenter.models import AttachmentState, ReplyState, SyncState
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import JOB_KINDS
 
@@ -61,12 +61,28 @@ class MessagePreview(TypedDict):
     sent_at: Time
 
 
+class Attachment(TypedDict):
+    """A photo, a file or a product card of a message. Files are served from this API's own
+    URL (url, with the API key) once stored; the product card's url is WB's product page."""
+    __pydantic_config__ = CLOSED
+    kind: Annotated[Literal["image", "file", "product"], Field(description="product: WB's product card")]
+    name: Annotated[str | None, Field(description="the file's name (a product: its nmID), or null")]
+    content_type: Annotated[str | None, Field(description="image/jpeg, image/png or application/pdf once "
+                                                          "stored; what WB announced before; null for a product")]
+    size: Annotated[int | None, Field(ge=0, description="bytes (as WB announced it until it is stored), or null")]
+    state: Annotated[Literal[_values(AttachmentState)], Field(
+        description="pending: not fetched from WB yet; moderation: WB is still moderating it; ready: url serves "
+                    "it; refused: too large or not the type announced, never served")]
+    url: Annotated[str | None, Field(description="/api/chats/<chat_id>/attachments/<download_id> (a product: "
+                                                 "its page on WB)")]
+
+
 class Message(TypedDict):
     __pydantic_config__ = CLOSED
     id: Id
     sender: Sender
     text: str
-    attachments: Annotated[Any, Field(description="WB's attachments (goodCard, files, images) or null")]
+    attachments: Annotated[list[Attachment], Field(description="photos, files and the product card; [] when none")]
     sent_at: Time
 
 
@@ -142,7 +158,7 @@ class JobSummary(TypedDict):
     queue: str
     kind: Annotated[str, Field(description="sync, analysis, reply, or the function's name")]
     state: Literal["queued", "scheduled", "started", "failed"]
-    subject: Annotated[dict[Literal["seller_id", "chat_id", "reply_id"], Id] | None, Field(
+    subject: Annotated[dict[Literal["seller_id", "chat_id", "reply_id", "message_id"], Id] | None, Field(
         description="what the job is about: {seller_id}, {chat_id} or {reply_id}")]
     enqueued_at: Time | None
     started_at: Time | None
@@ -304,6 +320,8 @@ class OneFilledReply(RootModel[FilledReply]):
 class Error(Answer):
     detail: Annotated[str, Field(description="What was wrong; starts with the field at fault, if any")]
     job_id: Annotated[str, Field(description="409 only: the job already queued or running")] = None
+    state: Annotated[Literal["pending", "moderation", "refused"], Field(
+        description="409 of a file only: why it is not served")] = None
 
 
 class Liveness(Answer):

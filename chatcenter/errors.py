@@ -42,6 +42,16 @@ class Forbidden(ServiceError):
     status = 403
 
 
+class TooLarge(ServiceError, ValueError):
+    """A part of the request (named first in the detail, e.g. a file) is over its size limit."""
+
+    status = 413
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class NotFound(ServiceError, LookupError):
     """No such thing, or not one this client may see. `what` and `ident` let the inbox word it
     in the operator's language."""

@@ -21,7 +21,7 @@ from chatcenter.queries import public_reason
 from chatcenter.queues import QUEUE_NAMES, QueueUnavailable, fetch_job, kind_of, queue
 
 STATES = ("queued", "scheduled", "started", "failed")
-SUBJECTS = {"sync": "seller_id", "analysis": "chat_id", "reply": "reply_id"}
+SUBJECTS = {"sync": "seller_id", "analysis": "chat_id", "reply": "reply_id", "attachments": "message_id"}
 # How many of a registry's newest entries a listing looks at: a week of failures can hold
 # thousands, and nobody pages through more than this on a screen.
 SCAN_MAX = 1000

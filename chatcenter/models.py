@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String,
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String,
     Text, TypeDecorator, UniqueConstraint, event, false, text, true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -307,6 +307,63 @@ class Reply(Base):
 
     def __repr__(self) -> str:  # no text
         return f"<Reply id={self.id} chat_id={self.chat_id} state={self.state}>"
+
+
+class AttachmentState:
+    PENDING = "pending"        # not fetched from WB yet
+    MODERATION = "moderation"  # WB answered 202: it is still moderating the file
+    READY = "ready"            # stored here, served from our own URL
+    REFUSED = "refused"        # over the size limit, or not the type WB promised: `error` says why
+
+
+OPEN_ATTACHMENT = text("state IN ('pending', 'moderation')")
+
+
+class Attachment(Base):
+    """A photo or file of a message: a buyer's (fetched from WB once, by a job) or one an
+    operator attached to a reply (stored with the reply, joined to its message once sent).
+    The bytes live in attachment_contents, so listing attachments never reads them."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        # Each WB file once per chat: the URL names it by (chat, download id).
+        UniqueConstraint("chat_id", "download_id", name="uq_attachments_chat_download"),
+        Index("ix_attachments_message", "message_id", "position"),
+        Index("ix_attachments_reply", "reply_id", "position"),
+        # Files still to fetch: a handful, which the poller's recovery looks up every pass.
+        Index("ix_attachments_open", "id", postgresql_where=OPEN_ATTACHMENT, sqlite_where=OPEN_ATTACHMENT),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=True)
+    # An operator's file: the reply it goes with (message_id is set once the reply is sent).
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id", ondelete="CASCADE"), nullable=True)
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # WB's downloadID, or "reply-<reply id>-<position>" for an operator's file.
+    download_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))  # image, file
+    name: Mapped[str] = mapped_column(String(255), default="")
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    state: Mapped[str] = mapped_column(String(20), default=AttachmentState.PENDING)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # public reason (refused)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # moderation: next look
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:  # no name
+        return f"<Attachment id={self.id} chat_id={self.chat_id} state={self.state}>"
+
+
+class AttachmentContent(Base):
+    """An attachment's bytes (at most 5 MB), apart from its row."""
+
+    __tablename__ = "attachment_contents"
+
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ApiKey(Base):

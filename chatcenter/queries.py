@@ -22,6 +22,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from chatcenter import contract
+from chatcenter.attachments import attachment_views, message_attachments
 from chatcenter.contract import ID_MAX, PREVIEW_MAX
 from chatcenter.errors import BadInput
 from chatcenter.job_attempts import last_failure, public_reason  # noqa: F401  (public_reason: re-exported)
@@ -300,9 +301,10 @@ def _preview(message) -> contract.MessagePreview | None:  # a row of a Message's
                                    attachments=None, sent_at=message.sent_at.isoformat())
 
 
-def _message(message) -> contract.Message:  # a row of a Message's columns
+def _message(message, files: list[dict]) -> contract.Message:  # a row of a Message's columns
     return contract.Message(id=message.id, sender=message.sender, text=message.text or "",
-                            attachments=message.attachments, sent_at=message.sent_at.isoformat())
+                            attachments=message_attachments(files, message.attachments),
+                            sent_at=message.sent_at.isoformat())
 
 
 def analysis_view(analysis) -> contract.Analysis | None:  # an Analysis or a row of its columns
@@ -346,9 +348,11 @@ def chat_detail(session: Session, chat_id: int, *, scope: Scope, limit: int = 50
     page = list(reversed(newest_first[:limit]))
     replies = connection.execute(select(Reply.__table__).where(Reply.chat_id == chat_id, Reply.state != ReplyState.SENT)
                                  .order_by(Reply.id.desc()).limit(5)).all()
+    # Only messages WB said have files look for them (most have none).
+    files = attachment_views(session, [m.id for m in page if m.attachments is not None or m.sender == "seller"])
     return contract.ChatDetail(
         **_chat_summary(chat, analysis, last),
-        messages=[_message(m) for m in page],
+        messages=[_message(m, files.get(m.id, [])) for m in page],
         messages_before=page[0].id if len(newest_first) > limit else None,
         pending_replies=[reply_view(r) for r in replies],
     ) | {"product": chat.good_card if isinstance(chat.good_card, dict) else None}  # the whole card

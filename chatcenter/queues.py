@@ -24,8 +24,8 @@ from chatcenter.leases import is_held
 
 log = logging.getLogger("chatcenter.queues")
 
-SYNC, ANALYSIS, REPLY, DEFAULT = "sync", "analysis", "reply", "default"
-QUEUE_NAMES = (SYNC, ANALYSIS, REPLY, DEFAULT)
+SYNC, ANALYSIS, REPLY, ATTACHMENTS, DEFAULT = "sync", "analysis", "reply", "attachments", "default"
+QUEUE_NAMES = (SYNC, ANALYSIS, REPLY, ATTACHMENTS, DEFAULT)
 
 # States in which a job still has work ahead of it: asking again must not add a second one.
 PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
@@ -96,7 +96,9 @@ class JobKind:
 SYNC_JOB = JobKind("jobs.sync.sync_seller_chats", SYNC, "sync-seller", timeout=1800, longest_retry=60)
 ANALYSIS_JOB = JobKind("jobs.analysis.analyze_chat_with_ai", ANALYSIS, "analyze-chat", timeout=300)
 REPLY_JOB = JobKind("jobs.reply.send_reply", REPLY, "reply", timeout=120)
-JOB_KINDS = (SYNC_JOB, ANALYSIS_JOB, REPLY_JOB)
+# One job per message with files: its files are fetched from WB once, in turn.
+ATTACHMENTS_JOB = JobKind("jobs.attachments.fetch_attachments", ATTACHMENTS, "fetch-attachments", timeout=300)
+JOB_KINDS = (SYNC_JOB, ANALYSIS_JOB, REPLY_JOB, ATTACHMENTS_JOB)
 
 
 def kind_of(job_id: str) -> JobKind | None:

@@ -19,7 +19,10 @@ import logging
 from rq import get_current_job
 
 from chatcenter import runtime
-from chatcenter.chat_store import store_echo, store_sent_reply, stored_echo
+from sqlalchemy.orm import object_session
+
+from chatcenter.attachments import reply_files
+from chatcenter.chat_store import attach_reply_files, store_echo, store_sent_reply, stored_echo
 from chatcenter.clients.wb import WBClient, WBError, WBRateLimited, token_problem
 from chatcenter.failures import PermanentJobError, TransientJobError
 from chatcenter.metrics import Recorder
@@ -104,9 +107,11 @@ class Sending:
 
     def send(self) -> dict:
         """POST the reply (the reply is "sending", committed)."""
+        with self.db.session() as session:
+            files = reply_files(session, self.reply_id)  # read here: job arguments hold ids only
         try:
             with self.client(read_timeout=SEND_READ_TIMEOUT) as client:
-                answer = client.send_message(self.sign, self.text)
+                answer = client.send_message(self.sign, self.text, files)
         except WBError as exc:
             return self.after_failure(exc)
         except ValueError as exc:  # the client refused the values before sending anything
@@ -116,6 +121,7 @@ class Sending:
             sent_at = from_ms(answer.get("addTime")) if isinstance(answer.get("addTime"), int) else utcnow()
             message = store_sent_reply(session, session.get(Chat, reply.chat_id), self.reply_id, reply.text, sent_at)
             reply.state, reply.error, reply.message_id, reply.sent_at = ReplyState.SENT, None, message.id, sent_at
+            attach_reply_files(session, self.reply_id, message.id)
             outcome = _outcome(reply)
         count_reply(self.resources, ReplyState.SENT)
         log.info("reply %s sent to WB and stored as message %s", self.reply_id, outcome["message_id"])
@@ -197,6 +203,7 @@ class Sending:
 
     def _confirmed(self, reply: Reply, message) -> dict:
         reply.state, reply.error, reply.message_id, reply.sent_at = ReplyState.SENT, None, message.id, message.sent_at
+        attach_reply_files(object_session(reply), reply.id, message.id)
         count_reply(self.resources, ReplyState.SENT)
         log.info("reply %s confirmed by WB's feed as message %s", self.reply_id, message.id)
         return _outcome(reply)

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from chatcenter import runtime
+from chatcenter.attachments import enqueue_fetches
 from chatcenter.chat_store import store_chat_list, store_events, store_set_aside
 from chatcenter.clients.wb import WBAuthError, WBClient, WBError
 from chatcenter.failures import PermanentJobError
@@ -277,6 +278,8 @@ class _Run:
         self.unknown_chat_seen |= stored.chats_added > 0 or stored.new_chat_announced
         result.analyses_enqueued += enqueue_analyses(self.resources, sorted(stored.buyer_chat_ids - self.enqueued))
         self.enqueued |= stored.buyer_chat_ids
+        if stored.file_message_ids:  # lost with Redis? the poller's recovery enqueues them
+            enqueue_fetches(self.resources, stored.file_message_ids)
 
 
 def _move_cursor(session, seller_id: int, expected: int | None, new: int, set_aside: int) -> None:

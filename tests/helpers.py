@@ -38,7 +38,7 @@ def add_seller(app, name="Test shop", token=WB_TOKEN) -> int:
         return seller.id
 
 
-def run_jobs(app, queues=("sync", "analysis", "reply", "default")) -> None:
+def run_jobs(app, queues=("sync", "analysis", "reply", "attachments", "default")) -> None:
     """Run every queued job (retries included) in this process, as a worker would."""
     from chatcenter.job_rules import RuledSimpleWorker
     from chatcenter.queues import queue
@@ -60,7 +60,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = ",".join(map(str, value))
         elif isinstance(value, bool):
             value = "true" if value else "false"
-        env[f.name.upper()] = str(value)
+        env[f.name.upper()] = "" if value is None else str(value)
     return env
 
 

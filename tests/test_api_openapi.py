@@ -10,6 +10,7 @@ from sqlalchemy import select
 from chatcenter.models import Message, Seller
 from chatcenter.web.api.openapi import document
 from tests.api_client import openapi_path
+from tests.files import png
 from tests.helpers import add_seller, overrides, resources, run_jobs, seed_wb
 from tests.stubs.wb_stub import MESSAGE_PATH
 
@@ -126,6 +127,18 @@ def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, 
     with resources(app).db.session() as session:
         assert session.scalars(select(Message.text).where(Message.chat_id == chat_id,
                                                           Message.sender == "seller")).all().count(text) == 1
+
+    # The buyer sends a photo: fetched from WB once by a job, then served from our own URL.
+    photo = png()
+    wb_chat = next(c for c in wb_stub.chats if c["replySign"] in {m["replySign"] for m in wb_stub.sent_messages})
+    download_id = wb_stub.add_file(photo, "image/png")
+    wb_stub.add_event(wb_chat["chatID"], "", attachments={"images": [{"downloadID": download_id, "url": "x"}]})
+    api.post(f"/api/sellers/{seller}/sync")
+    run_jobs(app, queues=("sync", "attachments"))
+    [image] = api.get(f"/api/chats/{chat_id}").get_json()["messages"][-1]["attachments"]
+    assert (image["kind"], image["state"], image["content_type"], image["size"]) == ("image", "ready", "image/png",
+                                                                                     len(photo))
+    assert api.get(image["url"]).get_data() == photo
 
     # The people who run it: a job that failed for good, run again and forgotten; the report.
     wb_stub.fail_next(401, path="/api/v1/seller/chats")

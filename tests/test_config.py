@@ -22,6 +22,8 @@ def test_defaults_match_the_design():
     assert s.database_url == "sqlite:///instance/chatcenter.db"
     assert s.deepseek_model == "deepseek-v4-flash"
     assert (s.session_lifetime_hours, s.session_idle_minutes) == (12, 60)
+    assert s.attachments_keep_days is None and s.max_content_length == 32 * 1024 * 1024
+    assert Settings.from_env({"ATTACHMENTS_KEEP_DAYS": " 180 "}, env_file=None).attachments_keep_days == 180
 
 
 @pytest.mark.parametrize("raw, expected", [("true", True), ("1", True), ("yes", True), ("FALSE", False), ("0", False), ("no", False)])
@@ -54,6 +56,9 @@ def test_debug_accepts_the_usual_spellings(raw, expected):
          "got '10000000000'"),
         ("MAX_CONTENT_LENGTH", "0", "MAX_CONTENT_LENGTH must be a whole number from 1 to 1073741824, got '0'"),
         ("PROXY_COUNT", "1000", "PROXY_COUNT must be a whole number from 0 to 10, got '1000'"),
+        ("ATTACHMENTS_KEEP_DAYS", "0", "ATTACHMENTS_KEEP_DAYS must be a whole number from 1 to 36500, got '0'"),
+        ("ATTACHMENTS_KEEP_DAYS", "a year", "ATTACHMENTS_KEEP_DAYS must be a whole number from 1 to 36500, "
+         "got 'a year'"),
         ("SENTRY_ENVIRONMENT", "x" * 65, "SENTRY_ENVIRONMENT must be at most 64 characters, got 65"),
         ("SYNC_INTERVAL_MINUTES", "0", "SYNC_INTERVAL_MINUTES must be a whole number from 1 to 60, got '0'"),
         ("SYNC_INTERVAL_SECONDS", "0", "SYNC_INTERVAL_SECONDS must be a whole number from 1 to 3600, got '0'"),

@@ -12,9 +12,10 @@ import pytest
 from rq.job import Job
 from sqlalchemy import select
 
+from chatcenter.attachments import wb_files
 from chatcenter.chat_store import record_message
 from chatcenter.config import ConfigError, Settings
-from chatcenter.models import Chat, Message, Reply, ReplyState, Seller, SyncState, utcnow
+from chatcenter.models import Attachment, Chat, Message, Reply, ReplyState, Seller, SyncState, utcnow
 from chatcenter.operators import disable_operator
 from chatcenter.web.inbox.secret_key import resolve_secret_key
 from tests.helpers import add_seller, resources
@@ -193,16 +194,22 @@ def test_every_page_has_the_security_headers_and_no_inline_code(app, signed_in):
 
 def test_buyer_html_and_links_are_shown_as_text(app, signed_in):
     seller = add_seller(app)
-    attachments = {"images": [{"url": "https://wb.example/photo.jpg"}],
-                   "files": [{"name": "<b>счёт</b>.pdf", "url": "javascript:alert(1)"}]}
+    attachments = {"images": [{"downloadID": "p1", "url": "https://wb.example/photo.jpg"}],
+                   "files": [{"downloadID": "f1", "name": "<b>счёт</b>.pdf", "url": "javascript:alert(1)"}]}
     chat_id = text_chat(app, seller, "<script>alert('x')</script> <img src=x onerror=alert(2)>",
                         name="<i>Ира</i> Смирнова", attachments=attachments)
+    with resources(app).db.session() as session:  # as a sync stores them: files still to fetch
+        message_id = session.scalar(select(Message.id).where(Message.chat_id == chat_id))
+        session.add_all([Attachment(chat_id=chat_id, message_id=message_id, position=n, download_id=f.download_id,
+                                    kind=f.kind, name=f.name, content_type=f.content_type, size=f.size)
+                         for n, f in enumerate(wb_files(attachments))])
     for page in (signed_in.get(f"/chats/{chat_id}"), signed_in.get("/")):
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &lt;img src=x onerror=alert(2)&gt;" in page.text
         assert "<script>alert" not in page.text and "<img" not in page.text
         assert "&lt;i&gt;Ира&lt;/i&gt;" in page.text and "Смирнова" not in page.text  # first name only
     chat = signed_in.get(f"/chats/{chat_id}").text
-    assert '<a href="https://wb.example/photo.jpg"' in chat
+    # WB's own URLs are never linked (they need the seller's token): our copies are, once fetched.
+    assert "wb.example" not in chat and "Photo being fetched from Wildberries" in chat
     assert "javascript:" not in chat and "&lt;b&gt;счёт&lt;/b&gt;.pdf" in chat  # named, not linked
 
 

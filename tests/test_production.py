@@ -419,6 +419,16 @@ def test_oversized_requests_get_json_from_nginx_never_gunicorns_html(nginx_and_g
         assert set(answer.json()) == {"detail"}
 
 
+def test_a_reply_with_files_may_be_larger_than_other_bodies_through_nginx(nginx_and_gunicorn):
+    url = nginx_and_gunicorn["url"]
+    photo = ("photo.png", b"\x89PNG\r\n\x1a\n" + b"0" * (3 * 1024 * 1024), "image/png")
+    # Past nginx (3 MB on the reply route): the app answers, here for want of a key.
+    past = requests.post(f"{url}/api/chats/1/reply", data={"text": "hi"}, files={"file": photo}, timeout=10)
+    assert past.status_code == 401 and past.headers["WWW-Authenticate"].startswith("Bearer")
+    refused = requests.post(f"{url}/api/chats/1/analysis", data=b"x" * (3 * 1024 * 1024), timeout=10)
+    assert refused.status_code == 413 and refused.json()["detail"].startswith("request body too large")
+
+
 @pytest.mark.parametrize("nginx_and_gunicorn", [0.1], indirect=True)  # traces at 0.1
 def test_a_client_cannot_force_traces_through_nginx(nginx_and_gunicorn, sentry_receiver):
     """Issue 28: `baggage: sentry-sample_rand=0.000001` had 50 of 50 requests traced. nginx

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from chatcenter.cli import api_keys, chats, db, jobs, operators, pollers, sellers, sentry, templates
+from chatcenter.cli import api_keys, attachments, chats, db, jobs, operators, pollers, sellers, sentry, templates
 
 
 def register_commands(app: Flask) -> None:
     for command in (db.db_group, sellers.sellers_group, jobs.sync_command, jobs.analyze_command,
                     operators.operators_group, sentry.sentry_check_command, api_keys.api_keys_group,
-                    chats.chats_group, pollers.pollers_command, templates.templates_group):
+                    chats.chats_group, pollers.pollers_command, templates.templates_group,
+                    attachments.attachments_group):
         app.cli.add_command(command)

@@ -6,6 +6,8 @@ status, WB's title/detail and requestId, never the token, buyer names or texts.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from urllib.parse import quote
 
 import requests
 import urllib3
@@ -18,6 +20,7 @@ from chatcenter.wb_events import MESSAGE_MAX, REPLY_SIGN_MAX
 CHATS_PATH = "/api/v1/seller/chats"
 EVENTS_PATH = "/api/v1/seller/events"
 MESSAGE_PATH = "/api/v1/seller/message"
+DOWNLOAD_PATH = "/api/v1/seller/download/"
 
 # WB's rule: 10 requests per 10 s per seller, whichever process or machine sends them.
 RATE_LIMIT, RATE_PERIOD = 10, 10.0
@@ -90,6 +93,28 @@ class WBUnavailable(WBError):
 
 class WBBadResponse(WBError):
     """A malformed or unexpected answer, or a 4xx that retrying will not fix."""
+
+
+class WBFileTooLarge(WBBadResponse):
+    """A downloaded file is larger than the caller takes."""
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    content: bytes
+    content_type: str  # as WB labels it (the caller checks the bytes themselves)
+
+
+@dataclass(frozen=True)
+class InModeration:
+    """WB's 202: the file is still being moderated; ask again after retry_seconds."""
+
+    state: str
+    retry_seconds: float
+
+
+MODERATION_RETRY_DEFAULT = 60.0
+MODERATION_RETRY_RANGE = (1.0, 3600.0)
 
 
 class WBClient:
@@ -171,19 +196,34 @@ class WBClient:
         result.setdefault("oldestEventTime", None)
         return result
 
-    def send_message(self, reply_sign: str, message: str) -> dict:
-        """Send a text reply. Not idempotent: after WBUnavailable it may have arrived."""
+    def send_message(self, reply_sign: str, message: str, files: list[tuple[str, bytes, str]] = ()) -> dict:
+        """Send a reply, with `files` as (name, bytes, content type) `file` parts. Not
+        idempotent: after WBUnavailable it may have arrived."""
         _check_field("replySign", reply_sign, REPLY_SIGN_MAX)
         _check_field("message", message, MESSAGE_MAX)
         # (None, value) parts force multipart/form-data without a file, as WB expects.
-        files = {"replySign": (None, reply_sign), "message": (None, message)}
-        body = self._request("POST", MESSAGE_PATH, files=files)
+        parts = [("replySign", (None, reply_sign)), ("message", (None, message)),
+                 *(("file", (name, content, content_type)) for name, content, content_type in files)]
+        body = self._request("POST", MESSAGE_PATH, files=parts)
         result = body.get("result")
         return result if isinstance(result, dict) else {}
 
+    def download(self, download_id: str, max_bytes: int) -> Downloaded | InModeration:
+        """A file of an event's attachments by its downloadID: its bytes, or WB's 202 (still
+        in moderation). WBFileTooLarge past `max_bytes` (the rest is not read)."""
+        resp = self._request("GET", DOWNLOAD_PATH + quote(download_id, safe=""), raw=True, max_body=max_bytes)
+        if resp.status_code == 202:
+            body = _problem(resp)
+            state = body.get("moderationState")
+            return InModeration(state if isinstance(state, str) and state else "moderation",
+                                _moderation_wait(body.get("retrySeconds")))
+        return Downloaded(resp.content, resp.headers.get("Content-Type", ""))
+
     # ---- transport --------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, params=None, files=None) -> dict:
+    def _request(self, method: str, path: str, *, params=None, files=None, raw: bool = False,
+                 max_body: int = None):
+        """WB's JSON answer (a dict); with `raw`, a 2xx answer as the response itself."""
         what = f"{method} {path}"
         deadline = time.monotonic() + self.max_rate_wait
         for _attempt in range(_MAX_429_RETRIES + 1):
@@ -196,7 +236,9 @@ class WBClient:
                         f"(over the {self.max_rate_wait:.0f} s wait budget)",
                         retry_after=exc.wait_seconds, unsent=True,
                     ) from None
-            resp = self._send(method, path, params, files)
+            resp = self._send(method, path, params, files, max_body or MAX_BODY_BYTES)
+            if raw and 200 <= resp.status_code < 300:
+                return resp
             if resp.status_code != 429:
                 return self._decode(resp, what)
             retry = retry_seconds(resp.headers)
@@ -217,7 +259,7 @@ class WBClient:
             retry_after=retry,
         )
 
-    def _send(self, method, path, params, files) -> requests.Response:
+    def _send(self, method, path, params, files, max_body: int = MAX_BODY_BYTES) -> requests.Response:
         started = time.monotonic()
         deadline = started + self.deadline
         status: int | str = "error"
@@ -233,7 +275,7 @@ class WBClient:
                 allow_redirects=False,
                 stream=True,  # the body is read here, against the overall deadline
             )
-            self._read_body(resp, deadline, f"{method} {path}")
+            self._read_body(resp, deadline, f"{method} {path}", max_body)
             status = resp.status_code  # "error" when the answer never arrived whole
             return resp
         except requests.Timeout as exc:
@@ -247,7 +289,7 @@ class WBClient:
             self.metrics.wb_request(endpoint_of(path), status, time.monotonic() - started)
         raise WBUnavailable(msg, unsent=unsent) from None
 
-    def _read_body(self, resp: requests.Response, deadline: float, what: str) -> None:
+    def _read_body(self, resp: requests.Response, deadline: float, what: str, max_body: int) -> None:
         """Read the whole body by the deadline: a read timeout alone lets a server that
         trickles a byte a second hold the call (and the seller's sync) for hours."""
         body = bytearray()
@@ -255,7 +297,9 @@ class WBClient:
             while True:
                 if time.monotonic() > deadline:
                     raise WBUnavailable(f"WB API {what}: no complete answer within {self.deadline:.0f} s")
-                if len(body) > MAX_BODY_BYTES:
+                if len(body) > max_body:
+                    if max_body < MAX_BODY_BYTES:
+                        raise WBFileTooLarge(f"WB API {what}: larger than {max_body} bytes")
                     raise WBBadResponse(f"WB API {what}: answer larger than {MAX_BODY_BYTES // 2**20} MB")
                 # read1: returns what one read brings, so the deadline is checked between reads.
                 chunk = resp.raw.read1(_READ_CHUNK, decode_content=True)
@@ -355,6 +399,14 @@ def retry_seconds(headers) -> float:
         if 0 <= value <= MAX_RETRY_SECONDS:  # False for nan too
             return value
     return _DEFAULT_RETRY_SECONDS
+
+
+def _moderation_wait(value) -> float:
+    """WB's retrySeconds, believed within MODERATION_RETRY_RANGE (else the default)."""
+    low, high = MODERATION_RETRY_RANGE
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
+        return float(value)
+    return MODERATION_RETRY_DEFAULT
 
 
 def _check_field(name: str, value: str, limit: int) -> None:

@@ -12,8 +12,9 @@ import time
 
 from sqlalchemy import select, update
 
-from chatcenter.models import Chat, Seller, SyncState
-from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, enqueue, recover_dead_runs
+from chatcenter.attachments import due_fetch_messages, enqueue_fetches
+from chatcenter.models import Chat, Seller, SyncState, utcnow
+from chatcenter.queues import ANALYSIS_JOB, ATTACHMENTS_JOB, SYNC_JOB, enqueue, recover_dead_runs
 from chatcenter.replies import recover_replies
 
 log = logging.getLogger("chatcenter.poller")
@@ -78,7 +79,19 @@ def requeue_orphaned_replies(resources) -> str | None:
     return None
 
 
-STEPS = (requeue_dead_runs, enqueue_due_analyses, settle_cut_syncs, requeue_orphaned_replies)
+def enqueue_due_fetches(resources) -> str | None:
+    """Files still to fetch from WB with no job on its way (Redis lost it), and files whose
+    moderation wait is over when their job's own retry was lost."""
+    from chatcenter.poller.loop import held_back_subjects
+
+    with resources.db.session() as session:
+        due = due_fetch_messages(session, utcnow())
+    pending = held_back_subjects(resources.redis, ATTACHMENTS_JOB, due)
+    enqueued = enqueue_fetches(resources, [m for m in due if m not in pending])
+    return f"{enqueued} attachment fetches enqueued" if enqueued else None
+
+
+STEPS = (requeue_dead_runs, enqueue_due_analyses, settle_cut_syncs, requeue_orphaned_replies, enqueue_due_fetches)
 
 
 def run(resources) -> None:

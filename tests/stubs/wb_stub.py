@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 CHATS_PATH = "/api/v1/seller/chats"
 EVENTS_PATH = "/api/v1/seller/events"
 MESSAGE_PATH = "/api/v1/seller/message"
+DOWNLOAD_PATH = "/api/v1/seller/download/"
 
 
 class Recorded(NamedTuple):
@@ -61,6 +62,10 @@ class WBStub:
         self.requests: list[Recorded] = []
         self.arrivals: list[float] = []  # time.time() of each request in `requests`, in step
         self.sent_messages: list[dict] = []  # multipart fields as received
+        # Each message's `file` parts (field, filename, content_type, content), in step.
+        self.sent_files: list[list[dict]] = []
+        # Files buyers sent, by downloadID: (bytes, content type, 202 answers still to give).
+        self.files: dict[str, list] = {}
         # Optional real limit per token, e.g. (10, 10.0); None = unlimited.
         self.rate_limit: tuple[int, float] | None = None
         self.lock = threading.RLock()
@@ -128,6 +133,7 @@ class WBStub:
             self.requests.clear()
             self.arrivals.clear()
             self.sent_messages.clear()
+            self.sent_files.clear()
 
     # ---- data builders ----------------------------------------------------
 
@@ -186,6 +192,19 @@ class WBStub:
             if chat and text is not None and ts >= chat["lastMessage"]["addTimestamp"]:
                 chat["lastMessage"] = {"text": text, "addTimestamp": ts}
             return event
+
+    def add_file(self, content: bytes, content_type: str, moderated_first: int = 0, download_id=None) -> str:
+        """A file /download/{id} serves (after `moderated_first` answers of 202); its id."""
+        download_id = download_id or uuid.uuid4().hex
+        with self.lock:
+            self.files[download_id] = [content, content_type, moderated_first]
+        return download_id
+
+    def downloads(self, download_id: str | None = None) -> int:
+        """How many download requests arrived (for one file, or all)."""
+        with self.lock:
+            return sum(1 for r in self.requests if r.path.startswith(DOWNLOAD_PATH)
+                       and (download_id is None or r.path == DOWNLOAD_PATH + download_id))
 
     def delivered(self, text: str) -> int:
         """How many copies of `text` WB holds from the seller (what the buyer sees)."""
@@ -283,6 +302,8 @@ class WBStub:
 
         route = {("GET", CHATS_PATH): self._chats, ("GET", EVENTS_PATH): self._events,
                  ("POST", MESSAGE_PATH): self._message}.get((method, path))
+        if method == "GET" and path.startswith(DOWNLOAD_PATH):
+            return self._download(h, path.removeprefix(DOWNLOAD_PATH))
         if route is None:
             return h.reply_json(404, problem(404, f"no route {method} {path}"), problem_json=True)
         status, body = route(query, h.headers, raw)
@@ -291,6 +312,18 @@ class WBStub:
         if after and after["kind"] == "accept_delay" and self._stopping.wait(after["seconds"]):
             return
         h.reply_json(status, body, problem_json=status >= 400)
+
+    def _download(self, h, download_id: str) -> None:
+        from urllib.parse import unquote
+
+        with self.lock:
+            found = self.files.get(unquote(download_id))
+            if found is not None and found[2] > 0:
+                found[2] -= 1
+                return h.reply_json(202, {"moderationState": "moderation", "retrySeconds": 2})
+        if found is None:
+            return h.reply_json(404, problem(404, "file not found"), problem_json=True)
+        h.reply(200, found[0], found[1])
 
     def _rate_check(self, token: str) -> dict | None:
         if not self.rate_limit:
@@ -348,24 +381,29 @@ class WBStub:
         msg = BytesParser(policy=HTTP).parsebytes(
             f"Content-Type: {ctype}\r\n\r\n".encode() + raw
         )
-        fields, files = {}, []
+        fields, files, file_parts = {}, [], []
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if part.get_filename():
                 files.append(part.get_filename())
+                file_parts.append({"field": name, "filename": part.get_filename(),
+                                   "content_type": part.get_content_type(), "content": part.get_payload(decode=True)})
             elif name:
                 # No per-part charset is sent: WB (and we) read UTF-8.
                 fields[name] = part.get_payload(decode=True).decode("utf-8")
         with self.lock:
             self.sent_messages.append(dict(fields, files=files))
+            self.sent_files.append(file_parts)
             sign, text = fields.get("replySign", ""), fields.get("message", "")
             chat = next((c for c in self.chats if c["replySign"] == sign), None)
         if not sign or len(sign) > 255 or chat is None:
             return 400, problem(400, "invalid replySign", "bad request")
         if len(text) > 1000 or (not text and not files):
             return 400, problem(400, "message is empty or longer than 1000 characters", "bad request")
-        # WB shows the seller's own reply in the event feed too.
-        event = self.add_event(chat["chatID"], text, sender="seller")
+        # WB shows the seller's own reply in the event feed too (its files as attachments).
+        echoed = {"files": [{"downloadID": self.add_file(p["content"], p["content_type"]), "name": p["filename"],
+                             "contentType": p["content_type"], "size": len(p["content"])} for p in file_parts]}
+        event = self.add_event(chat["chatID"], text, sender="seller", attachments=echoed if file_parts else None)
         return 200, {"result": {"addTime": event["addTimestamp"], "chatID": chat["chatID"]}, "errors": []}
 
 

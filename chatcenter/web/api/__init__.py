@@ -30,7 +30,7 @@ def _guard():
     _ids_in_range()
     check_url_ids()  # a seller, chat or job outside the key's sellers: 404, as if it did not exist
     inputs.refuse_repeats()
-    if request.method in ("POST", "PATCH"):
+    if request.method in ("POST", "PATCH") and not inputs.takes_files():
         inputs.require_json_object_body()
     return None
 

@@ -5,10 +5,14 @@ from flask import Blueprint, g
 
 from chatcenter import actions, runtime
 from chatcenter.contract import ChatPage, JobAccepted, OneChat, ReplyAccepted
-from chatcenter.errors import NotFound
+from chatcenter.errors import BadInput, NotFound
 from chatcenter.queries import ChatFilter, chat_detail, list_chats
 from chatcenter.web.api.enqueued import accepted, enqueued
-from chatcenter.web.api.inputs import ChatListQuery, ChatQuery, NoBody, NoQuery, ReplyBody, ReplyHeaders
+from chatcenter.attachments import FILE_MAX, FILES_TOTAL_MAX, MB, check_uploads
+from chatcenter.web.api.inputs import (
+    ChatListQuery, ChatQuery, FilePart, NoBody, NoQuery, ReplyBody, ReplyForm, ReplyHeaders,
+)
+from chatcenter.web.files import file_answer
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 from chatcenter.web.reads import request_reader
 from chatcenter.web.scope import current_scope
@@ -50,6 +54,20 @@ def chat(chat_id: int, query: ChatQuery):
     return found
 
 
+@bp.get("/<int:chat_id>/attachments/<download_id>")
+@spec.validate(resp=answers((200, None, "The file: image/jpeg, image/png or application/pdf"), *READS, 404, 409,
+                            s404="No such chat, or no such file in it",
+                            s409="The file is not stored: still to fetch from WB (`state`: pending), in WB's "
+                                 "moderation (moderation) or refused (refused)"), tags=["chats"])
+def attachment(chat_id: int, download_id: str, query: NoQuery):
+    """A photo or file of a message, from this service's own storage
+
+    The URL is a message's `attachments[].url`. The file is served with its checked content type,
+    inline for images and as a download for the rest, and may be cached privately for good.
+    """
+    return file_answer(chat_id, download_id)
+
+
 @bp.post("/<int:chat_id>/analysis")
 @spec.validate(resp=answers(ENQUEUED, *WRITES, 409, s409="An analysis of this chat is already queued or running "
                             "(job_id names it); or analysis is off (DEEPSEEK_API_KEY is empty)"), tags=["chats"])
@@ -61,17 +79,28 @@ def analysis(chat_id: int, query: NoQuery, json: NoBody):
 @bp.post("/<int:chat_id>/reply")
 @spec.validate(resp=answers((202, ReplyAccepted, "The reply is recorded and its sending enqueued"), *WRITES, 422,
                             s400="Bad input; or the text holds what WB's moderation refuses (a link, an e-mail "
-                                 "address, a phone number, a social network's name), named in `detail`"),
+                                 "address, a phone number, a social network's name), named in `detail`; or a "
+                                 "file is not JPEG, PNG or PDF, or there are more than 5 (the file is named)",
+                            s413=f"A file is over {FILE_MAX // MB} MB, the files over {FILES_TOTAL_MAX // MB} MB "
+                                 "in all (the file is named), or the body is over its limit"),
                tags=["chats"])
-def reply(chat_id: int, query: NoQuery, json: ReplyBody, headers: ReplyHeaders):
-    """Answer the buyer: the text is sent to WB by a job, once
+def reply(chat_id: int, query: NoQuery, json: ReplyBody, form: ReplyForm, headers: ReplyHeaders):
+    """Answer the buyer: the text (and files) are sent to WB by a job, once
 
-    The job sends the text with the chat's reply sign and stores it as a seller message once WB accepts
-    it. With an Idempotency-Key, the same key (from the same API key) within 24 h names the same reply:
-    the answer is the first request's, nothing is sent twice, and `Idempotent-Replayed: true` says so.
+    JSON for a text alone; multipart/form-data with `text` and up to 5 `file` parts (JPEG, PNG or PDF by
+    their content, at most 5 MB each, 30 MB in all) for a reply with files, checked before anything is
+    queued. The job sends them with the chat's reply sign and stores the reply as a seller message once
+    WB accepts it. With an Idempotency-Key, the same key (from the same API key) within 24 h names the
+    same reply (the same chat, text and files): the answer is the first request's, nothing is sent twice,
+    and `Idempotent-Replayed: true` says so.
     """
-    result = actions.request_reply(runtime.get(), chat_id, json.text, requested_by=g.requester,
-                                   idempotency_key=headers.idempotency_key)
+    files = []
+    if form is not None:
+        if not all(isinstance(part, FilePart) for part in form.file):
+            raise BadInput("file", "must be a file part (with a file name), not a text field")
+        files = check_uploads([(part.storage.filename or "", part.storage.read()) for part in form.file])
+    result = actions.request_reply(runtime.get(), chat_id, (form or json).text, requested_by=g.requester,
+                                   idempotency_key=headers.idempotency_key, files=files)
     response = accepted({"job_id": result.job_id, "reply_id": result.reply_id, "state": result.state})
     if not result.created:
         response.headers["Idempotent-Replayed"] = "true"  # the first request's reply, nothing new

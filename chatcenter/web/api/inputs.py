@@ -13,18 +13,24 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from flask import request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from werkzeug.datastructures import FileStorage
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
 from chatcenter.actions import IDEMPOTENCY_KEY_MAX
 from chatcenter.wb_events import MESSAGE_MAX
+from chatcenter.attachments import FILE_MAX, FILES_MAX, FILES_TOTAL_MAX, MB
 from chatcenter.contract import ID_MAX
 from chatcenter.errors import BadInput
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queries import MAX_LIMIT, ORDERS
 from chatcenter.search import SEARCH_MAX
+from chatcenter.queues import QUEUE_NAMES
 
 BODY_MAX = 64 * 1024  # bytes: a reply is at most 1000 characters
+# A reply's files (30 MB in all) and its text and part headers.
+FILES_BODY_MAX = FILES_TOTAL_MAX + MB
+FILE_ENDPOINTS = {"api.chats.reply"}
 DEFAULT_LIMIT = 50
 CURSOR_MAX = 500
 _DIGITS = re.compile(r"[0-9]{1,10}")
@@ -122,6 +128,45 @@ class TemplateChange(Body):
     text: TEMPLATE_TEXT = None
 
 
+def _as_list(raw: Any) -> Any:
+    """One `file` part arrives alone, several as a list."""
+    return raw if isinstance(raw, list) else [raw]
+
+
+class FilePart(str):
+    """A multipart file part as the models see it: its file name (what a refusal may show
+    and spectree can write as JSON), with the part itself in `storage`."""
+
+    storage: FileStorage
+
+    @classmethod
+    def of(cls, storage: FileStorage) -> "FilePart":
+        part = cls(storage.filename or "")
+        part.storage = storage
+        return part
+
+
+def _file_parts(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    wrap = lambda v: FilePart.of(v) if isinstance(v, FileStorage) else v  # noqa: E731
+    return {name: [wrap(v) for v in value] if isinstance(value, list) else wrap(value)
+            for name, value in data.items()}
+
+
+class ReplyForm(Body):
+    """A reply with files, as multipart/form-data (JSON stays for a text alone)."""
+
+    _parts = model_validator(mode="before")(_file_parts)
+
+    text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": REPLY_TEXT_PATTERN},
+                               description=f"1 to {MESSAGE_MAX} characters after trimming; no NUL characters")]
+    file: Annotated[list[Any], BeforeValidator(_as_list), Field(
+        max_length=FILES_MAX, json_schema_extra={"items": {"type": "string", "format": "binary"}},
+        description=f"a JPEG, PNG or PDF file (judged by its content), at most {FILE_MAX // MB} MB; repeat the "
+                    f"field for up to {FILES_MAX} files, {FILES_TOTAL_MAX // MB} MB in all")] = []
+
+
 class ReplyHeaders(BaseModel):
     model_config = ConfigDict(extra="ignore")  # every other header is the client's business
     kind: ClassVar[str] = "header"
@@ -134,8 +179,15 @@ class ReplyHeaders(BaseModel):
 # ---------------------------------------------------------------------------- refusals
 
 def limit_body() -> None:
-    """Cap this request's body at BODY_MAX (or the app's smaller MAX_CONTENT_LENGTH)."""
-    request.max_content_length = min(request.max_content_length or BODY_MAX, BODY_MAX)
+    """Cap this request's body at BODY_MAX, or FILES_BODY_MAX for a reply with files (or
+    the app's smaller MAX_CONTENT_LENGTH)."""
+    cap = FILES_BODY_MAX if takes_files() else BODY_MAX
+    request.max_content_length = min(request.max_content_length or cap, cap)
+
+
+def takes_files() -> bool:
+    """A multipart request to the one route that takes files (a reply)."""
+    return request.mimetype == "multipart/form-data" and request.endpoint in FILE_ENDPOINTS
 
 
 def require_json_object_body() -> None:
@@ -220,7 +272,7 @@ def _shown(raw: Any, limit: int = 40) -> str:
 class JobListQuery(Request):
     state: Annotated[Literal["queued", "scheduled", "started", "failed"], Field(
         description="scheduled: waiting for a retry")] = "failed"
-    queue: Annotated[Literal["sync", "analysis", "reply", "default"], Field(description="one queue only")] = None
+    queue: Annotated[Literal[QUEUE_NAMES], Field(description="one queue only")] = None
     limit: whole_number(1, MAX_LIMIT, "jobs per page") = DEFAULT_LIMIT
     cursor: Annotated[str, Field(min_length=1, max_length=CURSOR_MAX,
                                  description="the previous page's next_cursor (same state and queue)")] = None

@@ -71,9 +71,13 @@ class Documented(Response):
         return None
 
 
+# Routes whose success is a file, not JSON: the types it may be (spectree documents JSON only).
+FILE_ANSWERS = {"/api/chats/{chat_id}/attachments/{download_id}": ("image/jpeg", "image/png", "application/pdf")}
+
+
 def answers(ok: tuple[int, Any, str], *errors: int, **described: str) -> Documented:
-    """The route's answers: its success (status, model, description) and the error statuses
-    it may give (descriptions from ERRORS, or given by status as `s409="..."`)."""
+    """The route's answers: its success (status, model or None for a file, description) and
+    the error statuses it may give (descriptions from ERRORS, or given by status as `s409="..."`)."""
     status, model, description = ok
     codes = {f"HTTP_{status}": (model, description)}
     for code in errors:
@@ -104,6 +108,9 @@ def document(app: Flask) -> dict:
         for path, operations in doc["paths"].items():
             for operation in operations.values():
                 _complete(operation)
+                if path in FILE_ANSWERS:
+                    operation["responses"]["200"]["content"] = {
+                        kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_ANSWERS[path]}
                 if path.startswith("/api/health"):  # the probes read no input: never a 400
                     del operation["responses"]["400"]
         _DOCUMENT = doc

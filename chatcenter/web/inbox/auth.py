@@ -28,7 +28,7 @@ from chatcenter.web.inbox.i18n import LANGUAGES
 from chatcenter.web.inbox.i18n import SESSION_KEY as LANGUAGE_KEY
 from chatcenter.web.inbox.login_throttle import LoginThrottle, Refused
 from chatcenter.web.inbox.params import has_control_characters, refuse_impossible_ids
-from chatcenter.web.inbox.security import csrf
+from chatcenter.web.inbox.security import csrf, limit_form_body
 from chatcenter.web.reads import request_reader
 from chatcenter.web.scope import check_url_ids, enter
 
@@ -107,6 +107,7 @@ def guard():
         return None
     refuse_impossible_ids()
     if request.method not in SAFE_METHODS:
+        limit_form_body()
         csrf.protect()  # every form, the login form included
     g.operator = signed_in_operator()
     if g.operator is not None:

@@ -16,11 +16,12 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
 from chatcenter import runtime, saved_replies
-from chatcenter.errors import BadInput
 from chatcenter.actions import (
     AnalysisOff, IdempotencyConflict, NotFound, WouldBeRefused, request_analysis, request_reply, request_sync,
 )
-from chatcenter.models import ReplyState
+from chatcenter.attachments import FILE_MAX, FILES_MAX, check_uploads, reply_uploads
+from chatcenter.errors import BadInput, TooLarge
+from chatcenter.models import AttachmentState, ReplyState
 from chatcenter.moderation import wb_would_refuse
 from chatcenter.prompt import CATEGORIES, URGENCIES
 from chatcenter.queries import (
@@ -31,6 +32,7 @@ from chatcenter.wb_events import MESSAGE_MAX
 from chatcenter.unread import count_unread_chats, mark_seen, read_floor, start_reading, unread_counts
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.params import whole_number
+from chatcenter.web.files import file_answer
 from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
 from chatcenter.web.reads import request_reader
 from chatcenter.web.scope import current_scope
@@ -168,12 +170,15 @@ def thread_part(chat_id: int, before: int | None, reply_id: int | None, chat: di
                if r["state"] != ReplyState.FAILED or parse_time(r["created_at"]) >= last_activity]
     if followed is not None and all(r["id"] != followed["id"] for r in pending):
         pending.append(followed)
+    # A file being fetched from WB shows as soon as it is stored (one in WB's moderation
+    # may take hours: the usual pace).
+    fetching = any(a["state"] == AttachmentState.PENDING for m in chat["messages"] for a in m["attachments"])
     busy = any(r["state"] in ON_THE_WAY for r in pending)
     params = {k: v for k, v in (("before", before), ("reply", reply_id)) if v is not None}
     return {
         "chat": chat,
         "replies": sorted(pending, key=lambda r: r["id"]),
-        "refresh": BUSY_REFRESH_SECONDS if busy else REFRESH_SECONDS,
+        "refresh": BUSY_REFRESH_SECONDS if busy or fetching else REFRESH_SECONDS,
         "busy": busy,
         "live_url": url_for("inbox.live_thread", chat_id=chat_id, **params),
         "older_url": url_for("inbox.chat", chat_id=chat_id, before=chat["messages_before"])
@@ -232,7 +237,7 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
     return render_template(
         "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat), templates=templates,
         seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
-        idempotency_key=uuid.uuid4().hex, reply_max=MESSAGE_MAX,
+        idempotency_key=uuid.uuid4().hex, reply_max=MESSAGE_MAX, files_max=FILES_MAX, file_max=FILE_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
     ), status
 
@@ -249,13 +254,32 @@ def chat(chat_id: int):
     return render_chat(chat_id)
 
 
+@bp.get("/chats/<int:chat_id>/attachments/<download_id>")
+def attachment(chat_id: int, download_id: str):
+    """A message's photo or file, served from our storage (never from WB's URL)."""
+    return file_answer(chat_id, download_id)
+
+
 @bp.post("/chats/<int:chat_id>/reply")
 def send_reply(chat_id: int):
     text = request.form.get("text", "")
     # One key per rendered form: a double click or a resubmitted form sends one reply.
     key = request.form.get("idempotency_key", "").strip() or None
     try:
-        sent = request_reply(runtime.get(), chat_id, text, requested_by=g.operator.requester, idempotency_key=key)
+        # A file input left empty still sends one nameless, empty part.
+        files = check_uploads([(part.filename or "", part.read()) for part in request.files.getlist("file")
+                               if part.filename or part.content_length])
+        again = _int_arg(request.form, "files_of")  # "Send again": the failed reply's files go too
+        if again is not None and not files:
+            with runtime.get().db.session() as session:
+                files = reply_uploads(session, chat_id, again)
+    except (BadInput, TooLarge) as exc:
+        return render_chat(chat_id, draft=text, status=exc.status, error=_(
+            "Not sent: %(problem)s. Attach JPEG, PNG or PDF files of at most 5 MB each, up to 5 files "
+            "(30 MB in all), then send again.", problem=exc.detail.removeprefix("file: ")))
+    try:
+        sent = request_reply(runtime.get(), chat_id, text, requested_by=g.operator.requester, idempotency_key=key,
+                             files=files)
     except WouldBeRefused as exc:
         return render_chat(chat_id, draft=text, status=400, error=_(
             "Not sent: it contains %(what)s, and Wildberries refuses links, e-mail addresses, phone numbers and "

@@ -1,18 +1,18 @@
 """How values look on the pages: translated labels, times in the operator's zone, money,
-waiting times and attachment links. Registered as Jinja globals and filters."""
+waiting times, file sizes and URLs. Registered as Jinja globals and filters."""
 from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
 from functools import lru_cache, partial
-from urllib.parse import urlsplit
 
 from babel.dates import format_skeleton, format_time
 from babel.dates import format_timedelta as babel_timedelta
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from flask import Flask
 from flask_babel import get_locale, get_timezone, lazy_gettext as _l, to_user_timezone
 
+from chatcenter.attachments import product_url
 from chatcenter.models import utcnow
 
 URGENCY = {"high": _l("High urgency"), "medium": _l("Medium urgency"), "low": _l("Low urgency")}
@@ -27,7 +27,6 @@ REPLY_STATE = {"queued": _l("Queued"), "sending": _l("Sending to Wildberries"), 
 # What WB's moderation refuses (chatcenter.moderation's kinds), as the pages name it.
 REFUSED_KIND = {"link": _l("a link"), "email": _l("an e-mail address"), "phone": _l("a phone number"),
                 "social": _l("a social network's name")}
-WB_PRODUCT_URL = "https://www.wildberries.ru/catalog/{nm_id}/detail.aspx"
 
 
 def parse_time(value) -> datetime | None:
@@ -89,38 +88,19 @@ def _money(amount, currency, locale) -> str:
         return f"{amount} {currency or ''}".strip()
 
 
-def product_url(product: dict | None) -> str | None:
-    nm_id = (product or {}).get("nmID")
-    return WB_PRODUCT_URL.format(nm_id=nm_id) if isinstance(nm_id, int) and not isinstance(nm_id, bool) else None
+def page_file_url(api_url: str | None) -> str | None:
+    """The page's URL of a file from the API's (the same path without /api): both serve it."""
+    return api_url.removeprefix("/api") if api_url and api_url.startswith("/api/") else api_url
 
 
-def _web_url(value) -> str | None:
-    """Only http(s) links: a buyer's attachment must never become a javascript: link."""
-    if not isinstance(value, str):
-        return None
-    try:
-        scheme = urlsplit(value).scheme.lower()
-    except ValueError:
-        return None
-    return value if scheme in ("http", "https") else None
-
-
-def attachment_links(attachments) -> list[dict]:
-    """WB's attachments (images, files, a product card) as {label, url} (url may be None)."""
-    if not isinstance(attachments, dict):
-        return []
-    links = []
-    for n, image in enumerate(attachments.get("images") or [], 1):
-        if isinstance(image, dict):
-            links.append({"label": str(_l("Image %(n)s", n=n)), "url": _web_url(image.get("url"))})
-    for n, file in enumerate(attachments.get("files") or [], 1):
-        if isinstance(file, dict):
-            name = file.get("name") if isinstance(file.get("name"), str) else None
-            links.append({"label": name or str(_l("File %(n)s", n=n)), "url": _web_url(file.get("url"))})
-    card = attachments.get("goodCard")
-    if isinstance(card, dict) and product_url(card):
-        links.append({"label": str(_l("Product %(nm_id)s", nm_id=card["nmID"])), "url": product_url(card)})
-    return links
+def file_size(size: int | None, locale=None) -> str:
+    """1.4 MB, 820 KB, 96 B."""
+    if size is None:
+        return ""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{format_decimal(round(size / scale, 1), locale=locale or get_locale())} {unit}"
+    return f"{size} B"
 
 
 # (language, mapping, value) -> the translated label: the catalogues are loaded once per
@@ -141,7 +121,7 @@ def label(mapping: dict, value, locale: str | None = None) -> str:
 def init_present(app: Flask) -> None:
     app.jinja_env.filters.update(when=when, iso=iso, since=since)
     app.jinja_env.globals.update(
-        money=money, product_url=product_url, attachment_links=attachment_links, label=label,
+        money=money, product_url=product_url, page_file_url=page_file_url, file_size=file_size, label=label,
         URGENCY=URGENCY, SENTIMENT=SENTIMENT, CATEGORY=CATEGORY, SENDER=SENDER, SYNC_STATE=SYNC_STATE,
         REPLY_STATE=REPLY_STATE, current_timezone=lambda: str(get_timezone()),
         current_language=lambda: str(get_locale()),

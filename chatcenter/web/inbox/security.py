@@ -32,6 +32,17 @@ class InboxSessionInterface(SecureCookieSessionInterface):
         return request.is_secure
 
 
+FORM_BODY_MAX = 1024 * 1024  # bytes: every form but a reply with files
+FILE_FORM_ENDPOINTS = {"inbox.send_reply"}
+
+
+def limit_form_body() -> None:
+    """Forms are small; only the reply form carries files (MAX_CONTENT_LENGTH caps it).
+    Set before the CSRF check reads the form."""
+    if request.endpoint not in FILE_FORM_ENDPOINTS:
+        request.max_content_length = min(request.max_content_length or FORM_BODY_MAX, FORM_BODY_MAX)
+
+
 def add_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)

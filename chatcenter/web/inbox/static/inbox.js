@@ -118,6 +118,83 @@
     update();
   }
 
+  /* Files on the reply form: chosen with the button or dropped on the form; checked here
+     (type, size, count: the server checks again) and shown before sending, photos as
+     previews drawn on a canvas (createImageBitmap: the CSP allows images from this site
+     only, so no blob: or data: URL is used). */
+  var TYPES = ["image/jpeg", "image/png", "application/pdf"];
+
+  function attachFiles(form) {
+    var input = document.getElementById(form.getAttribute("data-drop-files"));
+    if (!input || typeof DataTransfer === "undefined") return;
+    var list = form.querySelector("[data-previews]");
+    var error = form.querySelector("[data-files-error]");
+    var maxFiles = Number(input.getAttribute("data-max-files")) || 5;
+    var maxBytes = Number(input.getAttribute("data-max-bytes")) || 5242880;
+
+    function problem(files) {
+      if (files.length > maxFiles) return input.getAttribute("data-too-many");
+      for (var i = 0; i < files.length; i++) {
+        if (TYPES.indexOf(files[i].type) < 0) return files[i].name + " " + input.getAttribute("data-bad-type");
+        if (files[i].size > maxBytes) return files[i].name + " " + input.getAttribute("data-too-big");
+      }
+      return "";
+    }
+
+    function size(bytes) {
+      return bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " KB";
+    }
+
+    function show() {
+      var files = Array.prototype.slice.call(input.files);
+      var said = problem(files);
+      error.textContent = said;
+      error.hidden = !said;
+      list.textContent = "";
+      files.forEach(function (file) {
+        var item = document.createElement("li");
+        if (/^image\/(jpeg|png)$/.test(file.type) && window.createImageBitmap) {
+          var canvas = document.createElement("canvas");
+          canvas.width = 192; canvas.height = 192;
+          canvas.setAttribute("role", "img");
+          canvas.setAttribute("aria-label", file.name);
+          item.appendChild(canvas);
+          createImageBitmap(file).then(function (bitmap) {
+            var scale = Math.max(canvas.width / bitmap.width, canvas.height / bitmap.height);
+            var w = bitmap.width * scale, h = bitmap.height * scale;
+            canvas.getContext("2d").drawImage(bitmap, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+          }).catch(function () {});
+        }
+        var label = document.createElement("span");
+        label.textContent = file.name + " · " + size(file.size);
+        item.appendChild(label);
+        list.appendChild(item);
+      });
+    }
+
+    input.addEventListener("change", show);
+    form.addEventListener("submit", function (event) {
+      if (problem(Array.prototype.slice.call(input.files))) { event.preventDefault(); event.stopImmediatePropagation(); show(); }
+    }, true);
+    form.addEventListener("dragover", function (event) {
+      if (event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types, "Files") >= 0) {
+        event.preventDefault();
+        form.classList.add("dragging");
+      }
+    });
+    form.addEventListener("dragleave", function () { form.classList.remove("dragging"); });
+    form.addEventListener("drop", function (event) {
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      event.preventDefault();
+      form.classList.remove("dragging");
+      var all = new DataTransfer();  // the files chosen before, then the dropped ones
+      Array.prototype.forEach.call(input.files, function (f) { all.items.add(f); });
+      Array.prototype.forEach.call(event.dataTransfer.files, function (f) { all.items.add(f); });
+      input.files = all.files;
+      show();
+    });
+  }
+
   /* "Put it in the reply box": the AI's suggestion into the textarea, focused. */
   function wire(root) {
     root.querySelectorAll("[data-copy-to]").forEach(function (button) {
@@ -137,6 +214,7 @@
     document.querySelectorAll("form[data-once]").forEach(submitOnce);
     document.querySelectorAll("form[data-autosubmit]").forEach(applyOnChange);
     document.querySelectorAll("[data-counter-for]").forEach(counter);
+    document.querySelectorAll("form[data-drop-files]").forEach(attachFiles);
     wire(document);
   });
 })();
