@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from chatcenter.chat_status import assign_if_unassigned, who
 from chatcenter.errors import BadInput, Conflict, NotFound, Unprocessable
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
@@ -146,7 +147,18 @@ def request_reply(resources: Runtime, chat_id: int, text, requested_by: str,
                 with resources.db.session() as session:
                     session.delete(session.get(Reply, reply_id))
             raise
+    if created:
+        _assign_to_replier(resources, chat_id, requested_by)
     return ReplyRequest(reply_id, job_id, state, created)
+
+
+def _assign_to_replier(resources: Runtime, chat_id: int, requested_by: str) -> None:
+    """An unassigned chat becomes the chat of the operator who answered it. A reply by API
+    key leaves it as it is: a key is no one to assign a chat to."""
+    kind, operator_id = who(requested_by)
+    if kind == "operator":
+        with resources.db.session() as session:
+            assign_if_unassigned(session, chat_id, operator_id, requested_by)
 
 
 def _earlier_reply(session, requested_by: str, key: str | None) -> Reply | None:

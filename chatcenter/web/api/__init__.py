@@ -28,7 +28,7 @@ def _guard():
     inputs.limit_body()
     _ids_in_range()
     inputs.refuse_repeats()
-    if request.method == "POST":
+    if request.method in ("POST", "PATCH"):
         inputs.require_json_object_body()
     return None
 

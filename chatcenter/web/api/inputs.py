@@ -17,18 +17,27 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.fields import FieldInfo
 
 from chatcenter.actions import IDEMPOTENCY_KEY_MAX, REPLY_MAX
+from chatcenter.chat_status import STATUSES
 from chatcenter.contract import ID_MAX
 from chatcenter.errors import BadInput
+from chatcenter.notes import NOTE_MAX
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
-from chatcenter.queries import MAX_LIMIT, ORDERS
+from chatcenter.queries import MAX_LIMIT, ORDERS, UNASSIGNED
 
 BODY_MAX = 64 * 1024  # bytes: a reply is at most 1000 characters
 DEFAULT_LIMIT = 50
 CURSOR_MAX = 500
 _DIGITS = re.compile(r"[0-9]{1,10}")
-# The reply's text: 1 to REPLY_MAX characters once leading and trailing white space is
-# trimmed, no NUL (chatcenter.actions checks it; the pattern tells clients and fuzzers).
-REPLY_TEXT_PATTERN = r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (REPLY_MAX - 2)
+REPEATABLE = ("status",)  # query parameters that may be given more than once
+
+
+def text_pattern(longest: int) -> str:
+    """1 to `longest` characters once leading and trailing white space is trimmed, no NUL
+    (the actions check it; the pattern tells clients and fuzzers)."""
+    return r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (longest - 2)
+
+
+REPLY_TEXT_PATTERN = text_pattern(REPLY_MAX)
 
 
 def _whole_number(raw: Any) -> Any:
@@ -56,6 +65,18 @@ def whole_number(low: int, high: int, description: str):
 Flag = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
+def _listed(raw: Any) -> Any:
+    """A parameter given more than once, or as comma-separated values: one list."""
+    values = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(v, str) for v in values):
+        return raw
+    return [part for value in values for part in value.split(",")]
+
+
+def _operator_or_none(raw: Any) -> Any:
+    return raw if raw == UNASSIGNED else _whole_number(raw)
+
+
 class Request(BaseModel):
     """A part of a request; `kind` names its members in error details."""
 
@@ -73,6 +94,13 @@ class ChatListQuery(Request):
     sentiment: Annotated[Literal[SENTIMENTS], Field(description="of the latest analysis")] = None
     urgency: Annotated[Literal[URGENCIES], Field(description="of the latest analysis")] = None
     category: Annotated[Literal[CATEGORIES], Field(description="of the latest analysis")] = None
+    status: Annotated[list[Literal[STATUSES]], Field(
+        min_length=1, max_length=len(STATUSES),
+        description="only chats in these statuses: repeat the parameter or separate by commas "
+                    "(status=open,snoozed); a snooze past its time counts as open"), BeforeValidator(_listed)] = None
+    assignee_id: Annotated[Annotated[int, Field(ge=1, le=ID_MAX)] | Literal[UNASSIGNED], Field(
+        description=f"an operator's id (their chats only), or `{UNASSIGNED}` (the chats nobody is assigned to)"),
+        BeforeValidator(_operator_or_none)] = None
     order: Annotated[Literal[ORDERS], Field(
         description="activity: newest activity first; queue: awaiting a reply first (high urgency, longest "
                     "wait), then the rest by activity")] = "activity"
@@ -97,6 +125,28 @@ class NoBody(Body):
 class ReplyBody(Body):
     text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": REPLY_TEXT_PATTERN},
                                description=f"1 to {REPLY_MAX} characters after trimming; no NUL characters")]
+
+
+def _moment_text(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        raise ValueError("not an ISO 8601 date-time string")
+    return _moment(raw)
+
+
+class ChatChangeBody(Body):
+    """Any of the fields; the others stay as they are."""
+    status: Annotated[Literal[STATUSES], Field(description="snoozed needs snoozed_until")] = None
+    snoozed_until: Annotated[datetime, Field(
+        description="when the snoozed chat opens again by itself (with status snoozed only): ISO 8601 with its "
+                    "offset, in the future", json_schema_extra={"format": "date-time"}),
+        BeforeValidator(_moment_text)] = None
+    assignee_id: Annotated[Annotated[int, Field(ge=1, le=ID_MAX, strict=True)] | None, Field(
+        description="an active operator's id, or null (nobody)")] = None
+
+
+class NoteBody(Body):
+    text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": text_pattern(NOTE_MAX)},
+                               description=f"1 to {NOTE_MAX} characters after trimming; no NUL characters")]
 
 
 class ReplyHeaders(BaseModel):
@@ -134,7 +184,7 @@ def require_json_object_body() -> None:
 
 def refuse_repeats() -> None:
     for name in request.args:
-        if len(request.args.getlist(name)) > 1:
+        if name not in REPEATABLE and len(request.args.getlist(name)) > 1:
             raise BadInput(name or "(empty name)", "was given more than once")
 
 
@@ -172,6 +222,11 @@ def _rule(info: FieldInfo) -> str:
     """What a field takes, in words, from its declaration."""
     bounds = {type(m).__name__: m for m in info.metadata}
     kind = info.annotation
+    if getattr(kind, "__origin__", None) is list:  # a repeatable parameter: its values' rule
+        choices = getattr(kind.__args__[0], "__args__", ())
+        return f"one or more of {', '.join(choices)}"
+    if (info.json_schema_extra or {}).get("format") == "date-time":
+        return "an ISO 8601 date-time with its offset, e.g. 2026-12-01T09:00:00Z"
     if kind is int:
         return f"a whole number from {bounds['Ge'].ge} to {bounds['Le'].le}"
     if kind is bool:

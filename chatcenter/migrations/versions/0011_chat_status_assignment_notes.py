@@ -1,0 +1,71 @@
+"""Chats' status (open, resolved, snoozed) and assignee, their recorded changes, and notes
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-07
+
+Every existing chat becomes open and unassigned (the column's default). A snoozed chat is
+stored as open with a future snoozed_until (chatcenter.chat_status says why). The indexes
+serve the inbox's views (tests/test_query_plans.py).
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+SNOOZED = sa.text("snoozed_until IS NOT NULL")
+INDEXES = {
+    "ix_chats_status_queue": ["status", "awaiting_reply", "priority", "waiting_since", "id"],
+    "ix_chats_status_activity": ["status", "last_message_at", "id"],
+    "ix_chats_assignee_queue": ["assignee_id", "status", "awaiting_reply", "priority", "waiting_since", "id"],
+    "ix_chats_assignee_activity": ["assignee_id", "status", "last_message_at", "id"],
+}
+
+
+def upgrade():
+    with op.batch_alter_table("chats") as batch:
+        batch.add_column(sa.Column("status", sa.String(10), nullable=False, server_default="open"))
+        batch.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("assignee_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key("fk_chats_assignee_id_operators", "operators", ["assignee_id"], ["id"],
+                                 ondelete="SET NULL")
+    for name, columns in INDEXES.items():
+        op.create_index(name, "chats", columns)
+    op.create_index("ix_chats_snoozed_activity", "chats", ["last_message_at", "id"],
+                    postgresql_where=SNOOZED, sqlite_where=SNOOZED)
+    op.create_table(
+        "chat_changes",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("chat_id", sa.Integer(), sa.ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("actor", sa.String(50), nullable=False),
+        sa.Column("assignee_id", sa.Integer(), sa.ForeignKey("operators.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_chat_changes_chat", "chat_changes", ["chat_id", "created_at", "id"])
+    op.create_table(
+        "chat_notes",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("chat_id", sa.Integer(), sa.ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("author", sa.String(50), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_chat_notes_chat", "chat_notes", ["chat_id", "created_at", "id"])
+
+
+def downgrade():
+    op.drop_table("chat_notes")
+    op.drop_table("chat_changes")
+    op.drop_index("ix_chats_snoozed_activity", "chats")
+    for name in INDEXES:
+        op.drop_index(name, "chats")
+    with op.batch_alter_table("chats") as batch:
+        batch.drop_constraint("fk_chats_assignee_id_operators", type_="foreignkey")
+        batch.drop_column("assignee_id")
+        batch.drop_column("snoozed_until")
+        batch.drop_column("status")
