@@ -12,7 +12,7 @@ import json
 import pytest
 from sqlalchemy import event
 
-from chatcenter.queries import ChatFilter, chat_detail, list_chats
+from chatcenter.queries import ChatFilter, chat_detail, count_chats, list_chats
 from tests.helpers import add_seller, resources
 from tests.test_queries import make_chat
 
@@ -64,6 +64,17 @@ QUERIES = {
     "chats by urgency": lambda s, seller: list_chats(s, ChatFilter(urgency="high"), limit=2),
     "inbox order, both parts": lambda s, seller: list_chats(s, ChatFilter(), order="queue", limit=50),
     "chat with its messages": lambda s, seller: chat_detail(s, 1, limit=2),
+    # The inbox's views (chatcenter/web/inbox/views.py).
+    "view needs reply": lambda s, seller: list_chats(s, ChatFilter(statuses=("open",), awaiting_reply=True),
+                                                     order="queue", limit=50),
+    "view mine": lambda s, seller: list_chats(s, ChatFilter(statuses=("open",), assignee_id=1), order="queue",
+                                              limit=50),
+    "view unassigned": lambda s, seller: list_chats(s, ChatFilter(statuses=("open",), assignee_id="none"),
+                                                    order="queue", limit=50),
+    "view snoozed": lambda s, seller: list_chats(s, ChatFilter(statuses=("snoozed",)), limit=50),
+    "view resolved": lambda s, seller: list_chats(s, ChatFilter(statuses=("resolved",)), limit=50),
+    "needs reply counted": lambda s, seller: count_chats(s, ChatFilter(statuses=("open",), awaiting_reply=True),
+                                                         up_to=999),
 }
 
 

@@ -14,20 +14,26 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
 from chatcenter import runtime
+from chatcenter.chat_status import UNSET, change_chat
+from chatcenter.errors import BadInput
+from chatcenter.notes import NOTE_MAX, add_note
 from chatcenter.actions import (
     REPLY_MAX, AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, WouldBeRefused, request_analysis,
     request_reply, request_sync,
 )
-from chatcenter.models import ReplyState
+from chatcenter.models import ChatStatus, ReplyState
 from chatcenter.moderation import wb_would_refuse
 from chatcenter.prompt import CATEGORIES, URGENCIES
 from chatcenter.queries import (
-    BadQuery, ChatFilter, chat_detail, chat_reply, count_chats, failing_sellers, job_view, list_chats, list_sellers,
+    BadQuery, ChatFilter, active_operators, chat_detail, chat_reply, count_chats, failing_sellers, job_view,
+    list_chats, list_sellers,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.params import whole_number
+from chatcenter.web.inbox.views import VIEWS, view_filters, view_named
 from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
+from chatcenter.web.inbox.snooze import CHOICES as SNOOZE_CHOICES, snooze_until
 from chatcenter.web.reads import request_reader
 
 log = logging.getLogger("chatcenter.inbox")
@@ -50,25 +56,38 @@ def _int_arg(args, name: str) -> int | None:
     return whole_number(args.get(name, ""), name)
 
 
-def inbox_filters(args) -> ChatFilter:
+def inbox_filters(args) -> tuple[str, ChatFilter, str]:
+    """The view's name, its filters with the form's, and its order."""
+    name, view = view_named(args.get("view", ""))
     show = args.get("show", "")
     if show and show not in SHOW:
         raise BadQuery("show", f"must be one of {', '.join(SHOW)}")
-    return ChatFilter(seller_id=_int_arg(args, "seller"), awaiting_reply=SHOW.get(show),
-                      urgency=args.get("urgency") or None, category=args.get("category") or None)
+    fields = view_filters(view, g.operator.id)
+    if show:  # the form's "Show" says it outright
+        fields["awaiting_reply"] = SHOW[show]
+    return name, ChatFilter(seller_id=_int_arg(args, "seller"), urgency=args.get("urgency") or None,
+                            category=args.get("category") or None, **fields), view.order
+
+
+KEPT = ("view", "seller", "show", "urgency", "category")  # what links of the list keep
 
 
 def inbox_part(args) -> dict:
-    filters = inbox_filters(args)
+    view, filters, order = inbox_filters(args)
     cursor = args.get("cursor") or None
     with request_reader() as session:
-        page = list_chats(session, filters, order="queue", limit=PAGE_SIZE, cursor=cursor)
-        awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True),
-                               up_to=AWAITING_SHOWN_MAX)
+        page = list_chats(session, filters, order=order, limit=PAGE_SIZE, cursor=cursor)
+        # "Needs reply", counted in the seller chosen: what the title and summary line show.
+        awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, statuses=(ChatStatus.OPEN,),
+                                                   awaiting_reply=True), up_to=AWAITING_SHOWN_MAX)
         sellers = list_sellers(session)
-    kept = {k: v for k, v in args.items() if k in ("seller", "show", "urgency", "category") and v}
+    kept = {k: v for k, v in args.items() if k in KEPT and v}
+    tab_args = {k: v for k, v in kept.items() if k not in ("view", "show")}
     return {
         "chats": page.chats,
+        "view": view,
+        "views": [{"name": name, "label": shown.label, "url": url_for("inbox.inbox", **tab_args, view=name)}
+                  for name, shown in VIEWS.items()],
         "awaiting": min(awaiting, AWAITING_SHOWN_MAX),
         "awaiting_more": awaiting > AWAITING_SHOWN_MAX,  # shown as "999+"
         "sellers": sellers,
@@ -130,6 +149,7 @@ def thread_part(chat_id: int, before: int | None, reply_id: int | None, chat: di
     params = {k: v for k, v in (("before", before), ("reply", reply_id)) if v is not None}
     return {
         "chat": chat,
+        "timeline": timeline(chat),
         "replies": sorted(pending, key=lambda r: r["id"]),
         "refresh": BUSY_REFRESH_SECONDS if busy else REFRESH_SECONDS,
         "busy": busy,
@@ -137,6 +157,14 @@ def thread_part(chat_id: int, before: int | None, reply_id: int | None, chat: di
         "older_url": url_for("inbox.chat", chat_id=chat_id, before=chat["messages_before"])
         if chat["messages_before"] else None,
     }
+
+
+def timeline(chat: dict) -> list[dict]:
+    """The thread: messages, notes and status lines in the order they happened."""
+    items = [{"type": "message", "at": parse_time(m["sent_at"]), "item": m} for m in chat["messages"]]
+    items += [{"type": "note", "at": parse_time(n["created_at"]), "item": n} for n in chat["notes"]]
+    items += [{"type": "change", "at": parse_time(c["at"]), "item": c} for c in chat["changes"]]
+    return sorted(items, key=lambda entry: entry["at"])  # stable: a message before a note of the same moment
 
 
 def analysis_part(chat_id: int, chat: dict | None = None) -> dict:
@@ -184,8 +212,10 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
         draft = "" if refused else suggestion
     with runtime.get().db.session() as session:
         sellers = {s["id"]: s["name"] for s in list_sellers(session)}
+        operators = active_operators(session)
     return render_template(
         "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat),
+        operators=operators, snooze_choices=SNOOZE_CHOICES, note_max=NOTE_MAX,
         seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
         idempotency_key=uuid.uuid4().hex, reply_max=REPLY_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
@@ -234,6 +264,53 @@ def analyse(chat_id: int):
     except QueueUnavailable:
         flash(_("The job queue is unavailable; try again in a few seconds."), "error")
     return redirect(url_for("inbox.chat", chat_id=chat_id))
+
+
+# ------------------------------------------------------------ status, assignee, notes
+
+def _change(chat_id: int, **fields) -> None:
+    with runtime.get().db.session() as session:
+        change_chat(session, chat_id, g.operator.requester, **fields)
+
+
+@bp.post("/chats/<int:chat_id>/status")
+def change_status(chat_id: int):
+    status = request.form.get("status", "")
+    snoozed_until = UNSET
+    if status == ChatStatus.SNOOZED:
+        try:
+            snoozed_until = snooze_until(request.form.get("snooze", ""), request.form.get("until", ""))
+            _change(chat_id, status=status, snoozed_until=snoozed_until)
+        except BadInput as exc:
+            if exc.field not in ("until", "snoozed_until"):
+                raise
+            flash(_("Choose a date and time in the future to snooze the chat until."), "error")
+            return redirect(url_for("inbox.chat", chat_id=chat_id))
+    else:
+        _change(chat_id, status=status)
+    return redirect(url_for("inbox.chat", chat_id=chat_id))
+
+
+@bp.post("/chats/<int:chat_id>/assignee")
+def change_assignee(chat_id: int):
+    chosen = request.form.get("assignee", "")
+    if chosen == "me":
+        assignee = g.operator.id
+    elif chosen == "none":
+        assignee = None
+    else:
+        assignee = whole_number(chosen, "assignee")
+        if assignee is None:
+            raise BadInput("assignee", "choose an operator")
+    _change(chat_id, assignee_id=assignee)
+    return redirect(url_for("inbox.chat", chat_id=chat_id))
+
+
+@bp.post("/chats/<int:chat_id>/notes")
+def add_chat_note(chat_id: int):
+    with runtime.get().db.session() as session:
+        add_note(session, chat_id, request.form.get("text", ""), g.operator.requester)
+    return redirect(url_for("inbox.chat", chat_id=chat_id, _anchor="notes"))
 
 
 # ---------------------------------------------------------------------------- sellers

@@ -27,6 +27,7 @@ REPLY_STATE = {"queued": _l("Queued"), "sending": _l("Sending to Wildberries"), 
 # What WB's moderation refuses (chatcenter.moderation's kinds), as the pages name it.
 REFUSED_KIND = {"link": _l("a link"), "email": _l("an e-mail address"), "phone": _l("a phone number"),
                 "social": _l("a social network's name")}
+STATUS = {"open": _l("Open"), "resolved": _l("Resolved"), "snoozed": _l("Snoozed")}
 WB_PRODUCT_URL = "https://www.wildberries.ru/catalog/{nm_id}/detail.aspx"
 
 
@@ -123,6 +124,30 @@ def attachment_links(attachments) -> list[dict]:
     return links
 
 
+def actor_name(actor: dict) -> str:
+    """Who did it, as the thread names them: an operator by e-mail, an API key by name."""
+    if actor["kind"] == "operator":
+        return actor["name"] or str(_l("An operator"))
+    if actor["kind"] == "api_key":
+        return str(_l("API key %(name)s", name=actor["name"] or actor["id"]))
+    return str(_l("Command line")) if actor["kind"] == "cli" else str(_l("The buyer"))
+
+
+def change_line(change: dict) -> str:
+    """A status or assignee change as a line of the thread ("anna@… resolved the chat")."""
+    who, kind = actor_name(change["by"]), change["kind"]
+    if kind == "resolved":
+        return str(_l("%(who)s resolved the chat", who=who))
+    if kind == "reopened":
+        return (str(_l("Reopened by a new buyer message")) if change["by"]["kind"] == "buyer"
+                else str(_l("%(who)s reopened the chat", who=who)))
+    if kind == "snoozed":
+        return str(_l("%(who)s snoozed the chat until %(time)s", who=who, time=when(change["snoozed_until"])))
+    if kind == "assigned":
+        return str(_l("%(who)s assigned the chat to %(name)s", who=who, name=change["assignee"]["name"]))
+    return str(_l("%(who)s unassigned the chat", who=who))
+
+
 # (language, mapping, value) -> the translated label: the catalogues are loaded once per
 # process, so a label need not go through Flask-Babel's lookup each time it is shown.
 _LABELS: dict[tuple, str] = {}
@@ -142,7 +167,7 @@ def init_present(app: Flask) -> None:
     app.jinja_env.filters.update(when=when, iso=iso, since=since)
     app.jinja_env.globals.update(
         money=money, product_url=product_url, attachment_links=attachment_links, label=label,
-        URGENCY=URGENCY, SENTIMENT=SENTIMENT, CATEGORY=CATEGORY, SENDER=SENDER, SYNC_STATE=SYNC_STATE,
+        change_line=change_line, actor_name=actor_name, STATUS=STATUS, URGENCY=URGENCY, SENTIMENT=SENTIMENT, CATEGORY=CATEGORY, SENDER=SENDER, SYNC_STATE=SYNC_STATE,
         REPLY_STATE=REPLY_STATE, current_timezone=lambda: str(get_timezone()),
         current_language=lambda: str(get_locale()),
     )
