@@ -11,7 +11,7 @@ from babel.dates import format_skeleton, format_time
 from babel.dates import format_timedelta as babel_timedelta
 from babel.numbers import format_currency
 from flask import Flask
-from flask_babel import get_locale, get_timezone, lazy_gettext as _l, to_user_timezone
+from flask_babel import get_locale, get_timezone, lazy_gettext as _l, pgettext, to_user_timezone
 
 from chatcenter.models import utcnow
 
@@ -27,7 +27,6 @@ REPLY_STATE = {"queued": _l("Queued"), "sending": _l("Sending to Wildberries"), 
 # What WB's moderation refuses (chatcenter.moderation's kinds), as the pages name it.
 REFUSED_KIND = {"link": _l("a link"), "email": _l("an e-mail address"), "phone": _l("a phone number"),
                 "social": _l("a social network's name")}
-STATUS = {"open": _l("Open"), "resolved": _l("Resolved"), "snoozed": _l("Snoozed")}
 WB_PRODUCT_URL = "https://www.wildberries.ru/catalog/{nm_id}/detail.aspx"
 
 
@@ -124,6 +123,16 @@ def attachment_links(attachments) -> list[dict]:
     return links
 
 
+def status_label(status: str) -> str:
+    """A chat's status, in the context of one chat ("Resolved"), apart from the views'
+    names (the "Resolved" chats), which Russian words differently."""
+    if status == "resolved":
+        return pgettext("chat status", "Resolved")
+    if status == "snoozed":
+        return pgettext("chat status", "Snoozed")
+    return pgettext("chat status", "Open")
+
+
 def actor_name(actor: dict) -> str:
     """Who did it, as the thread names them: an operator by e-mail, an API key by name."""
     if actor["kind"] == "operator":
@@ -167,7 +176,7 @@ def init_present(app: Flask) -> None:
     app.jinja_env.filters.update(when=when, iso=iso, since=since)
     app.jinja_env.globals.update(
         money=money, product_url=product_url, attachment_links=attachment_links, label=label,
-        change_line=change_line, actor_name=actor_name, STATUS=STATUS, URGENCY=URGENCY, SENTIMENT=SENTIMENT, CATEGORY=CATEGORY, SENDER=SENDER, SYNC_STATE=SYNC_STATE,
+        change_line=change_line, actor_name=actor_name, status_label=status_label, URGENCY=URGENCY, SENTIMENT=SENTIMENT, CATEGORY=CATEGORY, SENDER=SENDER, SYNC_STATE=SYNC_STATE,
         REPLY_STATE=REPLY_STATE, current_timezone=lambda: str(get_timezone()),
         current_language=lambda: str(get_locale()),
     )
