@@ -17,6 +17,7 @@ from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
 from chatcenter.moderation import EMAIL, LINK, PHONE, SOCIAL, wb_would_refuse
 from chatcenter.queues import ANALYSIS_JOB, REPLY_JOB, SYNC_JOB, Enqueued, QueueUnavailable, enqueue
 from chatcenter.runtime import Runtime
+from chatcenter.texts import clean_text
 
 REPLY_MAX = 1000  # WB's limit for one message
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -84,28 +85,11 @@ class ReplyRequest:
 
 
 def clean_reply_text(text) -> str:
-    if not isinstance(text, str):
-        raise InvalidInput("text", "must be a string")
-    text = text.strip()
-    if not 1 <= len(text) <= REPLY_MAX:
-        raise InvalidInput("text", f"must be 1 to {REPLY_MAX} characters after trimming, got {len(text)}")
-    # Neither can be stored (PostgreSQL refuses NUL; a lone surrogate is not UTF-8) nor sent.
-    if "\x00" in text:
-        raise InvalidInput("text", "must not contain NUL characters")
-    if not _is_utf8(text):
-        raise InvalidInput("text", "is not valid Unicode text (a lone surrogate)")
+    text = clean_text(text, REPLY_MAX)
     refused = wb_would_refuse(text)
     if refused:  # checked before it is queued: WB would answer 400, after the operator moved on
         raise WouldBeRefused(refused)
     return text
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def clean_idempotency_key(key: str | None) -> str | None:

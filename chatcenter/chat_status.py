@@ -44,7 +44,9 @@ def change_chat(session: Session, chat_id: int, actor: str, *, status=UNSET, sno
                 assignee_id=UNSET) -> ChangeResult:
     """Set any of the chat's status (with snoozed_until for "snoozed") and assignee (an
     active operator's id, or None), recording each real change. Checked here, for the API,
-    the pages and the CLI alike; a refusal names the field at fault."""
+    the pages and the CLI alike; a refusal names the field at fault. Call it in a session
+    with the write lock (SQLite has no FOR UPDATE): a sync storing a buyer message at the
+    same moment must see this change, or this one see its reopening."""
     if status is UNSET and snoozed_until is UNSET and assignee_id is UNSET:
         raise BadInput("body", "give at least one of status, snoozed_until, assignee_id")
     now = utcnow()

@@ -153,7 +153,9 @@ class Chat(Base):
     # inbox's "open" stays one index range (chatcenter.chat_status).
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), nullable=True)
+    # No ON DELETE: operators are disabled, never deleted (and SQLite's ADD COLUMN, which
+    # migration 0011 uses, writes a column's REFERENCES where reflection misses its options).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), nullable=True)
 
     seller: Mapped[Seller] = relationship(back_populates="chats")
     messages: Mapped[list["Message"]] = relationship(back_populates="chat", order_by="Message.sent_at")

@@ -89,3 +89,41 @@ def test_the_chats_commands_resolve_reopen_snooze_and_assign(app, runner, make_a
         session.get(Operator, anna).active = False
     assert runner.invoke(args=["chats", "assign", str(chat_id), "anna@shop.example"]).stderr == (
         f"error: assignee_id: operator {anna} is disabled\n")
+
+
+def test_the_migration_opens_every_chat_unassigned_and_keeps_their_messages(database_url):
+    """0011 on a database with chats: each is open and unassigned, its messages and waits kept
+    (a copy of the chats table on SQLite would have deleted them: ON DELETE CASCADE); and back."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from chatcenter import migrate
+    from chatcenter.db import Database
+
+    db = Database(database_url)
+    try:
+        migrate.upgrade(db.engine, "0010")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO sellers (id, name, wb_token, active, sync_state, set_aside_events, "
+                                 "created_at) VALUES (1, 'Shop', 't', true, 'ok', 0, '2026-11-01 00:00:00')")
+            conn.exec_driver_sql("INSERT INTO chats (id, seller_id, wb_chat_id, last_message_at, awaiting_reply, "
+                                 "analysis_due, priority, created_at) VALUES (1, 1, 'c', '2026-11-30 12:00:00', "
+                                 "true, false, 1, '2026-11-30 09:00:00')")
+            conn.exec_driver_sql("INSERT INTO messages (id, chat_id, wb_event_id, sender, text, sent_at) "
+                                 "VALUES (1, 1, 'e1', 'client', 'x', '2026-11-30 12:00:00')")
+        assert migrate.upgrade(db.engine) == ("0010", "0011")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT status, snoozed_until, assignee_id FROM chats")).all() == [
+                ("open", None, None)]
+            assert conn.execute(text("SELECT count(*) FROM messages")).scalar() == 1
+        with db.engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(migrate.MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0010")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM messages")).scalar() == 1
+            assert "status" not in conn.execute(text("SELECT * FROM chats")).keys()
+    finally:
+        db.dispose()

@@ -61,7 +61,7 @@ def _line(chat: dict) -> str:
 
 def _change(chat_id: int, **fields) -> None:
     """Change the chat as the API does; print its status and assignee."""
-    with runtime.get().db.session() as session:
+    with runtime.get().db.session(write_lock=True) as session:
         if "assignee" in fields:
             who = fields.pop("assignee")
             fields["assignee_id"] = None if who is None else find_operator(session, who).id

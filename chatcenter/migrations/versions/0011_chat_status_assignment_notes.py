@@ -26,12 +26,15 @@ INDEXES = {
 
 
 def upgrade():
-    with op.batch_alter_table("chats") as batch:
-        batch.add_column(sa.Column("status", sa.String(10), nullable=False, server_default="open"))
-        batch.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("assignee_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_chats_assignee_id_operators", "operators", ["assignee_id"], ["id"],
-                                 ondelete="SET NULL")
+    # Plain ADD COLUMN, not a batch copy of the table: on SQLite that copy drops the old
+    # table, and with foreign keys on, dropping it deletes every chat's messages (CASCADE).
+    op.add_column("chats", sa.Column("status", sa.String(10), nullable=False, server_default="open"))
+    op.add_column("chats", sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True))
+    if op.get_bind().dialect.name == "sqlite":  # Alembic adds no constraint there; SQLite takes it inline
+        op.execute("ALTER TABLE chats ADD COLUMN assignee_id INTEGER REFERENCES operators (id)")
+    else:
+        op.add_column("chats", sa.Column("assignee_id", sa.Integer(), sa.ForeignKey(
+            "operators.id", name="fk_chats_assignee_id_operators"), nullable=True))
     for name, columns in INDEXES.items():
         op.create_index(name, "chats", columns)
     op.create_index("ix_chats_snoozed_activity", "chats", ["last_message_at", "id"],
@@ -64,8 +67,7 @@ def downgrade():
     op.drop_index("ix_chats_snoozed_activity", "chats")
     for name in INDEXES:
         op.drop_index(name, "chats")
-    with op.batch_alter_table("chats") as batch:
-        batch.drop_constraint("fk_chats_assignee_id_operators", type_="foreignkey")
-        batch.drop_column("assignee_id")
-        batch.drop_column("snoozed_until")
-        batch.drop_column("status")
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint("fk_chats_assignee_id_operators", "chats", type_="foreignkey")
+    for column in ("assignee_id", "snoozed_until", "status"):  # SQLite 3.35+ drops columns in place
+        op.drop_column("chats", column)

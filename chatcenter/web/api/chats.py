@@ -61,7 +61,7 @@ def change(chat_id: int, query: NoQuery, json: ChatChangeBody):
     ends by itself at its time.
     """
     given = {name: getattr(json, name) for name in json.model_fields_set}
-    with runtime.get().db.session() as session:
+    with runtime.get().db.session(write_lock=True) as session:
         change_chat(session, chat_id, g.requester, status=given.get("status", UNSET),
                     snoozed_until=given.get("snoozed_until", UNSET), assignee_id=given.get("assignee_id", UNSET))
     with request_reader() as session:

@@ -269,7 +269,7 @@ def analyse(chat_id: int):
 # ------------------------------------------------------------ status, assignee, notes
 
 def _change(chat_id: int, **fields) -> None:
-    with runtime.get().db.session() as session:
+    with runtime.get().db.session(write_lock=True) as session:
         change_chat(session, chat_id, g.operator.requester, **fields)
 
 
