@@ -134,7 +134,8 @@ def _moment_text(raw: Any) -> Any:
 
 
 class ChatChangeBody(Body):
-    """Any of the fields; the others stay as they are."""
+    """Any of the fields (at least one); the others stay as they are."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
     status: Annotated[Literal[STATUSES], Field(description="snoozed needs snoozed_until")] = None
     snoozed_until: Annotated[datetime, Field(
         description="when the snoozed chat opens again by itself (with status snoozed only): ISO 8601 with its "
