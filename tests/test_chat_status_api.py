@@ -196,3 +196,31 @@ def test_replying_from_the_inbox_assigns_an_unassigned_chat_but_an_api_reply_doe
     assert api.get(f"/api/chats/{chats[2]}").get_json()["assignee"]["id"] == boris
     with resources(app).db.session() as session:
         assert session.scalar(select(Chat.assignee_id).where(Chat.id == chats[3])) is None
+
+
+def test_the_inbox_views_show_what_they_say(app, api, chats):
+    import re
+
+    anna, boris = add_operator(app, "anna@shop.example"), add_operator(app, "boris@shop.example")
+    mine, theirs, snoozed, resolved = chats
+    api.patch(f"/api/chats/{mine}", json={"assignee_id": anna})
+    api.patch(f"/api/chats/{theirs}", json={"assignee_id": boris})
+    api.patch(f"/api/chats/{snoozed}", json={"status": "snoozed", "snoozed_until": iso(utcnow() + timedelta(hours=1))})
+    api.patch(f"/api/chats/{resolved}", json={"status": "resolved"})
+    client = app.test_client()
+    sign_in_client(client)  # as anna
+
+    def rows(view: str) -> list[int]:
+        page = client.get(f"/?view={view}" if view else "/")
+        assert page.status_code == 200
+        return [int(i) for i in re.findall(r'class="chat-row[^"]*" data-key="(\d+)"', page.text)]
+
+    assert rows("") == rows("needs_reply") == [mine, theirs]  # open, the buyer waiting; by wait
+    assert rows("mine") == [mine]
+    assert rows("unassigned") == []
+    assert rows("snoozed") == [snoozed]
+    assert rows("resolved") == [resolved]
+    assert sorted(rows("all")) == sorted(chats)
+    page = client.get("/?view=all").text
+    assert "Snoozed until" in page and 'class="badge badge-assignee"' in page
+    assert "2 chats await a reply" in page  # the count is "Needs reply"'s
