@@ -60,7 +60,7 @@ if not control_socket_disable:
 loglevel = _SERVER.loglevel
 errorlog = "-"
 accesslog = _SERVER.accesslog  # "-": stdout, i.e. the journal
-# logfmt, one line per request; the app fills chatcenter.* (see chatcenter/request_log.py)
+# logfmt, one line per request; the app fills chatcenter.* (see chatcenter/web/access_log.py)
 # and the X-Request-ID response header. No query string, no client headers.
 access_log_format = (
     "request_id=%({x-request-id}o)s method=%(m)s path=%({chatcenter.path}e)s "

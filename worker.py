@@ -38,7 +38,7 @@ def preload_jobs() -> None:
     configure_mappers()
 
 
-def build_worker(resources: runtime.Runtime, queue_names, simple: bool = False):
+def build_worker(resources: runtime.Resources, queue_names, simple: bool = False):
     worker_class = RuledSimpleWorker if simple else RuledWorker
     return worker_class([queue(resources.redis, name) for name in queue_names], connection=resources.redis,
                         **WORKER_OPTIONS)

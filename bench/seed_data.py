@@ -10,6 +10,7 @@ The schema is created (or upgraded) first; existing rows are removed.
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
 
 from harness import ROOT  # noqa: F401  (puts the project on sys.path)
@@ -18,6 +19,12 @@ from chatcenter import migrate  # noqa: E402
 from chatcenter.db import Database  # noqa: E402
 
 SELLERS = 50
+
+
+def _migration(name: str):
+    return importlib.import_module(f"chatcenter.migrations.versions.{name}")
+
+
 
 STEPS = [
     ("sellers", """
@@ -52,7 +59,8 @@ STEPS = [
         UPDATE chats SET last_message_id = chats.id * :per_chat,
                awaiting_reply = (m.sender = 'client'),
                waiting_since = CASE WHEN m.sender = 'client' THEN m.sent_at END,
-               last_message_at = m.sent_at
+               last_message_at = m.sent_at,
+               last_buyer_message_id = CASE WHEN m.sender = 'client' THEN m.id ELSE m.id - 1 END
         FROM messages m WHERE m.id = chats.id * :per_chat"""),
     ("analysis columns", """
         UPDATE chats SET latest_analysis_id = a.id, sentiment = a.sentiment, category = a.category,
@@ -62,6 +70,14 @@ STEPS = [
         SELECT setval(pg_get_serial_sequence('sellers', 'id'), :sellers),
                setval(pg_get_serial_sequence('chats', 'id'), :chats),
                setval(pg_get_serial_sequence('messages', 'id'), :chats * :per_chat)"""),
+    # What ingest keeps for the reports, filled from the messages as the migrations fill an
+    # existing database's (0006, 0010).
+    ("responses", f"""
+        INSERT INTO responses (chat_id, seller_id, urgency, asked_at, answered_at, message_id, seconds)
+        SELECT w.*, GREATEST(0, EXTRACT(EPOCH FROM w.answered_at - w.asked_at))
+        FROM ({_migration("0006_responses").BACKFILL}) w"""),
+    ("traffic hours", _migration("0010_traffic_hours").BACKFILL.format(
+        hour=_migration("0010_traffic_hours").HOUR["postgresql"])),
     # As autovacuum would leave a settled table: planner statistics, and a visibility map so
     # counts and key lookups can be answered from the indexes alone.
     ("statistics", "VACUUM ANALYZE"),

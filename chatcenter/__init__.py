@@ -10,7 +10,7 @@ from chatcenter.config import Settings, load_settings_or_exit
 from chatcenter.observability.logs import configure_logging
 from chatcenter.observability.release import __version__
 from chatcenter.observability.sentry import init_sentry
-from chatcenter.runtime import EXTENSION, Runtime
+from chatcenter.runtime import EXTENSION, Resources
 
 __all__ = ["create_app", "__version__"]
 
@@ -44,7 +44,7 @@ def create_app(config: Settings | None = None, component: str | None = None) -> 
     from chatcenter.web.json_answers import AnswerJSONProvider
 
     app.json = AnswerJSONProvider(app)  # orjson; answers keep the order they are written in
-    app.extensions[EXTENSION] = Runtime(settings)
+    app.extensions[EXTENSION] = Resources(settings)
 
     from chatcenter.cli import register_commands
     from chatcenter.web import init_web

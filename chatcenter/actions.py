@@ -16,24 +16,23 @@ from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
 from chatcenter.moderation import EMAIL, LINK, PHONE, SOCIAL, wb_would_refuse
 from chatcenter.queues import ANALYSIS_JOB, REPLY_JOB, SYNC_JOB, Enqueued, QueueUnavailable, enqueue
-from chatcenter.runtime import Runtime
+from chatcenter.runtime import Resources
 from chatcenter.texts import clean_text
+from chatcenter.wb_events import MESSAGE_MAX
 
-REPLY_MAX = 1000  # WB's limit for one message
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 IDEMPOTENCY_KEY_MAX = 200
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 # The request errors of chatcenter.errors, under the names the callers know them by.
-InvalidInput = BadInput  # bad input; the message names the field
 
 
 KIND_NAMES = {LINK: "a link", EMAIL: "an e-mail address", PHONE: "a phone number",
               SOCIAL: "a social network's name"}
 
 
-class WouldBeRefused(InvalidInput):
+class WouldBeRefused(BadInput):
     """The text holds what WB's moderation refuses in a seller's message; `kinds` names it."""
 
     def __init__(self, kinds: list[str]):
@@ -60,13 +59,13 @@ def _require(session, model, row_id: int, what: str):
     return row
 
 
-def request_sync(resources: Runtime, seller_id: int) -> Enqueued:
+def request_sync(resources: Resources, seller_id: int) -> Enqueued:
     with resources.db.session() as session:
         _require(session, Seller, seller_id, "seller")
     return enqueue(resources.redis, SYNC_JOB, seller_id, resources.settings.job_retry_delays)
 
 
-def request_analysis(resources: Runtime, chat_id: int, force: bool = False) -> Enqueued:
+def request_analysis(resources: Resources, chat_id: int, force: bool = False) -> Enqueued:
     """`force`: analyse even with no new message since the last analysis (a person asked)."""
     if not resources.settings.analysis_enabled:
         raise AnalysisOff()
@@ -85,7 +84,7 @@ class ReplyRequest:
 
 
 def clean_reply_text(text) -> str:
-    text = clean_text(text, REPLY_MAX)
+    text = clean_text(text, MESSAGE_MAX)
     refused = wb_would_refuse(text)
     if refused:  # checked before it is queued: WB would answer 400, after the operator moved on
         raise WouldBeRefused(refused)
@@ -95,12 +94,12 @@ def clean_reply_text(text) -> str:
 def clean_idempotency_key(key: str | None) -> str | None:
     """None, or 1 to IDEMPOTENCY_KEY_MAX visible ASCII characters (a UUID fits)."""
     if key is not None and not (1 <= len(key) <= IDEMPOTENCY_KEY_MAX and _VISIBLE_ASCII.fullmatch(key)):
-        raise InvalidInput("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters "
+        raise BadInput("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters "
                                               "(letters, digits, punctuation; e.g. a UUID)")
     return key
 
 
-def request_reply(resources: Runtime, chat_id: int, text, requested_by: str,
+def request_reply(resources: Resources, chat_id: int, text, requested_by: str,
                   idempotency_key: str | None = None) -> ReplyRequest:
     """Record the reply and enqueue its sending; the same key within 24 h is the same reply."""
     text = clean_reply_text(text)
@@ -136,7 +135,7 @@ def request_reply(resources: Runtime, chat_id: int, text, requested_by: str,
     return ReplyRequest(reply_id, job_id, state, created)
 
 
-def _assign_to_replier(resources: Runtime, chat_id: int, requested_by: str) -> None:
+def _assign_to_replier(resources: Resources, chat_id: int, requested_by: str) -> None:
     """An unassigned chat becomes the chat of the operator who answered it. A reply by API
     key leaves it as it is: a key is no one to assign a chat to."""
     kind, operator_id = who(requested_by)

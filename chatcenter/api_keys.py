@@ -17,8 +17,10 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from chatcenter.actions import InvalidInput, NotFound
-from chatcenter.models import ApiKey, utcnow
+from chatcenter.errors import BadInput
+from chatcenter.actions import NotFound
+from chatcenter.models import ApiKey, ApiKeySeller, Seller, utcnow
+from chatcenter.scope import Scope
 
 PREFIX = "cc_"
 KEY_PATTERN = re.compile(r"cc_[A-Za-z0-9_-]{43}")
@@ -42,16 +44,22 @@ def hash_key(key: str) -> str:
 def clean_name(name) -> str:
     name = name.strip() if isinstance(name, str) else ""
     if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
-        raise InvalidInput("NAME", f"must be 1 to {NAME_MAX} printable characters")
+        raise BadInput("NAME", f"must be 1 to {NAME_MAX} printable characters")
     return name
 
 
-def create(session: Session, name: str) -> CreatedKey:
+def create(session: Session, name: str, *, sellers: list[int] | None = None, read_only: bool = False) -> CreatedKey:
+    """A new key: for every seller (`sellers` None) or only those listed; read-only or not."""
     name = clean_name(name)
+    if sellers is not None:
+        missing = sorted(set(sellers) - set(session.scalars(select(Seller.id).where(Seller.id.in_(sellers)))))
+        if missing:
+            raise NotFound(f"seller {missing[0]} does not exist (see `flask sellers list`)")
     key = PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, key_hash=hash_key(key))
+    row = ApiKey(name=name, key_hash=hash_key(key), all_sellers=sellers is None, read_only=read_only)
     session.add(row)
     session.flush()
+    session.add_all(ApiKeySeller(api_key_id=row.id, seller_id=seller_id) for seller_id in sorted(set(sellers or ())))
     return CreatedKey(row.id, row.name, key)
 
 
@@ -66,13 +74,26 @@ def verify(session: Session, presented: str):
         raise KeyRefused("is not an API key of this service (they look like cc_...)")
     digest = hash_key(presented)
     keys = ApiKey.__table__.c  # table columns through the Core: no ORM execution path per request
-    row = session.connection().execute(select(keys.id, keys.key_hash, keys.revoked_at, keys.last_used_at)
+    row = session.connection().execute(select(keys.id, keys.key_hash, keys.revoked_at, keys.last_used_at,
+                                              keys.all_sellers, keys.read_only)
                                        .where(keys.key_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise KeyRefused("is not a known API key")
     if row.revoked_at is not None:
         raise KeyRefused("was revoked; ask for a new one (flask api-keys create NAME)")
     return row
+
+
+def scope_of(session: Session, row) -> Scope:
+    """What the key (a row from `verify`) may see and do; its sellers are read only for a key
+    limited to some (one indexed read), never for an unrestricted one."""
+    granted = None if row.all_sellers else frozenset(_sellers_of(session, row.id))
+    return Scope(granted, read_only=row.read_only)
+
+
+def _sellers_of(session: Session, key_id: int) -> list[int]:
+    grants = ApiKeySeller.__table__.c
+    return list(session.connection().execute(select(grants.seller_id).where(grants.api_key_id == key_id)).scalars())
 
 
 def touch_due(row, now=None) -> bool:
@@ -103,11 +124,14 @@ def revoke(session: Session, key_id: int) -> tuple[ApiKey, bool]:
     return row, True
 
 
-def key_view(row: ApiKey) -> dict:
+def key_view(row: ApiKey, sellers: list[int] | None) -> dict:
     return {"id": row.id, "name": row.name, "created_at": row.created_at.isoformat(),
             "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
-            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+            "sellers": sellers, "read_only": row.read_only}
 
 
 def list_keys(session: Session) -> list[dict]:
-    return [key_view(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.id))]
+    """Every key, with its sellers (None: all of them) and whether it is read-only."""
+    return [key_view(row, None if row.all_sellers else sorted(_sellers_of(session, row.id)))
+            for row in session.scalars(select(ApiKey).order_by(ApiKey.id))]

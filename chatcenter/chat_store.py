@@ -65,17 +65,26 @@ class _Driver:
 
     def insert(self, table, columns: tuple[str, ...], rows: list[tuple], conflict: str, returning: str):
         """INSERT rows (tuples in `columns` order) skipping those the `conflict` key already
-        holds; yields the RETURNING rows. Rows go in chunks: on PostgreSQL as one JSON
-        parameter (_pg_rows), on SQLite as multi-row VALUES."""
+        holds; yields the RETURNING rows."""
+        for sql, params in self._inserts(table, columns, rows, conflict, f" RETURNING {returning}"):
+            yield from self.connection.exec_driver_sql(sql, params)
+
+    def add(self, table, columns: tuple[str, ...], rows: list[tuple], conflict: str) -> None:
+        """insert() when nothing needs to be read back."""
+        for sql, params in self._inserts(table, columns, rows, conflict, ""):
+            self.connection.exec_driver_sql(sql, params)
+
+    def _inserts(self, table, columns: tuple[str, ...], rows: list[tuple], conflict: str, returning: str):
+        """The statements, in chunks: on PostgreSQL the rows as one JSON parameter
+        (_pg_rows), on SQLite as multi-row VALUES."""
         head = f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}"
+        tail = f" ON CONFLICT ({conflict}) DO NOTHING{returning}"
         for chunk in _chunks(rows):
             if self.name == "postgresql":
-                sql, params = f"{head}{_pg_rows(table, columns)}{tail}", (_pg_payload(chunk),)
+                yield f"{head}{_pg_rows(table, columns)}{tail}", (_pg_payload(chunk),)
             else:
                 one = f"({', '.join('?' * len(columns))})"
-                sql, params = f"{head}VALUES {', '.join([one] * len(chunk))}{tail}", tuple(v for r in chunk for v in r)
-            yield from self.connection.exec_driver_sql(sql, params)
+                yield f"{head}VALUES {', '.join([one] * len(chunk))}{tail}", tuple(v for r in chunk for v in r)
 
     @staticmethod
     def json(value):
@@ -93,7 +102,7 @@ _CHATS, _MESSAGES = Chat.__table__, Message.__table__
 # the reply sign, the buyer's name, and the status a buyer message reopens); the chat list
 # adds the goods card.
 _STATE_COLUMNS = ("last_message_at", "last_message_id", "awaiting_reply", "waiting_since", "analysis_due",
-                  "reply_sign", "client_name", "status", "snoozed_until")
+                  "reply_sign", "client_name", "urgency", "last_buyer_message_id", "status", "snoozed_until")
 
 
 class ChatState:
@@ -276,11 +285,13 @@ def record_message(chat: Chat, message: Message) -> None:
     asked_at = _record(chat, message.id, message.sender, message.sent_at)
     if asked_at is not None:
         _store_responses(_Driver(object_session(chat)), [(chat.id, chat.seller_id, message.id, asked_at,
-                                                          message.sent_at)])
+                                                          message.sent_at, chat.urgency)])
 
 
 def _record(chat: Chat, message_id: int, sender: str, sent_at: datetime) -> datetime | None:
     """Returns, for a seller message that answers a waiting buyer, when the wait began."""
+    if sender == CLIENT and message_id > (chat.last_buyer_message_id or 0):
+        chat.last_buyer_message_id = message_id  # late or not: operators have not seen it
     if chat.last_message_id is not None and sent_at < chat.last_message_at:
         if sender == CLIENT:  # an older buyer message arriving late still needs reading
             chat.analysis_due = True
@@ -331,20 +342,17 @@ def _count_traffic(session: Session, seller_id: int, messages: list[tuple[str, d
 
 
 _RESPONSES = models.Response.__table__
-_RESPONSE_COLUMNS = ("chat_id", "seller_id", "message_id", "asked_at", "answered_at", "seconds")
+_RESPONSE_COLUMNS = ("chat_id", "seller_id", "message_id", "asked_at", "answered_at", "seconds", "urgency")
 
 
 def _store_responses(driver: "_Driver", rows: list[tuple]) -> None:
-    """Each answer to a waiting buyer, with how long the buyer waited (the reports read
-    these rather than pair up a million messages per page view)."""
+    """Each answer to a waiting buyer, with how long the buyer waited and the urgency the
+    chat had then (its target): the reports read these rather than pair up a million
+    messages per page view."""
     values = [(chat_id, seller_id, message_id, driver.time(asked), driver.time(answered),
-               max(0.0, (answered - asked).total_seconds()))
-              for chat_id, seller_id, message_id, asked, answered in rows]
-    added = [row[0] for row in driver.insert(_RESPONSES, _RESPONSE_COLUMNS, values, "message_id", "id")]
-    if added:  # the urgency the chat had when answered: its target in the reports
-        urgency = select(Chat.urgency).where(Chat.id == models.Response.chat_id).scalar_subquery()
-        driver.connection.execute(update(models.Response).where(models.Response.id.in_(added))
-                                  .values(urgency=urgency))
+               max(0.0, (answered - asked).total_seconds()), urgency)
+              for chat_id, seller_id, message_id, asked, answered, urgency in rows]
+    driver.add(_RESPONSES, _RESPONSE_COLUMNS, values, "message_id")
 
 
 def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> PageResult:
@@ -375,7 +383,7 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
         chat.client_name = event.client_name or chat.client_name
         asked_at = _record(chat, message_id, event.sender, sent_at)
         if asked_at is not None:
-            answers.append((chat_id, seller_id, message_id, asked_at, sent_at))
+            answers.append((chat_id, seller_id, message_id, asked_at, sent_at, chat.urgency))
         result.messages_added += 1
         result.sent_times.append(sent_at)
         result.new_chat_announced |= event.is_new_chat
@@ -420,12 +428,7 @@ def _adopt_sent_replies(session: Session, chats: dict[str, ChatState],
     nothing. Returns the (chat, event) ids so adopted."""
     if not events:
         return set()
-    chat_ids = {chats[e.chat_id].id for e in events}
-    pending = session.execute(
-        select(Message.id, Message.chat_id, Message.text).where(
-            Message.chat_id.in_(chat_ids), models.UNCONFIRMED_REPLY, Message.sender == SELLER)
-        .order_by(Message.id)
-    ).all()
+    pending = _unconfirmed_replies(_Driver(session), sorted({chats[e.chat_id].id for e in events}))
     if not pending:
         return set()
     adopted = set()
@@ -440,6 +443,25 @@ def _adopt_sent_replies(session: Session, chats: dict[str, ChatState],
         pending.remove(sent)
         adopted.add((event.chat_id, event.event_id))
     return adopted
+
+
+def _unconfirmed_replies(driver: _Driver, chat_ids: list[int]) -> list:
+    """The chats' replies stored before WB's feed reported them, oldest first. The chat ids
+    go as one array on PostgreSQL: a thousand expanded IN parameters cost more than the
+    (partial-index) lookup itself."""
+    unconfirmed = models.UNCONFIRMED_REPLY.text  # as written, so the partial index applies
+    if driver.mark == "%s":
+        unconfirmed = unconfirmed.replace("%", "%%")
+    select_ = f"SELECT id, chat_id, text FROM {_MESSAGES.name} WHERE {unconfirmed} AND sender = {driver.mark} AND "
+    pending = []
+    for chunk in _chunks(chat_ids):
+        if driver.name == "postgresql":
+            sql, params = select_ + "chat_id = ANY(%s)", (SELLER, chunk)
+        else:
+            sql, params = select_ + f"chat_id IN ({', '.join('?' * len(chunk))})", (SELLER, *chunk)
+        pending.extend(driver.connection.exec_driver_sql(sql, params))
+    pending.sort(key=lambda row: row.id)
+    return pending
 
 
 # How far WB's time for a sent reply may be from its feed event's (the answer's addTime,

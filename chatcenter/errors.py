@@ -35,6 +35,13 @@ class BadInput(ServiceError, ValueError):
         self.field = field
 
 
+class Forbidden(ServiceError):
+    """The client is known but may not do this at all (a read-only API key asking for a
+    change). Never used for a thing outside the client's sellers: that is NotFound."""
+
+    status = 403
+
+
 class NotFound(ServiceError, LookupError):
     """No such thing, or not one this client may see. `what` and `ident` let the inbox word it
     in the operator's language."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
 
+from chatcenter.contract import ID_MAX
 from chatcenter.errors import BadInput, Conflict, NotFound
 from chatcenter.queries import public_reason
 from chatcenter.queues import QUEUE_NAMES, QueueUnavailable, fetch_job, kind_of, queue
@@ -60,10 +62,12 @@ class JobPage:
 
 
 def list_jobs(redis: Redis, state: str, queue_name: str | None = None, *, limit: int = 50,
-              cursor: str | None = None, now: datetime | None = None) -> JobPage:
+              cursor: str | None = None, now: datetime | None = None,
+              keep: Callable[[list[dict]], list[dict]] | None = None) -> JobPage:
     """The jobs in `state` (newest first: by when they failed, started, were enqueued or are
     due), in one queue or all. `cursor` is the last job of the previous page: jobs that
-    arrive meanwhile are newer and never push an old one onto the next page twice."""
+    arrive meanwhile are newer and never push an old one onto the next page twice. `keep`
+    narrows the views before they are paged (chatcenter.scope.visible_jobs)."""
     if state not in STATES:
         raise BadInput("state", f"must be one of {', '.join(STATES)}")
     names = [queue_name] if queue_name else list(QUEUE_NAMES)
@@ -78,6 +82,8 @@ def list_jobs(redis: Redis, state: str, queue_name: str | None = None, *, limit:
         views = sorted((summary(job, state, now) for job in jobs), key=_order, reverse=True)
     except RedisError as exc:
         raise QueueUnavailable(exc) from None
+    if keep is not None:
+        views = keep(views)
     if cursor:
         views = [view for view in views if _order(view) < _parse_cursor(cursor)]
     page = views[:limit]
@@ -92,8 +98,7 @@ def summary(job: Job, state: str, now: datetime) -> dict:
             "subject": None, "enqueued_at": _iso(job.enqueued_at), "started_at": _iso(job.started_at),
             "ended_at": _iso(job.ended_at), "age_seconds": None, "reason": None,
             "retries_left": job.retries_left}
-    if kind is not None:
-        view["subject"] = {SUBJECTS[kind.queue]: int(job.id.rsplit("-", 1)[1])}
+    view["subject"] = subject_of(job.id)
     since = job.started_at if state == "started" else job.enqueued_at
     if since is not None:
         view["age_seconds"] = max(0, round((now - _aware(since)).total_seconds()))
@@ -101,6 +106,16 @@ def summary(job: Job, state: str, now: datetime) -> dict:
         result = job.latest_result()
         view["reason"] = public_reason(result.exc_string if result else "")
     return view
+
+
+def subject_of(job_id: str) -> dict | None:
+    """What a job of ours is about, from its id: {"seller_id": N}, {"chat_id": N} or
+    {"reply_id": N}; None for another job (or an id past what the database holds)."""
+    kind = kind_of(job_id)
+    if kind is None:
+        return None
+    subject_id = int(job_id.rsplit("-", 1)[1])
+    return {SUBJECTS[kind.queue]: subject_id} if subject_id <= ID_MAX else None
 
 
 def retry(redis: Redis, job_id: str) -> Job:

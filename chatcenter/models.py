@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String,
-    Text, TypeDecorator, UniqueConstraint, text,
+    Text, TypeDecorator, UniqueConstraint, false, text, true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -123,6 +123,8 @@ class Chat(Base):
         Index("ix_chats_assignee_queue", "assignee_id", "status", "awaiting_reply", "priority", "waiting_since", "id"),
         Index("ix_chats_assignee_activity", "assignee_id", "status", "last_message_at", "id"),
         Index("ix_chats_snoozed_activity", "last_message_at", "id", postgresql_where=SNOOZED, sqlite_where=SNOOZED),
+        # Unread chats (chat_reads): the chats with the newest buyer messages, newest first.
+        Index("ix_chats_last_buyer_message", "last_buyer_message_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -135,6 +137,9 @@ class Chat(Base):
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The newest stored message (no foreign key: chats and messages would refer to each other).
     last_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The newest buyer message (sender "client"), even one that arrived late: a chat is
+    # unread for an operator while this is past what they last saw (ChatRead).
+    last_buyer_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     awaiting_reply: Mapped[bool] = mapped_column(Boolean, default=False)
     # When the oldest buyer message still without an answer arrived; None when answered.
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -154,7 +159,7 @@ class Chat(Base):
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # No ON DELETE: operators are disabled, never deleted (and SQLite's ADD COLUMN, which
-    # migration 0011 uses, writes a column's REFERENCES where reflection misses its options).
+    # migration 0015 uses, writes a column's REFERENCES where reflection misses its options).
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), nullable=True)
 
     seller: Mapped[Seller] = relationship(back_populates="chats")
@@ -244,8 +249,10 @@ class Response(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
-    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    # Not foreign keys (0011): checking them cost ingest more than they protect; the chat's
+    # key deletes these rows with their chat.
+    seller_id: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[int] = mapped_column(Integer)
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime)    # the buyer's first unanswered message
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the seller's answer
     seconds: Mapped[float] = mapped_column(Float)
@@ -339,6 +346,10 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # False: the key sees only the sellers in api_key_sellers (none left: nothing), never all.
+    all_sellers: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A read-only key is refused (403) every request that asks for something (POST, PATCH, DELETE).
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:  # no hash
         return f"<ApiKey id={self.id}>"
@@ -358,6 +369,11 @@ class Operator(Base):
     # Every session cookie carries the number it was signed in under; raising it (sign-out,
     # a new password, disabling) ends all of the operator's sessions at their next request.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # "admin": every seller, the Jobs and Reports pages; "agent": the sellers in operator_sellers.
+    role: Mapped[str] = mapped_column(String(10), default="admin", server_default="admin")
+    # Buyer messages up to this id count as seen by this operator (chatcenter.unread): set
+    # to the newest message when they first open the inbox, so history is not all unread.
+    read_floor_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def __repr__(self) -> str:  # no e-mail
         return f"<Operator id={self.id} active={self.active}>"
@@ -397,3 +413,30 @@ class ChatNote(Base):
 
     def __repr__(self) -> str:  # no text
         return f"<ChatNote id={self.id} chat_id={self.chat_id}>"
+
+
+class OperatorSeller(Base):
+    """A seller an agent may see and answer for (admins see every seller)."""
+
+    __tablename__ = "operator_sellers"
+
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ApiKeySeller(Base):
+    """A seller an API key created for some sellers may see (ApiKey.all_sellers false)."""
+
+    __tablename__ = "api_key_sellers"
+
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+class ChatRead(Base):
+    """The newest message of a chat an operator has seen (when they last opened it)."""
+
+    __tablename__ = "chat_reads"
+
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    last_seen_message_id: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from chatcenter.actions import InvalidInput, NotFound
-from chatcenter.models import Operator, utcnow
+from chatcenter.errors import BadInput
+from chatcenter.actions import NotFound
+from chatcenter.models import Operator, OperatorSeller, Seller, utcnow
+from chatcenter.scope import ADMIN, ROLES, Scope, of_operator
 
 PASSWORD_MIN = 12
 # scrypt's cost grows with the input: a megabyte "password" must not cost a login a second.
@@ -34,27 +36,34 @@ class DuplicateOperator(ValueError):
 
 def normalise_email(email) -> str:
     if not isinstance(email, str):
-        raise InvalidInput("email", "must be a string")
+        raise BadInput("email", "must be a string")
     email = email.strip().lower()
     if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
-        raise InvalidInput("email", f"must look like name@example.com, at most {EMAIL_MAX} characters")
+        raise BadInput("email", f"must look like name@example.com, at most {EMAIL_MAX} characters")
     return email
 
 
 def check_password_rules(password) -> str:
     if not isinstance(password, str):
-        raise InvalidInput("password", "must be a string")
+        raise BadInput("password", "must be a string")
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise InvalidInput("password", f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, got {len(password)}")
+        raise BadInput("password", f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, got {len(password)}")
     return password
 
 
-def create_operator(session: Session, email, password) -> Operator:
-    email, password = normalise_email(email), check_password_rules(password)
+def check_role(role) -> str:
+    if role not in ROLES:
+        raise BadInput("role", f"must be one of {', '.join(ROLES)}")
+    return role
+
+
+def create_operator(session: Session, email, password, role: str = ADMIN) -> Operator:
+    """A new account; an admin unless `role` says agent (as every operator was before roles)."""
+    email, password, role = normalise_email(email), check_password_rules(password), check_role(role)
     if session.scalar(select(Operator.id).where(func.lower(Operator.email) == email)) is not None:
         raise DuplicateOperator()
     operator = Operator(email=email, password_hash=generate_password_hash(password, method="scrypt"),
-                        active=True, created_at=utcnow())
+                        active=True, created_at=utcnow(), role=role)
     session.add(operator)
     try:
         session.flush()
@@ -71,7 +80,7 @@ def authenticate(session: Session, email: str, password: str) -> Operator | None
     """
     try:
         email = normalise_email(email)
-    except InvalidInput:
+    except BadInput:
         email = ""
     operator = session.scalar(select(Operator).where(Operator.email == email)) if email else None
     password = password if isinstance(password, str) and len(password) <= PASSWORD_MAX else ""
@@ -80,12 +89,53 @@ def authenticate(session: Session, email: str, password: str) -> Operator | None
 
 
 def session_holder(session: Session, operator_id: int):
-    """The id, e-mail, state and session generation of an operator (None if unknown), as a
-    plain row through the Core: it is read on every page request to check the session."""
+    """The id, e-mail, state, session generation and role of an operator (None if unknown),
+    as a plain row through the Core: it is read on every page request to check the session."""
     operators = Operator.__table__.c
     return session.connection().execute(
-        select(operators.id, operators.email, operators.active, operators.session_generation)
+        select(operators.id, operators.email, operators.active, operators.session_generation, operators.role)
         .where(operators.id == operator_id)).first()
+
+
+def granted_sellers(session: Session, operator_id: int) -> list[int]:
+    grants = OperatorSeller.__table__.c
+    return list(session.connection().execute(
+        select(grants.seller_id).where(grants.operator_id == operator_id).order_by(grants.seller_id)).scalars())
+
+
+def scope_of(session: Session, holder) -> Scope:
+    """What an operator (a session_holder row) sees: every seller for an admin; for an agent
+    the sellers granted, read on each request (one indexed read) so a grant or a revocation
+    counts at the next page."""
+    return of_operator(holder.role, granted_sellers(session, holder.id) if holder.role != ADMIN else ())
+
+
+def set_role(session: Session, operator: Operator, role) -> None:
+    operator.role = check_role(role)
+
+
+def grant(session: Session, operator: Operator, seller_id: int) -> bool:
+    """Let the operator see the seller; False when it was granted already."""
+    if session.get(Seller, seller_id) is None:
+        raise NotFound(f"seller {seller_id} does not exist (see `flask sellers list`)")
+    if session.get(OperatorSeller, (operator.id, seller_id)) is not None:
+        return False
+    session.add(OperatorSeller(operator_id=operator.id, seller_id=seller_id))
+    try:
+        session.flush()
+    except IntegrityError:  # granted by another process at the same moment
+        session.rollback()
+        return False
+    return True
+
+
+def revoke(session: Session, operator: Operator, seller_id: int) -> bool:
+    """The operator no longer sees the seller (from their next request); False when it was not granted."""
+    found = session.get(OperatorSeller, (operator.id, seller_id))
+    if found is None:
+        return False
+    session.delete(found)
+    return True
 
 
 def end_sessions(session: Session, operator_id: int) -> int:
@@ -106,7 +156,7 @@ def find_operator(session: Session, who: str) -> Operator:
     else:
         try:
             operator = session.scalar(select(Operator).where(Operator.email == normalise_email(who)))
-        except InvalidInput:
+        except BadInput:
             operator = None
     if operator is None:
         raise NotFound(f"operator {who} does not exist")

@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 
 from chatcenter.models import Message
+from chatcenter.wb_events import MESSAGE_MAX
 
 SENTIMENTS = ("positive", "neutral", "negative")
 CATEGORIES = ("question", "complaint", "return", "delivery", "product_defect", "other")
 URGENCIES = ("low", "medium", "high")
 SUMMARY_MAX = 500
-REPLY_MAX = 1000  # WB's limit for one seller message
 PROMPT_BUDGET = 8000  # characters of chat history sent; the newest messages win
 MAX_TOKENS = 800
 
@@ -36,7 +36,7 @@ SYSTEM_PROMPT = (
     f"- category: one of {', '.join(CATEGORIES)}\n"
     f"- urgency: one of {', '.join(URGENCIES)}\n"
     f"- summary: at most {SUMMARY_MAX} characters, in the chat's language\n"
-    f"- suggested_reply: the seller's next message, polite, at most {REPLY_MAX} characters, "
+    f"- suggested_reply: the seller's next message, polite, at most {MESSAGE_MAX} characters, "
     "in the chat's language\n"
     f"Example json output:\n{json.dumps(_EXAMPLE, ensure_ascii=False)}\n"
     "The chat comes as a json array, oldest message first, one object per message with the keys "
@@ -117,5 +117,5 @@ def validate(data: dict) -> AnalysisResult:
         category=_enum(data, "category", CATEGORIES),
         urgency=_enum(data, "urgency", URGENCIES),
         summary=_text(data, "summary", SUMMARY_MAX),
-        suggested_reply=_text(data, "suggested_reply", REPLY_MAX),
+        suggested_reply=_text(data, "suggested_reply", MESSAGE_MAX),
     )

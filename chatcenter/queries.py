@@ -4,6 +4,9 @@
 Answers are plain dicts of JSON types, of the shapes chatcenter/contract.py declares (the
 API's answers and its OpenAPI document come from the same declarations). A buyer appears by
 first name only; WB tokens and reply signs never appear.
+
+Every read of sellers and chats takes the request's Scope (chatcenter/scope.py), a required
+keyword: what lies outside it is not in a list, a count or a lookup by id.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from chatcenter.models import (
 )
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import fetch_job, kind_of, retry_time
+from chatcenter.scope import Scope
 
 MAX_LIMIT = 100
 ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
@@ -36,7 +40,6 @@ UNASSIGNED = "none"  # ChatFilter.assignee_id: chats nobody is assigned to
 THREAD_EXTRAS_MAX = 200  # notes, and status changes, shown with one page of messages
 
 
-BadQuery = BadInput  # a filter, limit or cursor that cannot be used; the message names it
 
 
 @dataclass(frozen=True)
@@ -53,16 +56,16 @@ class ChatFilter:
         for field, allowed in (("sentiment", SENTIMENTS), ("urgency", URGENCIES), ("category", CATEGORIES)):
             value = getattr(self, field)
             if value is not None and value not in allowed:
-                raise BadQuery(field, f"must be one of {', '.join(allowed)}")
+                raise BadInput(field, f"must be one of {', '.join(allowed)}")
         if self.statuses is not None:
             if not self.statuses or any(status not in STATUSES for status in self.statuses):
-                raise BadQuery("status", f"must be one or more of {', '.join(STATUSES)}")
+                raise BadInput("status", f"must be one or more of {', '.join(STATUSES)}")
             # One order, no repeats: the same set of statuses is the same filter (and cursor).
             object.__setattr__(self, "statuses", tuple(s for s in STATUSES if s in self.statuses))
         if self.assignee_id is not None and self.assignee_id != UNASSIGNED and (
                 isinstance(self.assignee_id, bool) or not isinstance(self.assignee_id, int)
                 or not 1 <= self.assignee_id <= KEY_INT_MAX):
-            raise BadQuery("assignee_id", f"must be an operator's id or {UNASSIGNED}")
+            raise BadInput("assignee_id", f"must be an operator's id or {UNASSIGNED}")
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -102,26 +105,39 @@ _STATUS_CONDITIONS = {
 class ChatPage:
     chats: list[contract.ChatSummary]
     next_cursor: str | None
+    prev_cursor: str | None = None  # the inbox's "previous page"; None on the first
 
 
 # ------------------------------------------------------------------------------ cursors
 
-def _encode_cursor(order: str, filters: ChatFilter, segment: int, keys: list) -> str:
-    raw = json.dumps({"o": order, "f": filters.digest(), "s": segment, "k": keys}, separators=(",", ":"))
+def _encode_cursor(order: str, filters: ChatFilter, segment: int, keys: list, backward: bool = False) -> str:
+    data = {"o": order, "f": filters.digest(), "s": segment, "k": keys, **({"b": True} if backward else {})}
+    raw = json.dumps(data, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, list]:
+def _decode_cursor(cursor: str, order: str, filters: ChatFilter) -> tuple[int, list, bool]:
+    """(segment, keys, backward): a forward cursor starts after its row, a backward one
+    (the inbox's "previous page") ends before it."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        segment, keys = data["s"], data["k"]
+        segment, keys, backward = data["s"], data["k"], data.get("b", False)
         owner = (data["o"], data["f"])
         keys = _cursor_keys(segment, keys)
+        if backward is not True and backward is not False:
+            raise ValueError
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
-        raise BadQuery("cursor", "is not a cursor this API gave out") from None
+        raise BadInput("cursor", "is not a cursor this API gave out") from None
     if owner != (order, filters.digest()) or (segment == 0 and order != "queue"):
-        raise BadQuery("cursor", "belongs to another order or other filters; start again without it")
-    return segment, keys
+        raise BadInput("cursor", "belongs to another order or other filters; start again without it")
+    return segment, keys, backward
+
+
+def _row_cursor(order: str, filters: ChatFilter, chat, backward: bool = False) -> str:
+    """The cursor just after (or, backward, just before) this row in the list's order."""
+    if order == "queue" and chat.awaiting_reply:
+        return _encode_cursor(order, filters, 0, [chat.priority, chat.waiting_since.isoformat(), chat.id], backward)
+    return _encode_cursor(order, filters, 1, [chat.last_message_at.isoformat(), chat.id], backward)
 
 
 def _cursor_keys(segment, keys) -> list:
@@ -182,20 +198,43 @@ def _chat_rows(session: Session, conditions: list, order_by: list, limit: int):
             for row in session.connection().execute(query)]
 
 
-def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity", limit: int = 50,
+def list_chats(session: Session, filters: ChatFilter, *, scope: Scope, order: str = "activity", limit: int = 50,
                cursor: str | None = None) -> ChatPage:
-    """One page of chats and a cursor for the next (None on the last page).
+    """One page of chats, a cursor for the next (None on the last page) and one for the
+    previous (None on the first).
 
     Keyset pagination: a page starts strictly after the last row of the previous one, so
-    chats arriving meanwhile (newer activity) never shift a later page.
+    chats arriving meanwhile (newer activity) never shift a later page. A backward cursor
+    gives the page that ends just before its row; when fewer than a page are left there,
+    the first page instead (never a short page at the start).
     """
     if order not in ORDERS:
-        raise BadQuery("order", f"must be one of {', '.join(ORDERS)}")
+        raise BadInput("order", f"must be one of {', '.join(ORDERS)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    start = 1 if order == "activity" or filters.awaiting_reply is False else 0
-    segment, keys = _decode_cursor(cursor, order, filters) if cursor else (start, None)
-    base = filters.conditions()
+        raise BadInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    if cursor:
+        segment, keys, backward = _decode_cursor(cursor, order, filters)
+        if backward:
+            rows = _rows_before(session, filters, scope, order, limit, segment, keys)
+            if len(rows) <= limit:  # reached the start
+                return list_chats(session, filters, scope=scope, order=order, limit=limit)
+            page = rows[:limit][::-1]
+            return ChatPage([_chat_summary(*row) for row in page], _row_cursor(order, filters, page[-1][0]),
+                            _row_cursor(order, filters, page[0][0], backward=True))
+    else:
+        segment = 1 if order == "activity" or filters.awaiting_reply is False else 0
+        keys = None
+    rows = _rows_after(session, filters, scope, order, limit, segment, keys)
+    page, more = rows[:limit], len(rows) > limit
+    return ChatPage([_chat_summary(*row) for row in page],
+                    _row_cursor(order, filters, page[-1][0]) if more and page else None,
+                    _row_cursor(order, filters, page[0][0], backward=True) if cursor and page else None)
+
+
+def _rows_after(session: Session, filters: ChatFilter, scope: Scope, order: str, limit: int, segment: int,
+                keys) -> list:
+    """Up to limit + 1 rows after the keys, in the list's order."""
+    base = [*filters.conditions(), *scope.limit(Chat.seller_id)]
     rows = []
     if segment == 0:  # queue order, first the chats awaiting a reply: high urgency, longest wait
         after = [tuple_(Chat.priority, Chat.waiting_since, Chat.id) > tuple_(*keys)] if keys else []
@@ -207,21 +246,31 @@ def list_chats(session: Session, filters: ChatFilter, *, order: str = "activity"
         after = [tuple_(Chat.last_message_at, Chat.id) < tuple_(*keys)] if keys else []
         rows = [*rows, *_chat_rows(session, [*base, *rest, *after], [Chat.last_message_at.desc(), Chat.id.desc()],
                                    limit + 1 - len(rows))]
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = None
-    if more and page:
-        last = page[-1][0]
-        if order == "queue" and last.awaiting_reply:
-            next_cursor = _encode_cursor(order, filters, 0, [last.priority, last.waiting_since.isoformat(), last.id])
-        else:
-            next_cursor = _encode_cursor(order, filters, 1, [last.last_message_at.isoformat(), last.id])
-    return ChatPage([_chat_summary(*row) for row in page], next_cursor)
+    return rows
 
 
-def count_chats(session: Session, filters: ChatFilter, *, up_to: int | None = None) -> int:
+def _rows_before(session: Session, filters: ChatFilter, scope: Scope, order: str, limit: int, segment: int,
+                 keys) -> list:
+    """Up to limit + 1 rows before the keys, nearest first: _rows_after walked backwards."""
+    base = [*filters.conditions(), *scope.limit(Chat.seller_id)]
+    rows = []
+    if segment == 1:
+        rest = [Chat.awaiting_reply == False] if order == "queue" else []  # noqa: E712
+        rows = _chat_rows(session, [*base, *rest, tuple_(Chat.last_message_at, Chat.id) > tuple_(*keys)],
+                          [Chat.last_message_at, Chat.id], limit + 1)
+        keys = None  # then the end of the awaiting part, in queue order
+    if len(rows) <= limit and order == "queue" and filters.awaiting_reply is not False:
+        before = [tuple_(Chat.priority, Chat.waiting_since, Chat.id) < tuple_(*keys)] if keys else []
+        rows = [*rows, *_chat_rows(session, [*base, Chat.awaiting_reply == True, *before],  # noqa: E712
+                                   [Chat.priority.desc(), Chat.waiting_since.desc(), Chat.id.desc()],
+                                   limit + 1 - len(rows))]
+    return rows
+
+
+def count_chats(session: Session, filters: ChatFilter, *, scope: Scope, up_to: int | None = None) -> int:
     """How many chats match (the inbox shows how many await a reply); with `up_to`, counting
     stops past it (the answer is then up_to + 1), so a big backlog costs no more than a page."""
-    matching = select(Chat.id).where(*filters.conditions())
+    matching = select(Chat.id).where(*filters.conditions(), *scope.limit(Chat.seller_id))
     if up_to is not None:
         matching = matching.limit(up_to + 1)
     return session.connection().execute(select(func.count()).select_from(matching.subquery())).scalar()
@@ -280,12 +329,13 @@ def _chat_summary(chat: _ChatRow, analysis: _AnalysisRow | None, last: _LastRow 
     )
 
 
-def chat_detail(session: Session, chat_id: int, *, limit: int = 50,
+def chat_detail(session: Session, chat_id: int, *, scope: Scope, limit: int = 50,
                 before: int | None = None) -> contract.ChatDetail | None:
-    """A chat with one page of its messages (oldest first; `before` pages back in time)."""
+    """A chat with one page of its messages (oldest first; `before` pages back in time);
+    None when there is no such chat in the scope."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise BadQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    found = _chat_rows(session, [Chat.id == chat_id], [], 1)
+        raise BadInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    found = _chat_rows(session, [Chat.id == chat_id, *scope.limit(Chat.seller_id)], [], 1)
     if not found:
         return None
     chat, analysis, last = found[0]
@@ -379,7 +429,7 @@ def _message_key(session: Session, chat_id: int, message_id: int):
     found = session.execute(select(Message.sent_at, Message.id)
                             .where(Message.chat_id == chat_id, Message.id == message_id)).first()
     if found is None:
-        raise BadQuery("before", f"message {message_id} is not in this chat")
+        raise BadInput("before", f"message {message_id} is not in this chat")
     return tuple_(*found)
 
 
@@ -411,15 +461,15 @@ _SELLER_SELECT = select(_sellers.id, _sellers.name, _sellers.active, _sellers.sy
                         _sellers.last_error, _sellers.set_aside_events).order_by(_sellers.id)
 
 
-def list_sellers(session: Session) -> list[contract.Seller]:
-    return [seller_view(s) for s in session.connection().execute(_SELLER_SELECT)]
+def list_sellers(session: Session, *, scope: Scope) -> list[contract.Seller]:
+    return [seller_view(s) for s in session.connection().execute(_SELLER_SELECT.where(*scope.limit(_sellers.id)))]
 
 
-def failing_sellers(session: Session) -> list[dict]:
+def failing_sellers(session: Session, *, scope: Scope) -> list[dict]:
     """Active sellers whose polls are failing (the poller writes and clears these), oldest first."""
     rows = session.connection().execute(
         select(_sellers.id, _sellers.name, _sellers.poll_error, _sellers.poll_failing_since)
-        .where(_sellers.active.is_(True), _sellers.poll_failing_since.is_not(None))
+        .where(_sellers.active.is_(True), _sellers.poll_failing_since.is_not(None), *scope.limit(_sellers.id))
         .order_by(_sellers.poll_failing_since, _sellers.id))
     return [{"id": r.id, "name": r.name, "error": r.poll_error, "since": r.poll_failing_since} for r in rows]
 

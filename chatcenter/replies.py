@@ -1,15 +1,15 @@
 """A reply's way to the buyer: exactly one copy, and the operator's text never lost.
 
 What a failed send means decides what happens next (jobs/reply.py does the I/O):
-- certainly not delivered (no connection, DNS, TLS, 429, a 4xx other than a refusal):
-  tried again on JOB_RETRY_DELAYS;
+- certainly not delivered (no connection, DNS, TLS, 429, a refused token, another 4xx
+  but moderation's 400): tried again on JOB_RETRY_DELAYS;
 - maybe delivered (a timeout after the request left, a 5xx, a worker killed mid-request):
   never sent blindly again. The reply is `unconfirmed` and settled against WB's event feed,
   which echoes every message WB accepted as a `sender: seller` event: an echo of this text
   in this chat at or after the send time makes it `sent` (linked to that message); a feed
   read CONFIRM_POLLS polls after the send time without one means WB did not take it, and
   it is sent again, at most MAX_SENDS times in all;
-- refused (WB's 400, e.g. its moderation; a refused token): `failed` with WB's reason.
+- refused (WB's 400: its moderation): `failed` with WB's reason.
 
 The database is the record: a reply left `queued`, `sending` or `unconfirmed` without a
 live job (Redis restarted empty, a worker killed) is enqueued again by recover_replies,

@@ -1,6 +1,6 @@
 """The resources of one process (settings, database, Redis), reached one way: the app.
 
-create_app builds a Runtime and keeps it in `app.extensions`; web requests, CLI commands
+create_app builds them (Resources) and keeps them in `app.extensions`; web requests, CLI commands
 and jobs (the worker runs them inside the app context it pushed once) all ask `get()`.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def redis_client(url: str, timeout: float = REDIS_SOCKET_TIMEOUT) -> Redis:
     )
 
 
-class Runtime:
+class Resources:
     def __init__(self, settings: Settings):
         self.settings = settings
 
@@ -54,6 +54,6 @@ class Runtime:
             self.redis.close()
 
 
-def get() -> Runtime:
-    """The current app's runtime (inside a request, a CLI command or a job)."""
+def get() -> Resources:
+    """The current app's Resources (inside a request, a CLI command or a job)."""
     return current_app.extensions[EXTENSION]

@@ -5,7 +5,7 @@ against a dead database would fail every job); the CLI words its failures the sa
 from __future__ import annotations
 
 from chatcenter.config import public_url
-from chatcenter.runtime import Runtime
+from chatcenter.runtime import Resources
 
 
 class Unreachable(SystemExit):
@@ -21,7 +21,7 @@ def redis_unreachable(url: str, exc: BaseException) -> str:
     return f"cannot reach Redis at {public_url(url)} ({type(exc).__name__}): is it running? check REDIS_URL"
 
 
-def database_answers(resources: Runtime) -> BaseException | None:
+def database_answers(resources: Resources) -> BaseException | None:
     """None when the database answers a query; the exception otherwise."""
     try:
         resources.db.ping()
@@ -30,7 +30,7 @@ def database_answers(resources: Runtime) -> BaseException | None:
     return None
 
 
-def redis_answers(resources: Runtime) -> BaseException | None:
+def redis_answers(resources: Resources) -> BaseException | None:
     try:
         resources.redis.ping()
     except Exception as exc:
@@ -38,7 +38,7 @@ def redis_answers(resources: Runtime) -> BaseException | None:
     return None
 
 
-def require_dependencies(resources: Runtime) -> None:
+def require_dependencies(resources: Resources) -> None:
     """Raise Unreachable (exit status 1, one line on stderr) unless both answer."""
     settings = resources.settings
     problem = database_answers(resources)

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 CHAT_ID_MAX = EVENT_ID_MAX = 100
 CLIENT_NAME_MAX = 200
 REPLY_SIGN_MAX = 255
+MESSAGE_MAX = 1000  # WB's limit for one seller message (a reply)
 SENDER_MAX = 20
 # Buyer texts are capped by WB at a few thousand characters; far more is garbage, not a message.
 TEXT_MAX = 100_000

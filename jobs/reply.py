@@ -20,7 +20,7 @@ from rq import get_current_job
 
 from chatcenter import runtime
 from chatcenter.chat_store import store_echo, store_sent_reply, stored_echo
-from chatcenter.clients.wb import WBAuthError, WBClient, WBError, WBRateLimited, token_problem
+from chatcenter.clients.wb import WBClient, WBError, WBRateLimited, token_problem
 from chatcenter.failures import PermanentJobError, TransientJobError
 from chatcenter.metrics import Recorder
 from chatcenter.models import Chat, Reply, ReplyState, Seller, from_ms, utcnow
@@ -124,7 +124,7 @@ class Sending:
     def after_failure(self, exc: WBError) -> dict:
         """What WB's failure means for the reply (chatcenter.replies' rule)."""
         reason = redact(str(exc), self.private)
-        if isinstance(exc, WBAuthError) or exc.status == 400:  # refused: the same request gets the same answer
+        if exc.status == 400:  # refused (moderation): the same request gets the same answer
             log.warning("reply %s: WB refused it: %s", self.reply_id, reason)
             raise self.record(ReplyState.FAILED, ReplyRejected(reason)) from None
         if exc.unsent or isinstance(exc, WBRateLimited) or _not_taken(exc.status):
@@ -223,8 +223,9 @@ class Sending:
 
 
 def _not_taken(status: int | None) -> bool:
-    """A 4xx other than a refusal (400, 401, 403) or a timeout (408): WB did not take it."""
-    return status is not None and 400 <= status < 500 and status not in (400, 401, 403, 408)
+    """A 4xx other than moderation's refusal (400) or a timeout (408): WB did not take it.
+    A refused token (401, 403) is one: retried, it goes out once the token is replaced."""
+    return status is not None and 400 <= status < 500 and status not in (400, 408)
 
 
 def _private_values(text: str, sign: str | None, client_name: str | None) -> list[str]:

@@ -92,7 +92,7 @@ def test_the_chats_commands_resolve_reopen_snooze_and_assign(app, runner, make_a
 
 
 def test_the_migration_opens_every_chat_unassigned_and_keeps_their_messages(database_url):
-    """0011 on a database with chats: each is open and unassigned, its messages and waits kept
+    """0015 on a database with chats: each is open and unassigned, its messages and waits kept
     (a copy of the chats table on SQLite would have deleted them: ON DELETE CASCADE); and back."""
     from alembic import command
     from alembic.config import Config
@@ -103,7 +103,7 @@ def test_the_migration_opens_every_chat_unassigned_and_keeps_their_messages(data
 
     db = Database(database_url)
     try:
-        migrate.upgrade(db.engine, "0010")
+        migrate.upgrade(db.engine, "0014")
         with db.engine.begin() as conn:
             conn.exec_driver_sql("INSERT INTO sellers (id, name, wb_token, active, sync_state, set_aside_events, "
                                  "created_at) VALUES (1, 'Shop', 't', true, 'ok', 0, '2026-11-01 00:00:00')")
@@ -112,7 +112,7 @@ def test_the_migration_opens_every_chat_unassigned_and_keeps_their_messages(data
                                  "true, false, 1, '2026-11-30 09:00:00')")
             conn.exec_driver_sql("INSERT INTO messages (id, chat_id, wb_event_id, sender, text, sent_at) "
                                  "VALUES (1, 1, 'e1', 'client', 'x', '2026-11-30 12:00:00')")
-        assert migrate.upgrade(db.engine) == ("0010", "0011")
+        assert migrate.upgrade(db.engine) == ("0014", "0015")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT status, snoozed_until, assignee_id FROM chats")).all() == [
                 ("open", None, None)]
@@ -121,7 +121,7 @@ def test_the_migration_opens_every_chat_unassigned_and_keeps_their_messages(data
             config = Config()
             config.set_main_option("script_location", str(migrate.MIGRATIONS))
             config.attributes["connection"] = connection
-            command.downgrade(config, "0010")
+            command.downgrade(config, "0014")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM messages")).scalar() == 1
             assert "status" not in conn.execute(text("SELECT * FROM chats")).keys()

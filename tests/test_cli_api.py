@@ -52,12 +52,16 @@ def test_list_shows_each_key_without_the_key(app, runner):
     result = runner.invoke(args=["api-keys", "list"])
     assert result.exit_code == 0, result.output
     one, two = result.stdout.splitlines()
-    assert one.startswith("1\tfirst\tcreated ") and "last used 20" in one and one.endswith("\tactive")
-    assert two.startswith("2\tsecond\tcreated ") and "last used never" in two and "\trevoked 20" in two
+    assert one.startswith("1\tfirst\tall sellers, read-write\tcreated ") and "last used 20" in one
+    assert one.endswith("\tactive")
+    assert two.startswith("2\tsecond\tall sellers, read-write\tcreated ") and "last used never" in two
+    assert "\trevoked 20" in two
     assert "cc_" not in result.stdout
     keys = json.loads(runner.invoke(args=["api-keys", "list", "--json"]).stdout)
     assert [(k["id"], k["name"], k["revoked_at"] is None) for k in keys] == [(1, "first", True), (2, "second", False)]
-    assert all(set(k) == {"id", "name", "created_at", "last_used_at", "revoked_at"} for k in keys)
+    assert all(set(k) == {"id", "name", "created_at", "last_used_at", "revoked_at", "sellers", "read_only"}
+               for k in keys)
+    assert [(k["sellers"], k["read_only"]) for k in keys] == [(None, False), (None, False)]
 
 
 def test_revoke_closes_the_api_to_the_key(app, runner):

@@ -65,11 +65,12 @@ def test_a_failed_pass_checks_in_as_an_error_and_the_poller_goes_on(job_settings
     sentry_receiver.clear()
     # A database without the schema: every pass fails reading the sellers.
     app = create_app(replace(job_settings, sentry_dsn=sentry_receiver.dsn,
-                             database_url=f"sqlite:///{tmp_path / 'empty.db'}"), component="cron")
+                             database_url=f"sqlite:///{tmp_path / 'empty.db'}"), component="poller")
     try:
         check_ins = _run_until_check_in(app, sentry_receiver)
     finally:
         resources(app).close()
 
     assert [c["status"] for c in check_ins] == ["error"]
-    assert sentry_receiver.wait_for("event", 1)  # the failure itself, once
+    [failure] = sentry_receiver.wait_for("event", 1)  # the failure itself, once
+    assert failure["tags"]["component"] == "poller"

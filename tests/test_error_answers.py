@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from chatcenter.errors import (BadInput, Conflict, DatabaseUnavailable, NotFound, Unavailable, Unprocessable)
 from chatcenter.queues import QueueUnavailable
-from chatcenter.web.api.answers import JobPending
+from chatcenter.web.api.enqueued import JobPending
 from chatcenter.web.errors import answer_in_json, answer_in_pages
 from tests.helpers import resources
 from tests.inbox_support import add_operator, sign_in

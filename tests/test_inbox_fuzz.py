@@ -29,7 +29,7 @@ HOSTILE = ["²", "١", "99999999999999999999", "2147483648", "-1", "0", "1e3", "
            "//evil.example", "/\\evil", "javascript:alert(1)", "%2e%2e%2f", "true", "null", "[]"]
 PATHS = ["/", "/chats/{id}", "/sellers", "/password", "/login", "/language/{id}", "/live/inbox",
          "/live/chats/{id}/thread", "/live/chats/{id}/analysis", "/live/sellers", "/no/such/page"]
-PARAMS = ["seller", "before", "reply", "cursor", "show", "urgency", "category", "next", "lang"]
+PARAMS = ["seller", "before", "reply", "cursor", "page", "show", "urgency", "category", "next", "lang"]
 FORMS = {"/chats/{id}/reply": ["text", "idempotency_key"], "/chats/{id}/analysis": [],
          "/sellers/{id}/sync": [], "/login": ["email", "password", "next"], "/password": ["current", "new", "repeat"]}
 

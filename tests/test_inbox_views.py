@@ -243,16 +243,29 @@ def test_bad_filters_are_a_clear_page_not_a_500(signed_in):
         assert problem in response.text
 
 
-def test_pages_of_25_keep_the_filters(app, signed_in):
+def _link(html: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_pages_of_25_go_forward_and_back_keeping_the_filters_and_count(app, signed_in):
     seller = add_seller(app)
-    ids = [make_chat(app, seller, n, buyer_at=n, urgency="high") for n in range(30)]
+    ids = [make_chat(app, seller, n, buyer_at=n, urgency="high") for n in range(60)]
+    make_chat(app, seller, 99, buyer_at=99, urgency="low")  # filtered out
     first = signed_in.get("/?urgency=high")
-    assert row_ids(first.text) == ids[:25]
-    next_url = re.search(r'<a href="([^"]+)" rel="next"', first.text).group(1).replace("&amp;", "&")
-    assert "urgency=high" in next_url
-    second = signed_in.get(next_url)
-    assert row_ids(second.text) == ids[25:]
-    assert 'rel="next"' not in second.text and "« First page" in second.text
+    assert row_ids(first.text) == ids[:25] and _link(first.text, "prev") is None
+    assert "1–25 of 60" in first.text
+    assert "urgency=high" in _link(first.text, "next")
+    second = signed_in.get(_link(first.text, "next"))
+    assert row_ids(second.text) == ids[25:50] and "26–50 of 60" in second.text
+    third = signed_in.get(_link(second.text, "next"))
+    assert row_ids(third.text) == ids[50:] and "51–60 of 60" in third.text
+    assert _link(third.text, "next") is None
+    back = signed_in.get(_link(third.text, "prev"))
+    assert row_ids(back.text) == ids[25:50] and "26–50 of 60" in back.text
+    assert "urgency=high" in _link(back.text, "prev")
+    start = signed_in.get(_link(back.text, "prev"))
+    assert row_ids(start.text) == ids[:25] and _link(start.text, "prev") is None and "1–25 of 60" in start.text
 
 
 def test_the_live_list_answers_304_until_something_changes(app, signed_in):
@@ -467,7 +480,7 @@ def test_a_backlog_past_999_is_shown_as_999_plus_without_counting_it_all(signed_
     with resources(app).db.session() as session:
         session.add_all(Chat(seller_id=seller_id, wb_chat_id=f"backlog-{n}", awaiting_reply=True,
                              analysis_due=False, priority=2, waiting_since=utcnow(), last_message_at=utcnow())
-                        for n in range(1000))
+                        for n in range(1001))
     page = signed_in.get("/").get_data(as_text=True)
     assert "More than 999 chats await a reply" in page
-    assert "<title>(999+)" in page
+    assert "1–25 of 1000+" in page  # the list's count stops at 1000 too

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from chatcenter.actions import InvalidInput
+from chatcenter.errors import BadInput
 from chatcenter.models import Operator
 from chatcenter.operators import DuplicateOperator, authenticate, create_operator, disable_operator
 from tests.helpers import resources
@@ -67,8 +67,9 @@ def test_list_and_disable(app, runner):
     assert f"operator {second} disabled" in result.output
     listed = runner.invoke(args=["operators", "list"])
     assert listed.exit_code == 0
-    assert listed.output.splitlines() == [f"{first}\tanna@shop.example\tactive\tlast sign-in: never",
-                                          f"{second}\tboris@shop.example\tdisabled\tlast sign-in: never"]
+    assert listed.output.splitlines() == [f"{first}\tanna@shop.example\tactive\tadmin\tall sellers\tlast sign-in: never",
+                                          f"{second}\tboris@shop.example\tdisabled\tadmin\tall sellers\t"
+                                          "last sign-in: never"]
     missing = runner.invoke(args=["operators", "disable", "999"])
     assert (missing.exit_code, missing.output.strip()) == (1, "error: operator 999 does not exist")
 
@@ -78,9 +79,9 @@ def test_the_module_checks_what_the_command_line_checks(app):
         create_operator(session, "anna@shop.example", PASSWORD)
         with pytest.raises(DuplicateOperator):
             create_operator(session, "Anna@Shop.Example", PASSWORD)
-        with pytest.raises(InvalidInput, match="password"):
+        with pytest.raises(BadInput, match="password"):
             create_operator(session, "boris@shop.example", "too short")
-        with pytest.raises(InvalidInput, match="email"):
+        with pytest.raises(BadInput, match="email"):
             create_operator(session, "boris at shop", PASSWORD)
     with resources(app).db.session() as session:
         operator = disable_operator(session, stored(app)[0].id)

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import event
 
 from chatcenter.queries import ChatFilter, chat_detail, count_chats, list_chats
+from chatcenter.scope import EVERYTHING, Scope
+from chatcenter.unread import count_unread_chats, unread_counts
 from tests.helpers import add_seller, resources
 from tests.test_queries import make_chat
 
@@ -55,26 +57,42 @@ def _problems(conn, statement: str, parameters) -> list[str]:
             or "TEMP B-TREE" in d]
 
 
+def chats(filters: ChatFilter = ChatFilter(), scope: Scope = EVERYTHING, **kwargs):
+    return lambda s, seller: list_chats(s, filters, scope=scope, **{"limit": 2, **kwargs})
+
+
 QUERIES = {
-    "chats, newest activity": lambda s, seller: list_chats(s, ChatFilter(), limit=2),
-    "chats of one seller": lambda s, seller: list_chats(s, ChatFilter(seller_id=seller), limit=2),
-    "chats awaiting a reply": lambda s, seller: list_chats(s, ChatFilter(awaiting_reply=True), limit=2),
-    "chats by sentiment": lambda s, seller: list_chats(s, ChatFilter(sentiment="negative"), limit=2),
-    "chats by category": lambda s, seller: list_chats(s, ChatFilter(category="delivery"), limit=2),
-    "chats by urgency": lambda s, seller: list_chats(s, ChatFilter(urgency="high"), limit=2),
-    "inbox order, both parts": lambda s, seller: list_chats(s, ChatFilter(), order="queue", limit=50),
-    "chat with its messages": lambda s, seller: chat_detail(s, 1, limit=2),
+    "chats, newest activity": chats(),
+    "chats of one seller": lambda s, seller: list_chats(s, ChatFilter(seller_id=seller), scope=EVERYTHING, limit=2),
+    "chats awaiting a reply": chats(ChatFilter(awaiting_reply=True)),
+    "chats by sentiment": chats(ChatFilter(sentiment="negative")),
+    "chats by category": chats(ChatFilter(category="delivery")),
+    "chats by urgency": chats(ChatFilter(urgency="high")),
+    "inbox order, both parts": chats(order="queue", limit=50),
+    "chat with its messages": lambda s, seller: chat_detail(s, 1, scope=EVERYTHING, limit=2),
+    # An agent or a key limited to sellers: the same indexes, with seller_id IN (...) on top.
+    "an agent's chats, newest activity": lambda s, seller: list_chats(s, ChatFilter(), scope=Scope(frozenset({seller})),
+                                                                      limit=2),
+    "an agent of two sellers, inbox order": lambda s, seller: list_chats(
+        s, ChatFilter(), scope=Scope(frozenset({seller, seller + 1})), order="queue", limit=50),
+    "an agent's chats awaiting a reply": lambda s, seller: list_chats(
+        s, ChatFilter(awaiting_reply=True), scope=Scope(frozenset({seller, seller + 1})), limit=2),
+    "an agent's chat": lambda s, seller: chat_detail(s, 1, scope=Scope(frozenset({seller})), limit=2),
+    "inbox, previous page": lambda s, seller: list_chats(
+        s, ChatFilter(), scope=EVERYTHING, order="queue", limit=1,
+        cursor=list_chats(s, ChatFilter(), scope=EVERYTHING, order="queue", limit=1,
+                          cursor=list_chats(s, ChatFilter(), scope=EVERYTHING, order="queue",
+                                            limit=4).next_cursor).prev_cursor),
+    "unread messages of a page's chats": lambda s, seller: unread_counts(s, 1, 0, [1, 2, 3, 4, 5, 6]),
+    "unread chats, counted": lambda s, seller: count_unread_chats(s, 1, 0, scope=EVERYTHING),
     # The inbox's views (chatcenter/web/inbox/views.py).
-    "view needs reply": lambda s, seller: list_chats(s, ChatFilter(statuses=("open",), awaiting_reply=True),
-                                                     order="queue", limit=50),
-    "view mine": lambda s, seller: list_chats(s, ChatFilter(statuses=("open",), assignee_id=1), order="queue",
-                                              limit=50),
-    "view unassigned": lambda s, seller: list_chats(s, ChatFilter(statuses=("open",), assignee_id="none"),
-                                                    order="queue", limit=50),
-    "view snoozed": lambda s, seller: list_chats(s, ChatFilter(statuses=("snoozed",)), limit=50),
-    "view resolved": lambda s, seller: list_chats(s, ChatFilter(statuses=("resolved",)), limit=50),
+    "view needs reply": chats(ChatFilter(statuses=("open",), awaiting_reply=True), order="queue", limit=50),
+    "view mine": chats(ChatFilter(statuses=("open",), assignee_id=1), order="queue", limit=50),
+    "view unassigned": chats(ChatFilter(statuses=("open",), assignee_id="none"), order="queue", limit=50),
+    "view snoozed": chats(ChatFilter(statuses=("snoozed",)), limit=50),
+    "view resolved": chats(ChatFilter(statuses=("resolved",)), limit=50),
     "needs reply counted": lambda s, seller: count_chats(s, ChatFilter(statuses=("open",), awaiting_reply=True),
-                                                         up_to=999),
+                                                         scope=EVERYTHING, up_to=999),
 }
 
 

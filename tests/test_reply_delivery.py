@@ -137,3 +137,26 @@ def test_the_reply_job_and_a_sync_storing_its_echo_at_once_store_it_once(job_app
 def add_seller_id(app, chat_id) -> int:
     with resources(app).db.session() as session:
         return session.get(Chat, chat_id).seller_id
+
+
+def test_a_reply_refused_for_its_token_is_sent_once_the_token_works(job_app, job_settings, make_app, chat_id,
+                                                                   wb_stub):
+    """A 401 means WB took nothing: the reply is retried with the text kept, and goes out
+    once WB accepts the token again (an operator ran `sellers set-token`)."""
+    settings = replace(job_settings, job_retry_delays=(3, 6))
+    web = make_app(**overrides(settings))
+    tokens = set(wb_stub.valid_tokens)
+    wb_stub.valid_tokens.clear()  # WB refuses the seller's token
+    reply = request_reply(resources(web), chat_id, TEXT, requested_by="tests")
+    worker = start_process(settings, "worker.py", "reply")
+    try:
+        assert wait_until(lambda: reply_state(job_app, reply.reply_id)[1] is not None, timeout=30)
+        state, error = reply_state(job_app, reply.reply_id)
+        assert state == "queued" and error.startswith("retrying: ") and "401" in error
+        wb_stub.valid_tokens.update(tokens)
+        sent = wait_until(lambda: reply_state(job_app, reply.reply_id)[0] == "sent", timeout=40)
+    finally:
+        output = stop(worker)
+    assert sent, output
+    assert wb_stub.delivered(TEXT) == 1, output
+    assert stored_copies(job_app, chat_id) == 1

@@ -13,6 +13,7 @@ from chatcenter import migrate, reports
 from chatcenter.actions import request_reply, request_sync
 from chatcenter.db import Database
 from chatcenter.models import Chat, Message, Response, Seller, TrafficHour
+from chatcenter.scope import EVERYTHING
 from tests.helpers import WB_TOKEN, add_seller, resources, run_jobs
 from tests.inbox_support import add_operator
 from tests.test_inbox_browser import browser, context, live, shoot  # noqa: F401  (fixtures)
@@ -81,7 +82,7 @@ def fixture(job_app, wb_stub):
 def test_response_times_per_seller_and_operator(job_app, fixture):
     period = reports.Period(at(fixture["t0"]) - timedelta(days=1), datetime.now(timezone.utc) + timedelta(hours=1))
     with resources(job_app).db.session() as session:
-        report = reports.response_times(session, period, TARGETS)
+        report = reports.report(session, period, TARGETS, scope=EVERYTHING)
     shop_a, shop_b = report["sellers"]
     # [1800, 7200, 10800]: median rank 2, p90 rank 3; on time: 1800 <= 1 h (high when
     # answered), 7200 > 1 h (high), 10800 <= 4 h (not analysed: medium).
@@ -95,18 +96,18 @@ def test_response_times_per_seller_and_operator(job_app, fixture):
 
     only_b = reports.Period(period.start, period.end, seller_id=fixture["b"])
     with resources(job_app).db.session() as session:
-        assert [s["seller_id"] for s in reports.response_times(session, only_b, TARGETS)["sellers"]] == [fixture["b"]]
+        assert [s["seller_id"] for s in reports.report(session, only_b, TARGETS, scope=EVERYTHING)["sellers"]] == [fixture["b"]]
 
 
 def test_daily_and_hourly_charts(job_app, fixture):
     period = reports.Period(at(fixture["t0"]) - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(hours=1),
                             seller_id=fixture["a"])
     with resources(job_app).db.session() as session:
-        days = reports.daily_first_response(session, period, TARGETS)
-        hours = reports.hourly_traffic(session, period)
+        report = reports.report(session, period, TARGETS, scope=EVERYTHING)
+    days, hours = report["days"], report["hours"]
     answered = {at(fixture["t0"] + m * MIN).strftime("%Y-%m-%d") for m in (30, 240, 480)}
     assert {d["day"] for d in days} == answered
-    assert sum(d["answered"] for d in days) == 3
+    assert sum(d["answered"] for d in days) == 3 == report["sellers"][0]["answered"]
     assert sum(h["incoming"] for h in hours) == 5 and sum(h["outgoing"] for h in hours) == 4
     first = at(fixture["t0"]).strftime("%Y-%m-%dT%H")
     assert hours[0] == {"hour": first, "incoming": 2, "outgoing": 2}
@@ -118,7 +119,7 @@ def test_a_bad_period_is_refused(job_app):
         for period, message in ((reports.Period(now, now - timedelta(days=1)), "from: must be before to"),
                                 (reports.Period(now - timedelta(days=200), now), "at most 92 days")):
             with pytest.raises(ValueError, match=message):
-                reports.response_times(session, period, TARGETS)
+                reports.report(session, period, TARGETS, scope=EVERYTHING)
 
 
 def test_the_migration_fills_response_times_from_the_stored_history(database_url):

@@ -12,11 +12,12 @@ from flask.cli import AppGroup
 
 from chatcenter import runtime
 from chatcenter.chat_status import CLI, change_chat
-from chatcenter.cli.failures import one_line_errors
+from chatcenter.cli.one_line import one_line_errors
 from chatcenter.errors import BadInput
 from chatcenter.models import ChatStatus
 from chatcenter.operators import find_operator
 from chatcenter.queries import MAX_LIMIT, ChatFilter, chat_detail, list_chats
+from chatcenter.scope import EVERYTHING
 
 
 @click.group("chats", cls=AppGroup, help="Buyers' chats.")
@@ -37,7 +38,9 @@ def chats_list(awaiting: bool, seller_id: int | None, limit: int, as_json: bool)
     chats, cursor = [], None
     with runtime.get().db.session() as session:
         while len(chats) < limit:
-            page = list_chats(session, filters, order=order, limit=min(MAX_LIMIT, limit - len(chats)), cursor=cursor)
+            # The shell's user has the database: every seller.
+            page = list_chats(session, filters, scope=EVERYTHING, order=order,
+                              limit=min(MAX_LIMIT, limit - len(chats)), cursor=cursor)
             chats += page.chats
             cursor = page.next_cursor
             if cursor is None:
@@ -67,7 +70,7 @@ def _change(chat_id: int, **fields) -> None:
             fields["assignee_id"] = None if who is None else find_operator(session, who).id
         change_chat(session, chat_id, CLI, **fields)
     with runtime.get().db.session() as session:
-        chat = chat_detail(session, chat_id, limit=1)
+        chat = chat_detail(session, chat_id, scope=EVERYTHING, limit=1)
     status = chat["status"] + (f" until {chat['snoozed_until']}" if chat["snoozed_until"] else "")
     assignee = chat["assignee"]["name"] if chat["assignee"] else "unassigned"
     click.echo(f"chat {chat_id}: {status}, {assignee}")

@@ -7,7 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from chatcenter import runtime
-from chatcenter.cli.failures import one_line_errors
+from chatcenter.cli.one_line import one_line_errors
 
 
 @click.group("db", cls=AppGroup, help="Database schema.")

@@ -7,7 +7,7 @@ import click
 from flask.cli import with_appcontext
 
 from chatcenter import actions, runtime
-from chatcenter.cli.failures import CommandFailed, one_line_errors
+from chatcenter.cli.one_line import CommandFailed, one_line_errors
 from chatcenter.job_rules import run_now
 from chatcenter.models import Chat, Seller
 from chatcenter.queries import KEY_INT_MAX

@@ -6,7 +6,7 @@ import json
 import click
 
 from chatcenter import runtime
-from chatcenter.cli.failures import one_line_errors
+from chatcenter.cli.one_line import one_line_errors
 from chatcenter.poller.membership import pollers
 
 

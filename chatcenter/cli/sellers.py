@@ -8,10 +8,11 @@ import click
 from flask.cli import AppGroup
 
 from chatcenter import runtime
-from chatcenter.cli.failures import one_line_errors
+from chatcenter.cli.one_line import one_line_errors
 from chatcenter.clients.wb import token_problem
 from chatcenter.models import Seller, SyncState
 from chatcenter.queries import list_sellers
+from chatcenter.scope import EVERYTHING
 
 
 @click.group("sellers", cls=AppGroup, help="Marketplace sellers whose chats are synced.")
@@ -73,7 +74,7 @@ def sellers_set_token(seller_id: int):
 @one_line_errors
 def sellers_list(as_json: bool):
     with runtime.get().db.session() as session:
-        sellers = list_sellers(session)
+        sellers = list_sellers(session, scope=EVERYTHING)  # the shell's user has the database
     if as_json:
         click.echo(json.dumps(sellers, ensure_ascii=False, indent=2))
         return

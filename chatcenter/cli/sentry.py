@@ -10,7 +10,7 @@ import click
 from flask.cli import with_appcontext
 
 from chatcenter import runtime
-from chatcenter.cli.failures import one_line_errors
+from chatcenter.cli.one_line import one_line_errors
 from chatcenter.observability.sentry_check import CHECK_JOB, SEND_TIMEOUT, Outcome, send_test_event
 from chatcenter.queues import DEFAULT, queue
 

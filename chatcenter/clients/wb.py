@@ -13,13 +13,12 @@ import urllib3
 from chatcenter.clients.ratelimit import RateLimitWaitTooLong, RedisRateLimiter
 from chatcenter.config import REDIS_PREFIX
 from chatcenter.metrics import Recorder
+from chatcenter.wb_events import MESSAGE_MAX, REPLY_SIGN_MAX
 
 CHATS_PATH = "/api/v1/seller/chats"
 EVENTS_PATH = "/api/v1/seller/events"
 MESSAGE_PATH = "/api/v1/seller/message"
 
-REPLY_SIGN_MAX = 255
-MESSAGE_MAX = 1000
 # WB's rule: 10 requests per 10 s per seller, whichever process or machine sends them.
 RATE_LIMIT, RATE_PERIOD = 10, 10.0
 

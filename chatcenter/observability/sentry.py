@@ -17,7 +17,7 @@ from chatcenter.observability.release import release_name
 
 log = logging.getLogger("chatcenter.sentry")
 
-COMPONENTS = ("web", "worker", "cron", "cli")
+COMPONENTS = ("web", "worker", "poller", "cli")
 PROBES = ("/api/health", "/api/health/ready")  # polled all day by load balancers and monitors
 CALLER_TRACE = ("HTTP_SENTRY_TRACE", "HTTP_BAGGAGE")  # a caller's trace, as WSGI names it
 # Each work-horse flushes before it exits: with Sentry hanging, what a job waits at most.

@@ -29,7 +29,7 @@ def stop_on_signals() -> threading.Event:
 def main() -> None:
     from chatcenter import create_app
 
-    app = create_app(component="cron")  # Sentry (component tag "cron") for errors of this process itself
+    app = create_app(component="poller")  # Sentry (component tag "poller") for errors of this process itself
     with app.app_context():
         resources = runtime.get()
         startup.require_dependencies(resources)

@@ -3,7 +3,7 @@
 One poller of the deployment runs these steps once per SYNC_INTERVAL_SECONDS (the turn is a
 Redis key, chatcenter/poller/membership.py). Each step reads the database or Redis, repairs
 what a crash or an outage left behind, and returns a line for the log (None: nothing to say).
-Add a step by writing a function of the Runtime and listing it in STEPS.
+Add a step by writing a function of the process's Resources and listing it in STEPS.
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from chatcenter.contract import ID_MAX
 from chatcenter.errors import NotFound
 from chatcenter.web.api import auth, chats, inputs, jobs, openapi, reports, sellers
 from chatcenter.web.errors import answer_in_json
+from chatcenter.web.scope import check_url_ids
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -27,6 +28,7 @@ def _guard():
         return refused
     inputs.limit_body()
     _ids_in_range()
+    check_url_ids()  # a seller, chat or job outside the key's sellers: 404, as if it did not exist
     inputs.refuse_repeats()
     if request.method in ("POST", "PATCH"):
         inputs.require_json_object_body()

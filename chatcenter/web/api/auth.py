@@ -1,6 +1,7 @@
 """`Authorization: Bearer <API key>` on every API route (the health routes are elsewhere).
 
-A refusal is 401 JSON with `WWW-Authenticate: Bearer` (RFC 6750). The key's id becomes
+A refusal is 401 JSON with `WWW-Authenticate: Bearer` (RFC 6750). The key gives the request
+its Scope (the sellers it sees, read-only or not: chatcenter/web/scope.py). The key's id becomes
 the request's identity: `api-key-<id>` for replies and for Sentry's user context (never
 the key or its name).
 """
@@ -11,6 +12,7 @@ from flask import g, request
 from chatcenter import api_keys, runtime
 from chatcenter.web.errors import error_response
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import enter
 from chatcenter.web.sentry_context import identify
 
 REALM = "chatcenter"
@@ -40,6 +42,7 @@ def require_api_key():
         # view reads with; the key is read on every request, so a revocation counts at once.
         with request_reader() as session:
             key = api_keys.verify(session, credentials)
+            scope = api_keys.scope_of(session, key)
     except api_keys.KeyRefused as refused:
         return unauthorized(f"the key {refused}", error="invalid_token")
     if api_keys.touch_due(key):  # about once a minute per key
@@ -50,4 +53,5 @@ def require_api_key():
     # text sent to Sentry, and the id is what makes the user context worth having.
     g.requester = f"{REQUESTER_PREFIX}{key_id}"
     identify(g.requester)
+    enter(scope)  # what the key sees; a read-only key's change is refused here (403)
     return None

@@ -10,12 +10,13 @@ from chatcenter.contract import ChatPage, JobAccepted, OneChat, OneNote, ReplyAc
 from chatcenter.errors import NotFound
 from chatcenter.notes import add_note
 from chatcenter.queries import ChatFilter, chat_detail, list_chats, note_view
-from chatcenter.web.api.answers import accepted, enqueued
+from chatcenter.web.api.enqueued import accepted, enqueued
 from chatcenter.web.api.inputs import (
     ChatChangeBody, ChatListQuery, ChatQuery, NoBody, NoQuery, NoteBody, ReplyBody, ReplyHeaders,
 )
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import current_scope
 
 bp = Blueprint("chats", __name__, url_prefix="/chats")
 
@@ -35,7 +36,8 @@ def chats(query: ChatListQuery):
     filters = ChatFilter(**{name: getattr(query, name) for name in FILTERS},
                          statuses=tuple(query.status) if query.status else None)
     with request_reader() as session:
-        page = list_chats(session, filters, order=query.order, limit=query.limit, cursor=query.cursor)
+        page = list_chats(session, filters, scope=current_scope(), order=query.order, limit=query.limit,
+                          cursor=query.cursor)
     return {"chats": page.chats, "next_cursor": page.next_cursor}
 
 
@@ -44,7 +46,7 @@ def chats(query: ChatListQuery):
 def chat(chat_id: int, query: ChatQuery):
     """A chat: its product card, a page of its messages (oldest first), its latest analysis"""
     with request_reader() as session:
-        found = chat_detail(session, chat_id, limit=query.limit, before=query.before)
+        found = chat_detail(session, chat_id, scope=current_scope(), limit=query.limit, before=query.before)
     if found is None:
         raise NotFound.of("chat", chat_id)
     return found
@@ -65,7 +67,7 @@ def change(chat_id: int, query: NoQuery, json: ChatChangeBody):
         change_chat(session, chat_id, g.requester, status=given.get("status", UNSET),
                     snoozed_until=given.get("snoozed_until", UNSET), assignee_id=given.get("assignee_id", UNSET))
     with request_reader() as session:
-        return chat_detail(session, chat_id)
+        return chat_detail(session, chat_id, scope=current_scope())
 
 
 @bp.post("/<int:chat_id>/notes")

@@ -16,8 +16,9 @@ from flask import request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from chatcenter.actions import IDEMPOTENCY_KEY_MAX, REPLY_MAX
+from chatcenter.actions import IDEMPOTENCY_KEY_MAX
 from chatcenter.chat_status import STATUSES
+from chatcenter.wb_events import MESSAGE_MAX
 from chatcenter.contract import ID_MAX
 from chatcenter.errors import BadInput
 from chatcenter.notes import NOTE_MAX
@@ -37,7 +38,7 @@ def text_pattern(longest: int) -> str:
     return r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (longest - 2)
 
 
-REPLY_TEXT_PATTERN = text_pattern(REPLY_MAX)
+REPLY_TEXT_PATTERN = text_pattern(MESSAGE_MAX)
 
 
 def _whole_number(raw: Any) -> Any:
@@ -124,7 +125,7 @@ class NoBody(Body):
 
 class ReplyBody(Body):
     text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": REPLY_TEXT_PATTERN},
-                               description=f"1 to {REPLY_MAX} characters after trimming; no NUL characters")]
+                               description=f"1 to {MESSAGE_MAX} characters after trimming; no NUL characters")]
 
 
 def _moment_text(raw: Any) -> Any:

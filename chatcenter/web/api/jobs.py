@@ -4,12 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from chatcenter import job_board, runtime
+from chatcenter.scope import visible_jobs
 from chatcenter.contract import JobAccepted, JobList, OneJob
-from chatcenter.errors import NotFound
 from chatcenter.queries import job_view
-from chatcenter.web.api.answers import accepted
+from chatcenter.web.api.enqueued import accepted
 from chatcenter.web.api.inputs import JobListQuery, NoBody, NoQuery
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
+from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import current_scope
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 JOB_ID = {"job_id": "sync-seller-N, analyze-chat-N or reply-N"}
@@ -24,8 +26,14 @@ def jobs(query: JobListQuery):
     failed (with a short public reason; kept a week). Keyset pages: pass `next_cursor` as `cursor` with the
     same state and queue; jobs arriving meanwhile never make a page repeat one.
     """
+    scope = current_scope()
+
+    def keep(views: list[dict]) -> list[dict]:  # a key limited to some sellers: their jobs only
+        with request_reader() as session:
+            return visible_jobs(session, scope, views)
+
     page = job_board.list_jobs(runtime.get().redis, query.state, query.queue, limit=query.limit,
-                               cursor=query.cursor)
+                               cursor=query.cursor, keep=keep)
     return {"jobs": page.jobs, "next_cursor": page.next_cursor}
 
 
@@ -55,7 +63,7 @@ def retry(job_id: str, query: NoQuery, json: NoBody):
 
 
 @bp.delete("/<job_id>")
-@spec.validate(query=NoQuery, resp=answers((204, None, "The failed job is forgotten"), *READS, 404, 409,
+@spec.validate(query=NoQuery, resp=answers((204, None, "The failed job is forgotten"), *READS, 403, 404, 409,
                                            s409="The job is not failed (queued, running or finished)"),
                tags=["jobs"], path_parameter_descriptions=JOB_ID)
 def discard(job_id: str):

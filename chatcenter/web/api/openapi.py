@@ -33,7 +33,8 @@ ERRORS = {  # status: what it means, for every route that may answer it
     400: "Bad input: a parameter, header or body field (named first in the detail) is wrong, unknown or "
          "missing; or the body is not a JSON object",
     401: "No API key, not a Bearer credential, an unknown or a revoked key",
-    404: "No such seller, chat or job",
+    403: "The API key is read-only: it may not ask for a change (the detail says so)",
+    404: "No such seller, chat or job (or not one of the sellers this key is limited to)",
     409: "The same job is already queued or running (job_id and Location name it)",
     413: f"The body is larger than {BODY_MAX} bytes",
     414: "The URL is too long (answered by nginx in front of the service)",
@@ -46,7 +47,7 @@ HEADERS = {  # status: headers every such answer carries
     503: {"Retry-After": "seconds"},
 }
 READS = (400, 401, 414, 503)  # any route behind the key: it reads the database
-WRITES = (*READS, 404, 413)
+WRITES = (*READS, 403, 404, 413)
 
 spec = SpecTree(
     "flask", mode="strict", title="chatcenter operators' API", version=__version__, description=DESCRIPTION,

@@ -12,6 +12,7 @@ from chatcenter.errors import BadInput
 from chatcenter.web.api.inputs import ReportQuery
 from chatcenter.web.api.openapi import READS, answers, spec
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import current_scope
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -32,8 +33,6 @@ def response_times(query: ReportQuery):
         raise BadInput("to", "is too early for a period before it") from None
     period = reports.Period(start, end, query.seller_id)
     targets = runtime.get().settings.response_targets
+    scope = current_scope()  # a key limited to some sellers: their figures only
     with request_reader() as session:
-        report = reports.response_times(session, period, targets)
-        report["days"] = reports.daily_first_response(session, period, targets)
-        report["hours"] = reports.hourly_traffic(session, period)
-    return report
+        return reports.report(session, period, targets, scope=scope)

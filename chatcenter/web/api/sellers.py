@@ -6,20 +6,22 @@ from flask import Blueprint
 from chatcenter import actions, runtime
 from chatcenter.contract import JobAccepted, SellerList
 from chatcenter.queries import list_sellers
-from chatcenter.web.api.answers import enqueued
+from chatcenter.web.api.enqueued import enqueued
 from chatcenter.web.api.inputs import NoBody, NoQuery
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import current_scope
 
 bp = Blueprint("sellers", __name__, url_prefix="/sellers")
 
 
 @bp.get("")
-@spec.validate(query=NoQuery, resp=answers((200, SellerList, "All sellers, by id"), *READS), tags=["sellers"])
+@spec.validate(query=NoQuery, resp=answers((200, SellerList, "The sellers this key sees, by id"), *READS),
+               tags=["sellers"])
 def sellers():
     """Sellers with their sync state (never their WB token)"""
     with request_reader() as session:
-        return {"sellers": list_sellers(session)}
+        return {"sellers": list_sellers(session, scope=current_scope())}
 
 
 @bp.post("/<int:seller_id>/sync")

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
 from chatcenter import runtime
-from chatcenter.actions import InvalidInput
+from chatcenter.errors import BadInput
 from chatcenter.operators import PASSWORD_MAX, PASSWORD_MIN, authenticate, check_password_rules, set_password
 from chatcenter.web.inbox.auth import locked_message, start_session, throttle_for
 from chatcenter.web.inbox.blueprint import bp
@@ -35,7 +35,7 @@ def change_password():
         return _page(_("The two new passwords differ. Type the same one twice."), 400)
     try:
         check_password_rules(new)
-    except InvalidInput:
+    except BadInput:
         return _page(_("The new password must be %(min)s to %(max)s characters.",
                        min=PASSWORD_MIN, max=PASSWORD_MAX), 400)
     try:

@@ -20,10 +20,9 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
 from chatcenter import runtime
-from chatcenter.clients.ratelimit import RedisRateLimiter
-from chatcenter.config import REDIS_PREFIX
 from chatcenter.web.sentry_context import identify
-from chatcenter.operators import EMAIL_MAX, authenticate, end_sessions, record_login, session_holder
+from chatcenter.operators import EMAIL_MAX, authenticate, end_sessions, record_login, scope_of, session_holder
+from chatcenter.scope import Scope
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.i18n import LANGUAGES
 from chatcenter.web.inbox.i18n import SESSION_KEY as LANGUAGE_KEY
@@ -31,6 +30,7 @@ from chatcenter.web.inbox.login_throttle import LoginThrottle, Refused
 from chatcenter.web.inbox.params import has_control_characters, refuse_impossible_ids
 from chatcenter.web.inbox.security import csrf
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import check_url_ids, enter
 
 log = logging.getLogger("chatcenter.inbox")
 
@@ -45,6 +45,8 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 class SignedIn:
     id: int
     email: str
+    role: str  # admin or agent: the top bar shows it
+    scope: Scope  # the sellers this operator sees (chatcenter/scope.py)
 
     @property
     def requester(self) -> str:
@@ -58,9 +60,9 @@ def signed_in_operator() -> SignedIn | None:
         return None
     with request_reader() as db:  # a read (no transaction), on the connection the page reads with
         operator = session_holder(db, operator_id)
-    valid = (operator is not None and operator.active
-             and session.get(GENERATION_KEY) == operator.session_generation and _session_is_fresh())
-    found = SignedIn(operator.id, operator.email) if valid else None
+        valid = (operator is not None and operator.active
+                 and session.get(GENERATION_KEY) == operator.session_generation and _session_is_fresh())
+        found = SignedIn(operator.id, operator.email, operator.role, scope_of(db, operator)) if valid else None
     if found is None:
         _sign_out()
     return found
@@ -109,6 +111,8 @@ def guard():
     g.operator = signed_in_operator()
     if g.operator is not None:
         identify(g.operator.requester)
+        enter(g.operator.scope)
+        check_url_ids()  # another seller's chat or seller: the 404 page, as for one that does not exist
         return None
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None

@@ -1,5 +1,6 @@
 """The Jobs page: queue depths, running and failed jobs, and a failed job retried or
-discarded (chatcenter.job_board, as the API's /api/jobs)."""
+discarded (chatcenter.job_board, as the API's /api/jobs). For admins: an agent gets the 404
+page (the queues hold every seller's jobs)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -10,6 +11,7 @@ from chatcenter.errors import BadInput
 from chatcenter.queues import QUEUE_NAMES, QueueUnavailable
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.live import fragment
+from chatcenter.web.scope import admin_only
 
 PAGE_SIZE = 25
 REFRESH_SECONDS = 5
@@ -39,21 +41,25 @@ def _cursor(args) -> dict:
 
 
 @bp.get("/jobs")
+@admin_only
 def jobs():
     return render_template("inbox/jobs.html", part=jobs_part(request.args))
 
 
 @bp.get("/live/jobs")
+@admin_only
 def live_jobs():
     return fragment("inbox/_jobs.html", part=jobs_part(request.args))
 
 
 @bp.post("/jobs/<job_id>/retry")
+@admin_only
 def retry_job(job_id: str):
     return _act(job_id, job_board.retry, _("Job %(id)s is queued to run again."))
 
 
 @bp.post("/jobs/<job_id>/discard")
+@admin_only
 def discard_job(job_id: str):
     return _act(job_id, job_board.discard, _("Job %(id)s was discarded."))
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from flask import make_response, render_template, request
 
 from chatcenter.web.inbox.blueprint import bp
-from chatcenter.web.inbox.pages import _int_param, analysis_part, inbox_part, sellers_part, thread_part
+from chatcenter.web.inbox.pages import (
+    _int_param, _load_chat, analysis_part, inbox_part, note_seen, sellers_part, thread_part,
+)
 
 
 def fragment(template: str, **context):
@@ -27,7 +29,10 @@ def live_inbox():
 
 @bp.get("/live/chats/<int:chat_id>/thread")
 def live_thread(chat_id: int):
-    return fragment("inbox/_thread.html", thread=thread_part(chat_id, _int_param("before"), _int_param("reply")))
+    before = _int_param("before")
+    chat = _load_chat(chat_id, before)
+    note_seen(chat, before)  # a message that arrives while the chat is open is read there
+    return fragment("inbox/_thread.html", thread=thread_part(chat_id, before, _int_param("reply"), chat))
 
 
 @bp.get("/live/chats/<int:chat_id>/analysis")

@@ -1,7 +1,9 @@
 """The inbox's pages (inbox, chat, sellers) and the forms they post (reply, analyse, sync).
 
 Reads go through chatcenter.queries and requests through chatcenter.actions, like the
-JSON API; nothing here queries a table of its own. Each page has a part that refreshes
+JSON API; nothing here queries a table of its own. Every read takes the operator's scope (an
+agent sees the sellers granted); a URL naming another seller's chat never reaches a view
+here (the guard in auth.py answers 404). Each page has a part that refreshes
 itself (see live.py), built by the same *_part function as the full page.
 """
 from __future__ import annotations
@@ -18,23 +20,25 @@ from chatcenter.chat_status import UNSET, change_chat
 from chatcenter.errors import BadInput
 from chatcenter.notes import NOTE_MAX, add_note
 from chatcenter.actions import (
-    REPLY_MAX, AnalysisOff, IdempotencyConflict, InvalidInput, NotFound, WouldBeRefused, request_analysis,
-    request_reply, request_sync,
+    AnalysisOff, IdempotencyConflict, NotFound, WouldBeRefused, request_analysis, request_reply, request_sync,
 )
 from chatcenter.models import ChatStatus, ReplyState
 from chatcenter.moderation import wb_would_refuse
 from chatcenter.prompt import CATEGORIES, URGENCIES
 from chatcenter.queries import (
-    BadQuery, ChatFilter, active_operators, chat_detail, chat_reply, count_chats, failing_sellers, job_view,
+    ChatFilter, active_operators, chat_detail, chat_reply, count_chats, failing_sellers, job_view,
     list_chats, list_sellers,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
+from chatcenter.wb_events import MESSAGE_MAX
+from chatcenter.unread import count_unread_chats, mark_seen, read_floor, start_reading, unread_counts
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.params import whole_number
 from chatcenter.web.inbox.views import VIEWS, view_filters, view_named
 from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
 from chatcenter.web.inbox.snooze import CHOICES as SNOOZE_CHOICES, snooze_until
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import current_scope
 
 log = logging.getLogger("chatcenter.inbox")
 
@@ -42,6 +46,9 @@ PAGE_SIZE = 25
 # Past this many chats awaiting a reply the inbox says "999+": counting a backlog of tens of
 # thousands on every page load and live refresh would cost more than the page itself.
 AWAITING_SHOWN_MAX = 999
+# The list's "1–25 of 240" counts at most this many ("of 1000+"), for the same reason.
+LIST_COUNT_MAX = 1000
+FILTER_PARAMS = ("view", "seller", "show", "urgency", "category")  # what links of the list keep
 SHOW = {"awaiting": True, "answered": False}  # the "Show" filter; empty: every chat
 REFRESH_SECONDS = 15  # how often a page part fetches itself again
 BUSY_REFRESH_SECONDS = 2  # ... while a reply, analysis or sync it asked for is under way
@@ -61,7 +68,7 @@ def inbox_filters(args) -> tuple[str, ChatFilter, str]:
     name, view = view_named(args.get("view", ""))
     show = args.get("show", "")
     if show and show not in SHOW:
-        raise BadQuery("show", f"must be one of {', '.join(SHOW)}")
+        raise BadInput("show", f"must be one of {', '.join(SHOW)}")
     fields = view_filters(view, g.operator.id)
     if show:  # the form's "Show" says it outright
         fields["awaiting_reply"] = SHOW[show]
@@ -69,32 +76,58 @@ def inbox_filters(args) -> tuple[str, ChatFilter, str]:
                             category=args.get("category") or None, **fields), view.order
 
 
-KEPT = ("view", "seller", "show", "urgency", "category")  # what links of the list keep
+
+
+def _reader_floor(operator_id: int) -> int:
+    with request_reader() as session:
+        floor = read_floor(session, operator_id)
+    if floor is None:  # the operator's first look at the inbox: what came before counts as read
+        with runtime.get().db.session() as session:
+            floor = start_reading(session, operator_id)
+    return floor
 
 
 def inbox_part(args) -> dict:
     view, filters, order = inbox_filters(args)
     cursor = args.get("cursor") or None
+    number = (_int_arg(args, "page") or 1) if cursor else 1  # the page's number: only for "26–50 of 240"
+    reader = g.operator.id
+    floor = _reader_floor(reader)
+    scope = current_scope()
     with request_reader() as session:
-        page = list_chats(session, filters, order=order, limit=PAGE_SIZE, cursor=cursor)
+        page = list_chats(session, filters, scope=scope, order=order, limit=PAGE_SIZE, cursor=cursor)
+        total = count_chats(session, filters, scope=scope, up_to=LIST_COUNT_MAX)
         # "Needs reply", counted in the seller chosen: what the title and summary line show.
         awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, statuses=(ChatStatus.OPEN,),
-                                                   awaiting_reply=True), up_to=AWAITING_SHOWN_MAX)
-        sellers = list_sellers(session)
-    kept = {k: v for k, v in args.items() if k in KEPT and v}
+                                                   awaiting_reply=True), scope=scope, up_to=AWAITING_SHOWN_MAX)
+        sellers = list_sellers(session, scope=scope)
+        unread = unread_counts(session, reader, floor, [chat["id"] for chat in page.chats])
+        unread_chats = count_unread_chats(session, reader, floor, scope=scope)
+    if page.prev_cursor is None:
+        number = 1  # a "previous page" that reached the start shows the first page
+    first = (number - 1) * PAGE_SIZE + 1
+    kept = {k: v for k, v in args.items() if k in FILTER_PARAMS and v}
     tab_args = {k: v for k, v in kept.items() if k not in ("view", "show")}
     return {
         "chats": page.chats,
         "view": view,
         "views": [{"name": name, "label": shown.label, "url": url_for("inbox.inbox", **tab_args, view=name)}
                   for name, shown in VIEWS.items()],
+        "unread": unread,
+        "unread_chats": unread_chats,
         "awaiting": min(awaiting, AWAITING_SHOWN_MAX),
         "awaiting_more": awaiting > AWAITING_SHOWN_MAX,  # shown as "999+"
+        "range": {"first": first, "last": first + len(page.chats) - 1,
+                  "total": min(max(total, first + len(page.chats) - 1), LIST_COUNT_MAX),
+                  "more": total > LIST_COUNT_MAX},
         "sellers": sellers,
         "seller_names": {s["id"]: s["name"] for s in sellers},
-        "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor) if page.next_cursor else None,
-        "first_url": url_for("inbox.inbox", **kept) if cursor else None,
-        "live_url": url_for("inbox.live_inbox", **kept, **({"cursor": cursor} if cursor else {})),
+        "next_url": url_for("inbox.inbox", **kept, cursor=page.next_cursor, page=number + 1)
+        if page.next_cursor else None,
+        "prev_url": (url_for("inbox.inbox", **kept) if number <= 2 else
+                     url_for("inbox.inbox", **kept, cursor=page.prev_cursor, page=number - 1))
+        if page.prev_cursor else None,
+        "live_url": url_for("inbox.live_inbox", **kept, **({"cursor": cursor, "page": number} if cursor else {})),
     }
 
 
@@ -113,7 +146,7 @@ def _int_param(name: str) -> int | None:
 
 def _load_chat(chat_id: int, before: int | None) -> dict:
     with request_reader() as session:
-        chat = chat_detail(session, chat_id, before=before)
+        chat = chat_detail(session, chat_id, scope=current_scope(), before=before)
     if chat is None:
         raise NotFound.of("chat", chat_id)
     return chat
@@ -194,6 +227,7 @@ def refused_names(kinds: list[str]) -> str:
 def render_chat(chat_id: int, draft: str | None = None, error: str | None = None, status: int = 200):
     before, reply_id, edit_id = _int_param("before"), _int_param("reply"), _int_param("edit")
     chat = _load_chat(chat_id, before)
+    note_seen(chat, before)
     thread = thread_part(chat_id, before, reply_id, chat)
     analysis = chat.get("analysis")
     not_prefilled = None
@@ -211,15 +245,22 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
                               "refuses in a seller's message. Write the reply without it.", what=refused_names(refused))
         draft = "" if refused else suggestion
     with runtime.get().db.session() as session:
-        sellers = {s["id"]: s["name"] for s in list_sellers(session)}
+        sellers = {s["id"]: s["name"] for s in list_sellers(session, scope=current_scope())}
         operators = active_operators(session)
     return render_template(
         "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat),
         operators=operators, snooze_choices=SNOOZE_CHOICES, note_max=NOTE_MAX,
         seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
-        idempotency_key=uuid.uuid4().hex, reply_max=REPLY_MAX,
+        idempotency_key=uuid.uuid4().hex, reply_max=MESSAGE_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
     ), status
+
+
+def note_seen(chat: dict, before: int | None) -> None:
+    """The operator has now seen the chat's newest messages (not when paging back in time)."""
+    if before is None and chat["messages"]:
+        with runtime.get().db.session() as session:
+            mark_seen(session, g.operator.id, chat["id"], max(m["id"] for m in chat["messages"]))
 
 
 @bp.get("/chats/<int:chat_id>")
@@ -238,8 +279,8 @@ def send_reply(chat_id: int):
         return render_chat(chat_id, draft=text, status=400, error=_(
             "Not sent: it contains %(what)s, and Wildberries refuses links, e-mail addresses, phone numbers and "
             "social networks' names in a seller's message. Remove it and send again.", what=refused_names(exc.kinds)))
-    except InvalidInput as exc:
-        message = (_("Write a reply of 1 to %(max)s characters.", max=REPLY_MAX) if exc.field == "text"
+    except BadInput as exc:
+        message = (_("Write a reply of 1 to %(max)s characters.", max=MESSAGE_MAX) if exc.field == "text"
                    else _("The form was damaged; reload the page and send again."))
         return render_chat(chat_id, draft=text, error=message, status=400)
     except IdempotencyConflict:
@@ -316,9 +357,10 @@ def add_chat_note(chat_id: int):
 # ---------------------------------------------------------------------------- sellers
 
 def sellers_part() -> dict:
+    scope = current_scope()
     with runtime.get().db.session() as session:
-        sellers = list_sellers(session)
-        failing = {s["id"]: s for s in failing_sellers(session)}
+        sellers = list_sellers(session, scope=scope)
+        failing = {s["id"]: s for s in failing_sellers(session, scope=scope)}
     for seller in sellers:
         seller["job"] = _job_state(SYNC_JOB.job_id(seller["id"]))
     busy = any(s["job"] in PENDING_JOB or s["sync_state"] == "running" for s in sellers)

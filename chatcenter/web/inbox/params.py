@@ -8,19 +8,20 @@ import re
 from flask import abort, request
 from flask_babel import gettext as _
 
-from chatcenter.queries import KEY_INT_MAX, BadQuery
+from chatcenter.errors import BadInput
+from chatcenter.queries import KEY_INT_MAX
 
 # ASCII digits only: str.isdigit() accepts "²", which int() then refuses.
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
 
 
 def whole_number(raw: str, name: str) -> int | None:
-    """An id-sized whole number (1 to KEY_INT_MAX), None when empty; BadQuery otherwise."""
+    """An id-sized whole number (1 to KEY_INT_MAX), None when empty; BadInput otherwise."""
     raw = raw.strip()
     if not raw:
         return None
     if not _WHOLE_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= KEY_INT_MAX:
-        raise BadQuery(name, f"must be a whole number from 1 to {KEY_INT_MAX}")
+        raise BadInput(name, f"must be a whole number from 1 to {KEY_INT_MAX}")
     return int(raw)
 
 

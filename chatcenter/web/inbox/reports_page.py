@@ -1,6 +1,7 @@
 """The Reports page: response times per seller and operator for a period, with a chart of
 first-response times per day and one of messages in and replies out per hour
-(chatcenter.reports, as the API's /api/reports/response-times)."""
+(chatcenter.reports, as the API's /api/reports/response-times). For admins: an agent gets the
+404 page."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -13,6 +14,7 @@ from chatcenter.queries import list_sellers
 from chatcenter.web.inbox import charts
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.reads import request_reader
+from chatcenter.web.scope import admin_only, current_scope
 
 DAYS_OF_HOURS = 14  # longer periods chart their traffic per day: hours would be slivers
 
@@ -106,15 +108,15 @@ def _response_chart(period: reports.Period, daily: list[dict]) -> charts.Chart:
 
 
 @bp.get("/reports")
+@admin_only
 def reports_page():
     period = _period(request.args)
     targets = runtime.get().settings.response_targets
+    scope = current_scope()
     with request_reader() as session:
-        report = reports.response_times(session, period, targets)
-        daily = reports.daily_first_response(session, period, targets)
-        hourly = reports.hourly_traffic(session, period)
-        sellers = list_sellers(session)
+        report = reports.report(session, period, targets, scope=scope)
+        sellers = list_sellers(session, scope=scope)
     return render_template(
         "inbox/reports.html", report=report, sellers=sellers, duration=duration,
         first=period.start.date().isoformat(), last=(period.end - timedelta(days=1)).date().isoformat(),
-        charts=[_response_chart(period, daily), _traffic_chart(period, hourly)])
+        charts=[_response_chart(period, report["days"]), _traffic_chart(period, report["hours"])])

@@ -51,7 +51,7 @@ def init_security(app: Flask, secret_key: str, session_lifetime: timedelta) -> N
         # The browser forgets the cookie when the session's absolute lifetime is over; the
         # server refuses it then anyway (auth.py), and sooner when it is signed out or idle.
         PERMANENT_SESSION_LIFETIME=session_lifetime,
-        # The inbox checks tokens itself (views.protect_forms); /api uses keys, not cookies.
+        # The inbox checks tokens itself (auth.py, before each request); /api uses keys, not cookies.
         WTF_CSRF_CHECK_DEFAULT=False,
         # A page left open all day must still send: the token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=None,

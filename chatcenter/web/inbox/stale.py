@@ -11,13 +11,14 @@ from flask import g
 from chatcenter import runtime
 from chatcenter.queries import failing_sellers
 from chatcenter.web.inbox.blueprint import bp
+from chatcenter.web.scope import current_scope
 
 STALE_REFRESH = 20  # seconds
 
 
 def stale_part() -> dict:
     with runtime.get().db.session() as session:
-        return {"sellers": failing_sellers(session), "refresh": STALE_REFRESH}
+        return {"sellers": failing_sellers(session, scope=current_scope()), "refresh": STALE_REFRESH}
 
 
 @bp.context_processor

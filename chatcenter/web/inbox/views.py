@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from chatcenter.models import ChatStatus
-from chatcenter.queries import UNASSIGNED, BadQuery
+from chatcenter.errors import BadInput
+from chatcenter.queries import UNASSIGNED
 
 OPEN, SNOOZED, RESOLVED = (ChatStatus.OPEN,), (ChatStatus.SNOOZED,), (ChatStatus.RESOLVED,)
 ME = object()  # the signed-in operator
@@ -39,7 +40,7 @@ DEFAULT_VIEW = "needs_reply"
 def view_named(name: str) -> tuple[str, View]:
     name = name or DEFAULT_VIEW
     if name not in VIEWS:
-        raise BadQuery("view", f"must be one of {', '.join(VIEWS)}")
+        raise BadInput("view", f"must be one of {', '.join(VIEWS)}")
     return name, VIEWS[name]
 
 

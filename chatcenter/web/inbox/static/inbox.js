@@ -97,6 +97,14 @@
     });
   }
 
+  /* Filters apply as soon as one changes (without the script, the form's Apply button). */
+  function applyOnChange(form) {
+    form.addEventListener("change", function (event) {
+      if (event.target.tagName !== "SELECT") return;
+      if (form.requestSubmit) form.requestSubmit(); else form.submit();
+    });
+  }
+
   /* "n / 1000" under the reply box. */
   function counter(el) {
     var box = document.getElementById(el.getAttribute("data-counter-for"));
@@ -127,6 +135,7 @@
     rememberTimeZone();
     document.querySelectorAll("[data-live-url]").forEach(startLive);
     document.querySelectorAll("form[data-once]").forEach(submitOnce);
+    document.querySelectorAll("form[data-autosubmit]").forEach(applyOnChange);
     document.querySelectorAll("[data-counter-for]").forEach(counter);
     wire(document);
   });

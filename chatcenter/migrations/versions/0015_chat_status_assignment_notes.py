@@ -1,7 +1,7 @@
 """Chats' status (open, resolved, snoozed) and assignee, their recorded changes, and notes
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07
 
 Every existing chat becomes open and unassigned (the column's default). A snoozed chat is
@@ -11,8 +11,8 @@ serve the inbox's views (tests/test_query_plans.py).
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0011"
-down_revision = "0010"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
