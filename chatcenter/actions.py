@@ -11,12 +11,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from chatcenter.attachments import Upload, reply_file_digests, store_reply_files
+from chatcenter.chat_status import assign_if_unassigned, who
 from chatcenter.errors import BadInput, Conflict, NotFound, Unprocessable
 from chatcenter.failures import PermanentJobError
 from chatcenter.models import Chat, Reply, ReplyState, Seller, utcnow
 from chatcenter.moderation import EMAIL, LINK, PHONE, SOCIAL, wb_would_refuse
 from chatcenter.queues import ANALYSIS_JOB, REPLY_JOB, SYNC_JOB, Enqueued, QueueUnavailable, enqueue
 from chatcenter.runtime import Resources
+from chatcenter.texts import clean_text
 from chatcenter.wb_events import MESSAGE_MAX
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -83,28 +85,11 @@ class ReplyRequest:
 
 
 def clean_reply_text(text) -> str:
-    if not isinstance(text, str):
-        raise BadInput("text", "must be a string")
-    text = text.strip()
-    if not 1 <= len(text) <= MESSAGE_MAX:
-        raise BadInput("text", f"must be 1 to {MESSAGE_MAX} characters after trimming, got {len(text)}")
-    # Neither can be stored (PostgreSQL refuses NUL; a lone surrogate is not UTF-8) nor sent.
-    if "\x00" in text:
-        raise BadInput("text", "must not contain NUL characters")
-    if not _is_utf8(text):
-        raise BadInput("text", "is not valid Unicode text (a lone surrogate)")
+    text = clean_text(text, MESSAGE_MAX)
     refused = wb_would_refuse(text)
     if refused:  # checked before it is queued: WB would answer 400, after the operator moved on
         raise WouldBeRefused(refused)
     return text
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def clean_idempotency_key(key: str | None) -> str | None:
@@ -149,7 +134,18 @@ def request_reply(resources: Resources, chat_id: int, text, requested_by: str,
                 with resources.db.session() as session:
                     session.delete(session.get(Reply, reply_id))
             raise
+    if created:
+        _assign_to_replier(resources, chat_id, requested_by)
     return ReplyRequest(reply_id, job_id, state, created)
+
+
+def _assign_to_replier(resources: Resources, chat_id: int, requested_by: str) -> None:
+    """An unassigned chat becomes the chat of the operator who answered it. A reply by API
+    key leaves it as it is: a key is no one to assign a chat to."""
+    kind, operator_id = who(requested_by)
+    if kind == "operator":
+        with resources.db.session() as session:
+            assign_if_unassigned(session, chat_id, operator_id, requested_by)
 
 
 def _earlier_reply(session, requested_by: str, key: str | None) -> Reply | None:

@@ -17,7 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
 from chatcenter import models
-from chatcenter.models import DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, Message, Reply, from_ms, utcnow
+from chatcenter.chat_status import effective_status, reopened_by_buyer
+from chatcenter.models import (
+    DEFAULT_PRIORITY, PRIORITIES, Analysis, Chat, ChatStatus, Message, Reply, from_ms, utcnow,
+)
 from chatcenter.attachments import wb_files
 from chatcenter.wb_events import SetAsideEvent, WBChat, WBEvent
 
@@ -99,9 +102,10 @@ def _chunks(items: list, size: int = CHUNK):
 
 _CHATS, _MESSAGES = Chat.__table__, Message.__table__
 # The chat columns a page of events reads and may change (record_message's copied columns,
-# the reply sign and the buyer's name); the chat list adds the goods card.
+# the reply sign, the buyer's name, and the status a buyer message reopens); the chat list
+# adds the goods card.
 _STATE_COLUMNS = ("last_message_at", "last_message_id", "awaiting_reply", "waiting_since", "analysis_due",
-                  "reply_sign", "client_name", "urgency", "last_buyer_message_id")
+                  "reply_sign", "client_name", "urgency", "last_buyer_message_id", "status", "snoozed_until")
 
 
 class ChatState:
@@ -310,6 +314,14 @@ def _record(chat: Chat, message_id: int, sender: str, sent_at: datetime) -> date
     return None
 
 
+def _reopen(chat: ChatState, now: datetime) -> bool:
+    """A new buyer message opens a resolved or snoozed chat again; True when it was closed
+    (a snooze already past its time is cleared without a word: the chat was open)."""
+    was = effective_status(chat.status, chat.snoozed_until, now)
+    chat.status, chat.snoozed_until = ChatStatus.OPEN, None
+    return was != ChatStatus.OPEN
+
+
 _TRAFFIC = models.TrafficHour.__table__
 
 
@@ -367,7 +379,7 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
     by_id = {chat.id: chat for chat in chats.values()}
     inserted = _insert_messages(session, [(chats[e.chat_id].id, e) for e in messages
                                           if (e.chat_id, e.event_id) not in adopted])
-    answers = []
+    answers, reopened, now = [], [], utcnow()
     for chat_id, message_id, event, sent_at in inserted:
         chat = by_id[chat_id]
         chat.reply_sign = event.reply_sign or chat.reply_sign
@@ -381,7 +393,10 @@ def store_events(session: Session, seller_id: int, events: list[WBEvent]) -> Pag
         if event.sender == CLIENT:
             result.buyer_messages_added += 1
             result.buyer_chat_ids.add(chat.id)
+            if _reopen(chat, now):
+                reopened.append(chat.id)
     _save_chat_states(session, chats.values())
+    reopened_by_buyer(session, reopened, now)
     if answers:
         _store_responses(_Driver(session), answers)
     result.file_message_ids = _add_wb_files(session, [(chat_id, message_id, event.attachments)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from typing_extensions import NotRequired, TypedDict
 
+from chatcenter.chat_status import CHANGE_KINDS, STATUSES
 from chatcenter.models import AttachmentState, ReplyState, SyncState
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import JOB_KINDS
@@ -99,6 +100,47 @@ class Analysis(TypedDict):
     created_at: Time
 
 
+class Person(TypedDict):
+    """An operator: the name is the e-mail they sign in with."""
+    __pydantic_config__ = CLOSED
+    id: Id
+    name: str
+
+
+class Actor(TypedDict):
+    """Who did something: an operator, an API key (by its name), the command line, or the
+    buyer (whose new message reopened the chat)."""
+    __pydantic_config__ = CLOSED
+    kind: Literal["operator", "api_key", "cli", "buyer"]
+    id: Annotated[Id | None, Field(description="the operator's or the API key's id")]
+    name: Annotated[str | None, Field(description="the operator's e-mail or the API key's name")]
+
+
+class ChatChange(TypedDict):
+    """A change of the chat's status or assignee."""
+    __pydantic_config__ = CLOSED
+    id: Id
+    kind: Literal[CHANGE_KINDS]
+    by: Actor
+    assignee: Annotated[Person | None, Field(description="assigned: to whom")]
+    snoozed_until: Annotated[Time | None, Field(description="snoozed: until when")]
+    at: Time
+
+
+class Note(TypedDict):
+    """An internal note: seen by operators only, never sent to WB or DeepSeek."""
+    __pydantic_config__ = CLOSED
+    id: Id
+    text: str
+    by: Actor
+    created_at: Time
+
+
+Status = Annotated[Literal[STATUSES], Field(description="open, resolved, or snoozed (until snoozed_until)")]
+SnoozedUntil = Annotated[Time | None, Field(description="when a snoozed chat opens again by itself")]
+Assignee = Annotated[Person | None, Field(description="the operator on it, or null")]
+
+
 class ChatSummary(TypedDict):
     __pydantic_config__ = CLOSED
     id: Id
@@ -110,6 +152,9 @@ class ChatSummary(TypedDict):
     last_activity_at: Time
     last_message: MessagePreview | None
     analysis: Analysis | None
+    status: Status
+    snoozed_until: SnoozedUntil
+    assignee: Assignee
 
 
 class PendingReply(TypedDict):
@@ -134,10 +179,17 @@ class ChatDetail(TypedDict):
     last_activity_at: Time
     last_message: MessagePreview | None
     analysis: Analysis | None
+    status: Status
+    snoozed_until: SnoozedUntil
+    assignee: Assignee
     messages: Annotated[list[Message], Field(description="oldest first")]
     messages_before: Annotated[Id | None, Field(description="pass as `before` for the older messages")]
     pending_replies: Annotated[list[PendingReply], Field(
         description="the newest replies not sent (yet): queued, sending or failed")]
+    notes: Annotated[list[Note], Field(description="internal notes from the first message of this page on "
+                                                     "(all of them on the newest page), oldest first")]
+    changes: Annotated[list[ChatChange], Field(description="status and assignee changes, over the same span "
+                                                             "as notes, oldest first")]
 
 
 class Job(TypedDict):
@@ -272,6 +324,10 @@ class ChatPage(Answer):
 
 class OneChat(RootModel[ChatDetail]):
     """The chat: its product card, a page of its messages, its latest analysis."""
+
+
+class OneNote(RootModel[Note]):
+    """The note as stored."""
 
 
 class OneJob(RootModel[Job]):

@@ -86,6 +86,16 @@ PRIORITIES = {"high": 0, "medium": 1, "low": 2}
 DEFAULT_PRIORITY = 1
 
 
+class ChatStatus:
+    OPEN = "open"
+    RESOLVED = "resolved"
+    SNOOZED = "snoozed"  # shown and filtered; stored as open with a future snoozed_until
+
+
+# The chats with a snooze time (past or future): the "Snoozed" view's partial index.
+SNOOZED = text("snoozed_until IS NOT NULL")
+
+
 class Chat(Base):
     __tablename__ = "chats"
     __table_args__ = (
@@ -105,6 +115,14 @@ class Chat(Base):
         # from this index alone (56 ms -> 4 ms at 100,000 chats).
         Index("ix_chats_awaiting_per_seller", "seller_id",
               postgresql_where=text("awaiting_reply"), sqlite_where=text("awaiting_reply")),
+        # The inbox's views (chatcenter.queries.ChatFilter): by status, and by assignee
+        # ("Mine", "Unassigned"), each in the inbox order and by newest activity; the few
+        # chats with a snooze time (SNOOZED) by activity.
+        Index("ix_chats_status_queue", "status", "awaiting_reply", "priority", "waiting_since", "id"),
+        Index("ix_chats_status_activity", "status", "last_message_at", "id"),
+        Index("ix_chats_assignee_queue", "assignee_id", "status", "awaiting_reply", "priority", "waiting_since", "id"),
+        Index("ix_chats_assignee_activity", "assignee_id", "status", "last_message_at", "id"),
+        Index("ix_chats_snoozed_activity", "last_message_at", "id", postgresql_where=SNOOZED, sqlite_where=SNOOZED),
         # Unread chats (chat_reads): the chats with the newest buyer messages, newest first.
         Index("ix_chats_last_buyer_message", "last_buyer_message_id"),
     )
@@ -135,6 +153,14 @@ class Chat(Base):
     urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
     priority: Mapped[int] = mapped_column(SmallInteger, default=DEFAULT_PRIORITY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "open" or "resolved" (ChatStatus). A snoozed chat is an open one with snoozed_until in
+    # the future: the snooze ends by itself at its time, with no process to wake it, and the
+    # inbox's "open" stays one index range (chatcenter.chat_status).
+    status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # No ON DELETE: operators are disabled, never deleted (and SQLite's ADD COLUMN, which
+    # migration 0015 uses, writes a column's REFERENCES where reflection misses its options).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), nullable=True)
 
     seller: Mapped[Seller] = relationship(back_populates="chats")
     messages: Mapped[list["Message"]] = relationship(back_populates="chat", order_by="Message.sent_at")
@@ -408,6 +434,42 @@ class Operator(Base):
 
     def __repr__(self) -> str:  # no e-mail
         return f"<Operator id={self.id} active={self.active}>"
+
+
+class ChatChange(Base):
+    """A change of a chat's status or assignee: who (an operator, an API key, the command
+    line, or the buyer whose new message reopened it), what and when; shown in the thread."""
+
+    __tablename__ = "chat_changes"
+    __table_args__ = (Index("ix_chat_changes_chat", "chat_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # resolved, reopened, snoozed, assigned, unassigned
+    # Who, as replies name requesters: "operator:5", "api-key-3", "cli" or "buyer".
+    actor: Mapped[str] = mapped_column(String(50))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), nullable=True)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ChatChange id={self.id} chat_id={self.chat_id} kind={self.kind}>"
+
+
+class ChatNote(Base):
+    """An operators' note in a chat: for the team only, never sent to WB or to DeepSeek."""
+
+    __tablename__ = "chat_notes"
+    __table_args__ = (Index("ix_chat_notes_chat", "chat_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(50))  # as ChatChange.actor
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:  # no text
+        return f"<ChatNote id={self.id} chat_id={self.chat_id}>"
 
 
 class OperatorSeller(Base):

@@ -18,15 +18,18 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from redis import Redis
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from chatcenter import contract
 from chatcenter.attachments import attachment_views, message_attachments
+from chatcenter.chat_status import STATUSES, effective_status, who
 from chatcenter.contract import ID_MAX, PREVIEW_MAX
 from chatcenter.errors import BadInput
 from chatcenter.job_attempts import last_failure, public_reason  # noqa: F401  (public_reason: re-exported)
-from chatcenter.models import Analysis, Chat, Message, Reply, ReplyState, Seller
+from chatcenter.models import (
+    Analysis, ApiKey, Chat, ChatChange, ChatNote, ChatStatus, Message, Operator, Reply, ReplyState, Seller, utcnow,
+)
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
 from chatcenter.queues import fetch_job, kind_of, retry_time
 from chatcenter.scope import Scope
@@ -36,6 +39,8 @@ from chatcenter import search
 MAX_LIMIT = 100
 ORDERS = ("activity", "queue")  # newest activity first; the inbox's "what to answer first"
 KEY_INT_MAX = ID_MAX  # ids and priorities are 32-bit integers (or smaller) in PostgreSQL
+UNASSIGNED = "none"  # ChatFilter.assignee_id: chats nobody is assigned to
+THREAD_EXTRAS_MAX = 200  # notes, and status changes, shown with one page of messages
 
 
 
@@ -48,6 +53,8 @@ class ChatFilter:
     urgency: str | None = None
     category: str | None = None
     q: str | None = None  # words to search for (chatcenter/search.py); blank is no search
+    statuses: tuple[str, ...] | None = None  # any of open, resolved, snoozed
+    assignee_id: int | str | None = None  # an operator's id, or UNASSIGNED
 
     def __post_init__(self):
         if self.q is not None:
@@ -58,6 +65,15 @@ class ChatFilter:
             value = getattr(self, field)
             if value is not None and value not in allowed:
                 raise BadInput(field, f"must be one of {', '.join(allowed)}")
+        if self.statuses is not None:
+            if not self.statuses or any(status not in STATUSES for status in self.statuses):
+                raise BadInput("status", f"must be one or more of {', '.join(STATUSES)}")
+            # One order, no repeats: the same set of statuses is the same filter (and cursor).
+            object.__setattr__(self, "statuses", tuple(s for s in STATUSES if s in self.statuses))
+        if self.assignee_id is not None and self.assignee_id != UNASSIGNED and (
+                isinstance(self.assignee_id, bool) or not isinstance(self.assignee_id, int)
+                or not 1 <= self.assignee_id <= KEY_INT_MAX):
+            raise BadInput("assignee_id", f"must be an operator's id or {UNASSIGNED}")
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -71,7 +87,26 @@ class ChatFilter:
         for field in ("sentiment", "urgency", "category"):
             if getattr(self, field) is not None:
                 found.append(getattr(Chat, field) == getattr(self, field))
+        if self.statuses is not None and len(self.statuses) < len(STATUSES):
+            now = utcnow()
+            found.append(or_(*(_STATUS_CONDITIONS[status](now) for status in self.statuses)))
+        if self.assignee_id == UNASSIGNED:
+            found.append(Chat.assignee_id.is_(None))
+        elif self.assignee_id is not None:
+            found.append(Chat.assignee_id == self.assignee_id)
         return found
+
+
+# A snoozed chat is stored as open with a future snoozed_until (chatcenter.chat_status):
+# "open" and "snoozed" are one range of the status indexes, told apart by the clock.
+_STATUS_CONDITIONS = {
+    ChatStatus.OPEN: lambda now: and_(Chat.status == ChatStatus.OPEN,
+                                      or_(Chat.snoozed_until.is_(None), Chat.snoozed_until <= now)),
+    # "IS NOT NULL" written out: SQLite uses the partial index only for its very condition.
+    ChatStatus.SNOOZED: lambda now: and_(Chat.status == ChatStatus.OPEN, Chat.snoozed_until.is_not(None),
+                                         Chat.snoozed_until > now),
+    ChatStatus.RESOLVED: lambda now: Chat.status == ChatStatus.RESOLVED,
+}
 
 
 @dataclass
@@ -144,15 +179,18 @@ def _time_key(value) -> datetime:
 # chats with their analysis and last message cost several times the query itself. The
 # select is built once; each query adds its conditions, order and limit.
 _last_message = Message.__table__.alias()  # messages_1: a chat's newest message
+_assignee = Operator.__table__.alias("assignee")
 _chats, _analyses, _last = Chat.__table__.c, Analysis.__table__.c, _last_message.c
 _CHAT = (_chats.id, _chats.seller_id, _chats.client_name, _chats.good_card, _chats.awaiting_reply,
-         _chats.waiting_since, _chats.last_message_at, _chats.priority)
+         _chats.waiting_since, _chats.last_message_at, _chats.priority, _chats.status, _chats.snoozed_until,
+         _chats.assignee_id, _assignee.c.email.label("assignee_name"))
 _ANALYSIS = (_analyses.id, _analyses.sentiment, _analyses.category, _analyses.urgency, _analyses.summary,
              _analyses.suggested_reply, _analyses.model, _analyses.last_message_id, _analyses.created_at)
 _LAST = (_last.id, _last.sender, _last.text, _last.attachments, _last.sent_at)
 _CHAT_SELECT = (select(*_CHAT, *_ANALYSIS, *_LAST)
                 .outerjoin(Analysis.__table__, _analyses.id == _chats.latest_analysis_id)
-                .outerjoin(_last_message, _last.id == _chats.last_message_id))
+                .outerjoin(_last_message, _last.id == _chats.last_message_id)
+                .outerjoin(_assignee, _assignee.c.id == _chats.assignee_id))
 _ChatRow = namedtuple("_ChatRow", [c.key for c in _CHAT])
 _AnalysisRow = namedtuple("_AnalysisRow", [c.key for c in _ANALYSIS])
 _LastRow = namedtuple("_LastRow", [c.key for c in _LAST])
@@ -317,6 +355,7 @@ def analysis_view(analysis) -> contract.Analysis | None:  # an Analysis or a row
 
 
 def _chat_summary(chat: _ChatRow, analysis: _AnalysisRow | None, last: _LastRow | None) -> contract.ChatSummary:
+    status = effective_status(chat.status, chat.snoozed_until)
     return contract.ChatSummary(
         id=chat.id,
         seller_id=chat.seller_id,
@@ -327,6 +366,9 @@ def _chat_summary(chat: _ChatRow, analysis: _AnalysisRow | None, last: _LastRow 
         last_activity_at=chat.last_message_at.isoformat(),
         last_message=_preview(last),
         analysis=analysis_view(analysis),
+        status=status,
+        snoozed_until=chat.snoozed_until.isoformat() if status == ChatStatus.SNOOZED else None,
+        assignee=contract.Person(id=chat.assignee_id, name=chat.assignee_name) if chat.assignee_id else None,
     )
 
 
@@ -350,12 +392,82 @@ def chat_detail(session: Session, chat_id: int, *, scope: Scope, limit: int = 50
                                  .order_by(Reply.id.desc()).limit(5)).all()
     # Only messages WB said have files look for them (most have none).
     files = attachment_views(session, [m.id for m in page if m.attachments is not None or m.sender == "seller"])
+    # Notes and changes beside this page of messages: from its first message on (from the
+    # beginning when it is the oldest page), up to the message it pages back from.
+    since = page[0].sent_at if page and len(newest_first) > limit else None
+    until = session.scalar(select(Message.sent_at).where(Message.id == before)) if before else None
+    notes, changes = thread_extras(session, chat_id, since, until)
     return contract.ChatDetail(
         **_chat_summary(chat, analysis, last),
         messages=[_message(m, files.get(m.id, [])) for m in page],
         messages_before=page[0].id if len(newest_first) > limit else None,
         pending_replies=[reply_view(r) for r in replies],
+        notes=notes,
+        changes=changes,
     ) | {"product": chat.good_card if isinstance(chat.good_card, dict) else None}  # the whole card
+
+
+def thread_extras(session: Session, chat_id: int, since: datetime | None,
+                  until: datetime | None) -> tuple[list[contract.Note], list[contract.ChatChange]]:
+    """A chat's notes and status changes in [since, until), oldest first (the newest
+    THREAD_EXTRAS_MAX of each), with the names of the people and keys they mention."""
+    connection = session.connection()
+    found = {}
+    for table in (ChatNote.__table__, ChatChange.__table__):
+        span = [table.c.chat_id == chat_id, *([table.c.created_at >= since] if since else []),
+                *([table.c.created_at < until] if until else [])]
+        rows = connection.execute(select(table).where(*span).order_by(table.c.created_at.desc(), table.c.id.desc())
+                                  .limit(THREAD_EXTRAS_MAX)).all()
+        found[table.name] = list(reversed(rows))
+    notes, changes = found[ChatNote.__tablename__], found[ChatChange.__tablename__]
+    names = _names(session, [n.author for n in notes] + [c.actor for c in changes],
+                   [c.assignee_id for c in changes if c.assignee_id])
+    return ([contract.Note(id=n.id, text=n.text, by=names.actor(n.author), created_at=n.created_at.isoformat())
+             for n in notes],
+            [contract.ChatChange(id=c.id, kind=c.kind, by=names.actor(c.actor),
+                                 assignee=names.person(c.assignee_id) if c.assignee_id else None,
+                                 snoozed_until=c.snoozed_until.isoformat() if c.snoozed_until else None,
+                                 at=c.created_at.isoformat())
+             for c in changes])
+
+
+@dataclass
+class _Names:
+    operators: dict[int, str]
+    keys: dict[int, str]
+
+    def person(self, operator_id: int) -> contract.Person:
+        return contract.Person(id=operator_id, name=self.operators.get(operator_id, f"#{operator_id}"))
+
+    def actor(self, requester: str) -> contract.Actor:
+        """"operator:5", "api-key-3", "cli", "buyer" as who it was."""
+        kind, ident = who(requester)
+        if kind == "operator":
+            return contract.Actor(kind=kind, id=ident, name=self.operators.get(ident))
+        if kind == "api_key":
+            return contract.Actor(kind=kind, id=ident, name=self.keys.get(ident))
+        return contract.Actor(kind=kind, id=None, name=None)
+
+
+def _names(session: Session, requesters: list[str], operator_ids: list[int]) -> _Names:
+    found = [who(r) for r in set(requesters)]
+    operators = {*operator_ids, *(i for kind, i in found if kind == "operator")}
+    keys = {i for kind, i in found if kind == "api_key"}
+    return _Names(
+        dict(session.execute(select(Operator.id, Operator.email).where(Operator.id.in_(operators))).all())
+        if operators else {},
+        dict(session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(keys))).all()) if keys else {})
+
+
+def note_view(session: Session, note: ChatNote) -> contract.Note:
+    return contract.Note(id=note.id, text=note.text, by=_names(session, [note.author], []).actor(note.author),
+                         created_at=note.created_at.isoformat())
+
+
+def active_operators(session: Session) -> list[contract.Person]:
+    """Whom a chat can be assigned to."""
+    return [contract.Person(id=i, name=email) for i, email in session.execute(
+        select(Operator.id, Operator.email).where(Operator.active.is_(True)).order_by(Operator.email))]
 
 
 def _message_key(session: Session, chat_id: int, message_id: int):

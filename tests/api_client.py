@@ -112,6 +112,9 @@ class ApiClient:
     def post(self, url: str, **kwargs):
         return self.open("POST", url, **kwargs)
 
+    def patch(self, url: str, **kwargs):
+        return self.open("PATCH", url, **kwargs)
+
     def delete(self, url: str, **kwargs):
         return self.open("DELETE", url, **kwargs)
 

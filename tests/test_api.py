@@ -449,7 +449,8 @@ def test_unknown_parameters_and_fields_are_refused_by_name_with_what_the_route_t
     listing = api.get("/api/chats?limit=5&sort=newest")
     assert listing.status_code == 400
     assert listing.get_json()["detail"] == ("sort: is not a query parameter of this route (it takes: seller_id, "
-                                            "awaiting_reply, sentiment, urgency, category, q, order, limit, cursor)")
+                                            "awaiting_reply, sentiment, urgency, category, q, status, assignee_id, "
+                                            "order, limit, cursor)")
     detail = api.get(f"/api/chats/{chat_id}?page=2").get_json()["detail"]
     assert detail == "page: is not a query parameter of this route (it takes: limit, before)"
     reply = api.post(f"/api/chats/{chat_id}/reply", json={"text": "hi", "reply_sign": "x", "urgent": True})

@@ -121,6 +121,11 @@ def test_an_operator_with_curl_alone_does_the_whole_job(make_app, job_settings, 
     assert (after["messages"][-1]["sender"], after["messages"][-1]["text"]) == ("seller", text)
     assert chat_id not in [c["id"] for c in api.get("/api/chats?awaiting_reply=true").get_json()["chats"]]
 
+    # Leave the team a note, and resolve the answered chat: it leaves the open ones.
+    assert api.post(f"/api/chats/{chat_id}/notes", json={"text": "Answered with the AI's text"}).status_code == 201
+    assert api.patch(f"/api/chats/{chat_id}", json={"status": "resolved"}).get_json()["status"] == "resolved"
+    assert chat_id not in [c["id"] for c in api.get("/api/chats?status=open").get_json()["chats"]]
+
     # The next sync reads WB's copy of the reply from the feed and adds nothing twice.
     api.post(f"/api/sellers/{seller}/sync")
     run_jobs(app, queues=("sync",))

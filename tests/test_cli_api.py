@@ -123,7 +123,7 @@ def test_chats_list_json_is_the_apis_chat_objects(app, runner):
     chats = json.loads(result.stdout)
     assert [c["id"] for c in chats] == list(reversed(ids))[:3]
     assert set(chats[0]) == {"id", "seller_id", "buyer_first_name", "product", "awaiting_reply", "waiting_since",
-                             "last_activity_at", "last_message", "analysis"}
+                             "last_activity_at", "last_message", "analysis", "status", "snoozed_until", "assignee"}
     everything = json.loads(runner.invoke(args=["chats", "list", "--json", "--limit", "250"]).stdout)
     assert len(everything) == 5
     assert json.loads(runner.invoke(args=["chats", "list", "--json", "--awaiting", "--seller", "99"]).stdout) == []

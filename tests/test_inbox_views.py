@@ -226,21 +226,24 @@ def test_the_inbox_lists_awaiting_chats_by_urgency_and_wait_then_the_rest(app, s
     high_new = make_chat(app, seller, 3, buyer_at=30, urgency="high")
     high_old = make_chat(app, seller, 4, buyer_at=10, urgency="high")
     unanalysed = make_chat(app, seller, 5, buyer_at=5)
-    page = signed_in.get("/")
-    assert row_ids(page.text) == [high_old, high_new, unanalysed, low_old, answered]
+    page = signed_in.get("/")  # "Needs reply": the answered chat is not in it
+    assert row_ids(page.text) == [high_old, high_new, unanalysed, low_old]
     assert "4 chats await a reply" in page.text
     assert page.text.count("Not analysed yet") == 1
-    assert row_ids(signed_in.get("/?urgency=high").text) == [high_old, high_new, answered]
-    assert row_ids(signed_in.get("/?show=answered").text) == [answered]
+    assert row_ids(signed_in.get("/?view=all").text) == [high_old, high_new, unanalysed, low_old, answered]
+    assert row_ids(signed_in.get("/?urgency=high").text) == [high_old, high_new]
+    assert row_ids(signed_in.get("/?view=all&urgency=high").text) == [high_old, high_new, answered]
+    assert row_ids(signed_in.get("/?view=all&show=answered").text) == [answered]
     assert row_ids(signed_in.get("/?show=awaiting&urgency=low").text) == [low_old]
     assert row_ids(signed_in.get(f"/?seller={seller + 1}").text) == []
-    assert row_ids(signed_in.get("/?category=question&urgency=high").text) == [high_old, high_new, answered]
+    assert row_ids(signed_in.get("/?view=all&category=question&urgency=high").text) == [high_old, high_new, answered]
 
 
 def test_bad_filters_are_a_clear_page_not_a_500(signed_in):
     for query, problem in (("seller=x", "seller: must be a whole number"),
                            ("urgency=extreme", "urgency: must be one of low, medium, high"),
                            ("show=everything", "show: must be one of awaiting, answered"),
+                           ("view=closed", "view: must be one of needs_reply, mine, unassigned, snoozed, resolved, all"),
                            ("cursor=bm9wZQ", "cursor: is not a cursor this API gave out")):
         response = signed_in.get(f"/?{query}")
         assert response.status_code == 400 and response.mimetype == "text/html"

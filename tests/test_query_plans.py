@@ -12,7 +12,7 @@ import json
 import pytest
 from sqlalchemy import event
 
-from chatcenter.queries import ChatFilter, chat_detail, list_chats
+from chatcenter.queries import ChatFilter, chat_detail, count_chats, list_chats
 from chatcenter.scope import EVERYTHING, Scope
 from chatcenter.unread import count_unread_chats, unread_counts
 from tests.helpers import add_seller, resources
@@ -85,6 +85,14 @@ QUERIES = {
                                             limit=4).next_cursor).prev_cursor),
     "unread messages of a page's chats": lambda s, seller: unread_counts(s, 1, 0, [1, 2, 3, 4, 5, 6]),
     "unread chats, counted": lambda s, seller: count_unread_chats(s, 1, 0, scope=EVERYTHING),
+    # The inbox's views (chatcenter/web/inbox/views.py).
+    "view needs reply": chats(ChatFilter(statuses=("open",), awaiting_reply=True), order="queue", limit=50),
+    "view mine": chats(ChatFilter(statuses=("open",), assignee_id=1), order="queue", limit=50),
+    "view unassigned": chats(ChatFilter(statuses=("open",), assignee_id="none"), order="queue", limit=50),
+    "view snoozed": chats(ChatFilter(statuses=("snoozed",)), limit=50),
+    "view resolved": chats(ChatFilter(statuses=("resolved",)), limit=50),
+    "needs reply counted": lambda s, seller: count_chats(s, ChatFilter(statuses=("open",), awaiting_reply=True),
+                                                         scope=EVERYTHING, up_to=999),
 }
 
 

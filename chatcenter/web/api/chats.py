@@ -1,16 +1,20 @@
-"""Chats: the list (filters, keyset pages), one chat, asking for an analysis, replying."""
+"""Chats: the list (filters, keyset pages), one chat, its status and assignee, asking for an
+analysis, replying, internal notes."""
 from __future__ import annotations
 
 from flask import Blueprint, g
 
 from chatcenter import actions, runtime
-from chatcenter.contract import ChatPage, JobAccepted, OneChat, ReplyAccepted
-from chatcenter.errors import BadInput, NotFound
-from chatcenter.queries import ChatFilter, chat_detail, list_chats
-from chatcenter.web.api.enqueued import accepted, enqueued
 from chatcenter.attachments import FILE_MAX, FILES_TOTAL_MAX, MB, check_uploads
+from chatcenter.chat_status import UNSET, change_chat
+from chatcenter.contract import ChatPage, JobAccepted, OneChat, OneNote, ReplyAccepted
+from chatcenter.errors import BadInput, NotFound
+from chatcenter.notes import add_note
+from chatcenter.queries import ChatFilter, chat_detail, list_chats, note_view
+from chatcenter.web.api.enqueued import accepted, enqueued
 from chatcenter.web.api.inputs import (
-    ChatListQuery, ChatQuery, FilePart, NoBody, NoQuery, ReplyBody, ReplyForm, ReplyHeaders,
+    ChatChangeBody, ChatListQuery, ChatQuery, FilePart, NoBody, NoQuery, NoteBody, ReplyBody, ReplyForm,
+    ReplyHeaders,
 )
 from chatcenter.web.files import file_answer
 from chatcenter.web.api.openapi import READS, WRITES, answers, spec
@@ -19,7 +23,7 @@ from chatcenter.web.scope import current_scope
 
 bp = Blueprint("chats", __name__, url_prefix="/chats")
 
-FILTERS = ("seller_id", "awaiting_reply", "sentiment", "urgency", "category", "q")
+FILTERS = ("seller_id", "awaiting_reply", "sentiment", "urgency", "category", "q", "assignee_id")
 ENQUEUED = (202, JobAccepted, "An analysis enqueued")
 
 
@@ -36,7 +40,8 @@ def chats(query: ChatListQuery):
     that holds every word, each newest activity first (Russian word forms on PostgreSQL); the cursor pages
     through both in that order.
     """
-    filters = ChatFilter(**{name: getattr(query, name) for name in FILTERS})
+    filters = ChatFilter(**{name: getattr(query, name) for name in FILTERS},
+                         statuses=tuple(query.status) if query.status else None)
     with request_reader() as session:
         page = list_chats(session, filters, scope=current_scope(), order=query.order, limit=query.limit,
                           cursor=query.cursor)
@@ -66,6 +71,37 @@ def attachment(chat_id: int, download_id: str, query: NoQuery):
     inline for images and as a download for the rest, and may be cached privately for good.
     """
     return file_answer(chat_id, download_id)
+
+
+@bp.patch("/<int:chat_id>")
+@spec.validate(resp=answers((200, OneChat, "The chat as changed"), *WRITES), tags=["chats"])
+def change(chat_id: int, query: NoQuery, json: ChatChangeBody):
+    """Resolve, reopen or snooze the chat, or (un)assign it
+
+    Any of status (`open`, `resolved`, `snoozed` with `snoozed_until`) and `assignee_id` (an active operator,
+    or null). Each real change is recorded with who made it (this API key) and shows in `changes`; setting
+    what is already so changes nothing. A new buyer message reopens a resolved or snoozed chat; a snooze
+    ends by itself at its time.
+    """
+    given = {name: getattr(json, name) for name in json.model_fields_set}
+    with runtime.get().db.session(write_lock=True) as session:
+        change_chat(session, chat_id, g.requester, status=given.get("status", UNSET),
+                    snoozed_until=given.get("snoozed_until", UNSET), assignee_id=given.get("assignee_id", UNSET))
+    with request_reader() as session:
+        return chat_detail(session, chat_id, scope=current_scope())
+
+
+@bp.post("/<int:chat_id>/notes")
+@spec.validate(resp=answers((201, OneNote, "The note, stored"), *WRITES), tags=["chats"])
+def note(chat_id: int, query: NoQuery, json: NoteBody):
+    """Leave an internal note in the chat
+
+    For operators only: notes show in the chat's thread (`notes` of the chat) and are never sent to WB
+    nor given to the AI.
+    """
+    with runtime.get().db.session() as session:
+        stored = note_view(session, add_note(session, chat_id, json.text, g.requester))
+    return stored, 201
 
 
 @bp.post("/<int:chat_id>/analysis")

@@ -18,12 +18,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.fields import FieldInfo
 
 from chatcenter.actions import IDEMPOTENCY_KEY_MAX
+from chatcenter.chat_status import STATUSES
 from chatcenter.wb_events import MESSAGE_MAX
 from chatcenter.attachments import FILE_MAX, FILES_MAX, FILES_TOTAL_MAX, MB
 from chatcenter.contract import ID_MAX
 from chatcenter.errors import BadInput
+from chatcenter.notes import NOTE_MAX
 from chatcenter.prompt import CATEGORIES, SENTIMENTS, URGENCIES
-from chatcenter.queries import MAX_LIMIT, ORDERS
+from chatcenter.queries import MAX_LIMIT, ORDERS, UNASSIGNED
 from chatcenter.search import SEARCH_MAX
 from chatcenter.queues import QUEUE_NAMES
 
@@ -34,9 +36,16 @@ FILE_ENDPOINTS = {"api.chats.reply"}
 DEFAULT_LIMIT = 50
 CURSOR_MAX = 500
 _DIGITS = re.compile(r"[0-9]{1,10}")
-# The reply's text: 1 to MESSAGE_MAX characters once leading and trailing white space is
-# trimmed, no NUL (chatcenter.actions checks it; the pattern tells clients and fuzzers).
-REPLY_TEXT_PATTERN = r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (MESSAGE_MAX - 2)
+REPEATABLE = ("status",)  # query parameters that may be given more than once
+
+
+def text_pattern(longest: int) -> str:
+    """1 to `longest` characters once leading and trailing white space is trimmed, no NUL
+    (the actions check it; the pattern tells clients and fuzzers)."""
+    return r"^\s*[^\s\u0000](?:[^\u0000]{0,%d}[^\s\u0000])?\s*$" % (longest - 2)
+
+
+REPLY_TEXT_PATTERN = text_pattern(MESSAGE_MAX)
 
 
 def _whole_number(raw: Any) -> Any:
@@ -64,6 +73,18 @@ def whole_number(low: int, high: int, description: str):
 Flag = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
+def _listed(raw: Any) -> Any:
+    """A parameter given more than once, or as comma-separated values: one list."""
+    values = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(v, str) for v in values):
+        return raw
+    return [part for value in values for part in value.split(",")]
+
+
+def _operator_or_none(raw: Any) -> Any:
+    return raw if raw == UNASSIGNED else _whole_number(raw)
+
+
 class Request(BaseModel):
     """A part of a request; `kind` names its members in error details."""
 
@@ -86,6 +107,13 @@ class ChatListQuery(Request):
         "words to find in the buyer's name or a message's text (plain words: quotes, *, -, OR are "
         "not operators); results come best match first: name matches, then message matches, each "
         "newest activity first; blank: no search. Not with order=queue"))] = None
+    status: Annotated[list[Literal[STATUSES]], Field(
+        min_length=1, max_length=len(STATUSES),
+        description="only chats in these statuses: repeat the parameter or separate by commas "
+                    "(status=open,snoozed); a snooze past its time counts as open"), BeforeValidator(_listed)] = None
+    assignee_id: Annotated[Annotated[int, Field(ge=1, le=ID_MAX)] | Literal[UNASSIGNED], Field(
+        description=f"an operator's id (their chats only), or `{UNASSIGNED}` (the chats nobody is assigned to)"),
+        BeforeValidator(_operator_or_none)] = None
     order: Annotated[Literal[ORDERS], Field(
         description="activity: newest activity first; queue: awaiting a reply first (high urgency, longest "
                     "wait), then the rest by activity")] = "activity"
@@ -167,6 +195,29 @@ class ReplyForm(Body):
                     f"field for up to {FILES_MAX} files, {FILES_TOTAL_MAX // MB} MB in all")] = []
 
 
+def _moment_text(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        raise ValueError("not an ISO 8601 date-time string")
+    return _moment(raw)
+
+
+class ChatChangeBody(Body):
+    """Any of the fields (at least one); the others stay as they are."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    status: Annotated[Literal[STATUSES], Field(description="snoozed needs snoozed_until")] = None
+    snoozed_until: Annotated[datetime, Field(
+        description="when the snoozed chat opens again by itself (with status snoozed only): ISO 8601 with its "
+                    "offset, in the future", json_schema_extra={"format": "date-time"}),
+        BeforeValidator(_moment_text)] = None
+    assignee_id: Annotated[Annotated[int, Field(ge=1, le=ID_MAX, strict=True)] | None, Field(
+        description="an active operator's id, or null (nobody)")] = None
+
+
+class NoteBody(Body):
+    text: Annotated[str, Field(strict=True, json_schema_extra={"pattern": text_pattern(NOTE_MAX)},
+                               description=f"1 to {NOTE_MAX} characters after trimming; no NUL characters")]
+
+
 class ReplyHeaders(BaseModel):
     model_config = ConfigDict(extra="ignore")  # every other header is the client's business
     kind: ClassVar[str] = "header"
@@ -209,7 +260,7 @@ def require_json_object_body() -> None:
 
 def refuse_repeats() -> None:
     for name in request.args:
-        if len(request.args.getlist(name)) > 1:
+        if name not in REPEATABLE and len(request.args.getlist(name)) > 1:
             raise BadInput(name or "(empty name)", "was given more than once")
 
 
@@ -247,6 +298,11 @@ def _rule(info: FieldInfo) -> str:
     """What a field takes, in words, from its declaration."""
     bounds = {type(m).__name__: m for m in info.metadata}
     kind = info.annotation
+    if getattr(kind, "__origin__", None) is list:  # a repeatable parameter: its values' rule
+        choices = getattr(kind.__args__[0], "__args__", ())
+        return f"one or more of {', '.join(choices)}"
+    if (info.json_schema_extra or {}).get("format") == "date-time":
+        return "an ISO 8601 date-time with its offset, e.g. 2026-12-01T09:00:00Z"
     if kind is int:
         return f"a whole number from {bounds['Ge'].ge} to {bounds['Le'].le}"
     if kind is bool:

@@ -20,12 +20,15 @@ from chatcenter.actions import (
     AnalysisOff, IdempotencyConflict, NotFound, WouldBeRefused, request_analysis, request_reply, request_sync,
 )
 from chatcenter.attachments import FILE_MAX, FILES_MAX, check_uploads, reply_uploads
+from chatcenter.chat_status import UNSET, change_chat
 from chatcenter.errors import BadInput, TooLarge
-from chatcenter.models import AttachmentState, ReplyState
+from chatcenter.models import AttachmentState, ChatStatus, ReplyState
+from chatcenter.notes import NOTE_MAX, add_note
 from chatcenter.moderation import wb_would_refuse
 from chatcenter.prompt import CATEGORIES, URGENCIES
 from chatcenter.queries import (
-    ChatFilter, chat_detail, chat_reply, count_chats, failing_sellers, job_view, list_chats, list_sellers,
+    ChatFilter, active_operators, chat_detail, chat_reply, count_chats, failing_sellers, job_view,
+    list_chats, list_sellers,
 )
 from chatcenter.queues import ANALYSIS_JOB, SYNC_JOB, QueueUnavailable
 from chatcenter.wb_events import MESSAGE_MAX
@@ -33,7 +36,9 @@ from chatcenter.unread import count_unread_chats, mark_seen, read_floor, start_r
 from chatcenter.web.inbox.blueprint import bp
 from chatcenter.web.inbox.params import whole_number
 from chatcenter.web.files import file_answer
+from chatcenter.web.inbox.views import VIEWS, view_filters, view_named
 from chatcenter.web.inbox.present import REFUSED_KIND, parse_time
+from chatcenter.web.inbox.snooze import CHOICES as SNOOZE_CHOICES, snooze_until
 from chatcenter.web.reads import request_reader
 from chatcenter.web.scope import current_scope
 
@@ -45,7 +50,7 @@ PAGE_SIZE = 25
 AWAITING_SHOWN_MAX = 999
 # The list's "1–25 of 240" counts at most this many ("of 1000+"), for the same reason.
 LIST_COUNT_MAX = 1000
-FILTER_PARAMS = ("seller", "show", "urgency", "category", "q")
+FILTER_PARAMS = ("view", "seller", "show", "urgency", "category", "q")  # what links of the list keep
 SHOW = {"awaiting": True, "answered": False}  # the "Show" filter; empty: every chat
 REFRESH_SECONDS = 15  # how often a page part fetches itself again
 BUSY_REFRESH_SECONDS = 2  # ... while a reply, analysis or sync it asked for is under way
@@ -60,13 +65,21 @@ def _int_arg(args, name: str) -> int | None:
     return whole_number(args.get(name, ""), name)
 
 
-def inbox_filters(args) -> ChatFilter:
+def inbox_filters(args) -> tuple[str, ChatFilter, str]:
+    """The view's name, its filters with the form's, and its order."""
+    # A search looks through every chat unless a view is chosen: last week's buyer is resolved.
+    searching = bool((args.get("q") or "").strip())
+    name, view = view_named(args.get("view") or ("all" if searching else ""))
     show = args.get("show", "")
     if show and show not in SHOW:
         raise BadInput("show", f"must be one of {', '.join(SHOW)}")
-    return ChatFilter(seller_id=_int_arg(args, "seller"), awaiting_reply=SHOW.get(show),
-                      urgency=args.get("urgency") or None, category=args.get("category") or None,
-                      q=args.get("q") or None)
+    fields = view_filters(view, g.operator.id)
+    if show:  # the form's "Show" says it outright
+        fields["awaiting_reply"] = SHOW[show]
+    filters = ChatFilter(seller_id=_int_arg(args, "seller"), urgency=args.get("urgency") or None,
+                         category=args.get("category") or None, q=args.get("q") or None, **fields)
+    # A search lists the best matches first (chatcenter/search.py); otherwise the view's order.
+    return name, filters, "activity" if filters.q else view.order
 
 
 def _reader_floor(operator_id: int) -> int:
@@ -79,20 +92,19 @@ def _reader_floor(operator_id: int) -> int:
 
 
 def inbox_part(args) -> dict:
-    filters = inbox_filters(args)
+    view, filters, order = inbox_filters(args)
     cursor = args.get("cursor") or None
     number = (_int_arg(args, "page") or 1) if cursor else 1  # the page's number: only for "26–50 of 240"
     reader = g.operator.id
     floor = _reader_floor(reader)
     scope = current_scope()
     with request_reader() as session:
-        # A search lists the best matches first (chatcenter/search.py); otherwise the triage order.
-        page = list_chats(session, filters, scope=scope, order="activity" if filters.q else "queue",
-                          limit=PAGE_SIZE, cursor=cursor)
+        page = list_chats(session, filters, scope=scope, order=order, limit=PAGE_SIZE, cursor=cursor)
         # A search's matches are not counted (the count of the filters alone would be wrong).
         total = None if filters.q else count_chats(session, filters, scope=scope, up_to=LIST_COUNT_MAX)
-        awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, awaiting_reply=True), scope=scope,
-                               up_to=AWAITING_SHOWN_MAX)
+        # "Needs reply", counted in the seller chosen: what the title and summary line show.
+        awaiting = count_chats(session, ChatFilter(seller_id=filters.seller_id, statuses=(ChatStatus.OPEN,),
+                                                   awaiting_reply=True), scope=scope, up_to=AWAITING_SHOWN_MAX)
         sellers = list_sellers(session, scope=scope)
         unread = unread_counts(session, reader, floor, [chat["id"] for chat in page.chats])
         unread_chats = count_unread_chats(session, reader, floor, scope=scope)
@@ -100,9 +112,13 @@ def inbox_part(args) -> dict:
         number = 1  # a "previous page" that reached the start shows the first page
     first = (number - 1) * PAGE_SIZE + 1
     kept = {k: v for k, v in args.items() if k in FILTER_PARAMS and v.strip()}
+    tab_args = {k: v for k, v in kept.items() if k not in ("view", "show")}
     return {
         "chats": page.chats,
         "searched": filters.q,
+        "view": view,
+        "views": [{"name": name, "label": shown.label, "url": url_for("inbox.inbox", **tab_args, view=name)}
+                  for name, shown in VIEWS.items()],
         "unread": unread,
         "unread_chats": unread_chats,
         "awaiting": min(awaiting, AWAITING_SHOWN_MAX),
@@ -177,6 +193,7 @@ def thread_part(chat_id: int, before: int | None, reply_id: int | None, chat: di
     params = {k: v for k, v in (("before", before), ("reply", reply_id)) if v is not None}
     return {
         "chat": chat,
+        "timeline": timeline(chat),
         "replies": sorted(pending, key=lambda r: r["id"]),
         "refresh": BUSY_REFRESH_SECONDS if busy or fetching else REFRESH_SECONDS,
         "busy": busy,
@@ -184,6 +201,14 @@ def thread_part(chat_id: int, before: int | None, reply_id: int | None, chat: di
         "older_url": url_for("inbox.chat", chat_id=chat_id, before=chat["messages_before"])
         if chat["messages_before"] else None,
     }
+
+
+def timeline(chat: dict) -> list[dict]:
+    """The thread: messages, notes and status lines in the order they happened."""
+    items = [{"type": "message", "at": parse_time(m["sent_at"]), "item": m} for m in chat["messages"]]
+    items += [{"type": "note", "at": parse_time(n["created_at"]), "item": n} for n in chat["notes"]]
+    items += [{"type": "change", "at": parse_time(c["at"]), "item": c} for c in chat["changes"]]
+    return sorted(items, key=lambda entry: entry["at"])  # stable: a message before a note of the same moment
 
 
 def analysis_part(chat_id: int, chat: dict | None = None) -> dict:
@@ -234,8 +259,10 @@ def render_chat(chat_id: int, draft: str | None = None, error: str | None = None
         sellers = {s["id"]: s["name"] for s in list_sellers(session, scope=current_scope())}
         templates = saved_replies.fill_all(session, saved_replies.values_for(chat["buyer_first_name"],
                                                                              chat["product"]))
+        operators = active_operators(session)
     return render_template(
         "inbox/chat.html", chat=chat, thread=thread, analysis_box=analysis_part(chat_id, chat), templates=templates,
+        operators=operators, snooze_choices=SNOOZE_CHOICES, note_max=NOTE_MAX,
         seller_name=sellers.get(chat["seller_id"], ""), draft=draft, error=error, not_prefilled=not_prefilled,
         idempotency_key=uuid.uuid4().hex, reply_max=MESSAGE_MAX, files_max=FILES_MAX, file_max=FILE_MAX,
         prefilled=bool(draft) and analysis is not None and draft == analysis["suggested_reply"],
@@ -310,6 +337,53 @@ def analyse(chat_id: int):
     except QueueUnavailable:
         flash(_("The job queue is unavailable; try again in a few seconds."), "error")
     return redirect(url_for("inbox.chat", chat_id=chat_id))
+
+
+# ------------------------------------------------------------ status, assignee, notes
+
+def _change(chat_id: int, **fields) -> None:
+    with runtime.get().db.session(write_lock=True) as session:
+        change_chat(session, chat_id, g.operator.requester, **fields)
+
+
+@bp.post("/chats/<int:chat_id>/status")
+def change_status(chat_id: int):
+    status = request.form.get("status", "")
+    snoozed_until = UNSET
+    if status == ChatStatus.SNOOZED:
+        try:
+            snoozed_until = snooze_until(request.form.get("snooze", ""), request.form.get("until", ""))
+            _change(chat_id, status=status, snoozed_until=snoozed_until)
+        except BadInput as exc:
+            if exc.field not in ("until", "snoozed_until"):
+                raise
+            flash(_("Choose a date and time in the future to snooze the chat until."), "error")
+            return redirect(url_for("inbox.chat", chat_id=chat_id))
+    else:
+        _change(chat_id, status=status)
+    return redirect(url_for("inbox.chat", chat_id=chat_id))
+
+
+@bp.post("/chats/<int:chat_id>/assignee")
+def change_assignee(chat_id: int):
+    chosen = request.form.get("assignee", "")
+    if chosen == "me":
+        assignee = g.operator.id
+    elif chosen == "none":
+        assignee = None
+    else:
+        assignee = whole_number(chosen, "assignee")
+        if assignee is None:
+            raise BadInput("assignee", "choose an operator")
+    _change(chat_id, assignee_id=assignee)
+    return redirect(url_for("inbox.chat", chat_id=chat_id))
+
+
+@bp.post("/chats/<int:chat_id>/notes")
+def add_chat_note(chat_id: int):
+    with runtime.get().db.session() as session:
+        add_note(session, chat_id, request.form.get("text", ""), g.operator.requester)
+    return redirect(url_for("inbox.chat", chat_id=chat_id, _anchor="notes"))
 
 
 # ---------------------------------------------------------------------------- sellers

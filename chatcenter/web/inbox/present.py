@@ -10,7 +10,7 @@ from babel.dates import format_skeleton, format_time
 from babel.dates import format_timedelta as babel_timedelta
 from babel.numbers import format_currency, format_decimal
 from flask import Flask
-from flask_babel import get_locale, get_timezone, lazy_gettext as _l, to_user_timezone
+from flask_babel import get_locale, get_timezone, lazy_gettext as _l, pgettext, to_user_timezone
 
 from chatcenter.attachments import product_url
 from chatcenter.models import utcnow
@@ -103,6 +103,40 @@ def file_size(size: int | None, locale=None) -> str:
     return f"{size} B"
 
 
+def status_label(status: str) -> str:
+    """A chat's status, in the context of one chat ("Resolved"), apart from the views'
+    names (the "Resolved" chats), which Russian words differently."""
+    if status == "resolved":
+        return pgettext("chat status", "Resolved")
+    if status == "snoozed":
+        return pgettext("chat status", "Snoozed")
+    return pgettext("chat status", "Open")
+
+
+def actor_name(actor: dict) -> str:
+    """Who did it, as the thread names them: an operator by e-mail, an API key by name."""
+    if actor["kind"] == "operator":
+        return actor["name"] or str(_l("An operator"))
+    if actor["kind"] == "api_key":
+        return str(_l("API key %(name)s", name=actor["name"] or actor["id"]))
+    return str(_l("Command line")) if actor["kind"] == "cli" else str(_l("The buyer"))
+
+
+def change_line(change: dict) -> str:
+    """A status or assignee change as a line of the thread ("anna@… resolved the chat")."""
+    who, kind = actor_name(change["by"]), change["kind"]
+    if kind == "resolved":
+        return str(_l("%(who)s resolved the chat", who=who))
+    if kind == "reopened":
+        return (str(_l("Reopened by a new buyer message")) if change["by"]["kind"] == "buyer"
+                else str(_l("%(who)s reopened the chat", who=who)))
+    if kind == "snoozed":
+        return str(_l("%(who)s snoozed the chat until %(time)s", who=who, time=when(change["snoozed_until"])))
+    if kind == "assigned":
+        return str(_l("%(who)s assigned the chat to %(name)s", who=who, name=change["assignee"]["name"]))
+    return str(_l("%(who)s unassigned the chat", who=who))
+
+
 # (language, mapping, value) -> the translated label: the catalogues are loaded once per
 # process, so a label need not go through Flask-Babel's lookup each time it is shown.
 _LABELS: dict[tuple, str] = {}
@@ -122,6 +156,7 @@ def init_present(app: Flask) -> None:
     app.jinja_env.filters.update(when=when, iso=iso, since=since)
     app.jinja_env.globals.update(
         money=money, product_url=product_url, page_file_url=page_file_url, file_size=file_size, label=label,
+        change_line=change_line, actor_name=actor_name, status_label=status_label,
         URGENCY=URGENCY, SENTIMENT=SENTIMENT, CATEGORY=CATEGORY, SENDER=SENDER, SYNC_STATE=SYNC_STATE,
         REPLY_STATE=REPLY_STATE, current_timezone=lambda: str(get_timezone()),
         current_language=lambda: str(get_locale()),
