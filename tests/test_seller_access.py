@@ -112,6 +112,21 @@ def test_a_key_limited_to_a_seller_lists_only_that_sellers_sellers_and_chats(app
     assert [c["id"] for c in everyone.get("/api/chats").get_json()["chats"]] == [THEIR_CHAT, MY_CHAT]
 
 
+def test_a_search_finds_nothing_of_a_seller_not_granted(app, limited, make_api, agent_client):
+    everyone = make_api(app)
+    admin = app.test_client()
+    assert sign_in(admin, ADMIN).status_code == 302
+    for q in ("secret question", "Глеб", "hidden"):
+        assert f'href="/chats/{THEIR_CHAT}"' in admin.get("/", query_string={"q": q}).get_data(as_text=True), q  # words of the other seller's message and buyer
+        assert [c["id"] for c in everyone.get("/api/chats", query_string={"q": q}).get_json()["chats"]] == \
+            [THEIR_CHAT], q
+        assert limited.get("/api/chats", query_string={"q": q}).get_json() == {"chats": [], "next_cursor": None}
+        page = agent_client.get("/", query_string={"q": q}).get_data(as_text=True)
+        assert f'href="/chats/{THEIR_CHAT}"' not in page and "Secret question" not in page, q
+    assert [c["id"] for c in limited.get("/api/chats", query_string={"q": "заказ"}).get_json()["chats"]] == [MY_CHAT]
+    assert f'href="/chats/{MY_CHAT}"' in agent_client.get("/", query_string={"q": "заказ"}).get_data(as_text=True)
+
+
 def test_another_sellers_chat_answers_as_a_chat_that_does_not_exist(app, limited):
     theirs, nobodys = limited.get(f"/api/chats/{THEIR_CHAT}"), limited.get(f"/api/chats/{NO_CHAT}")
     assert theirs.status_code == 404
