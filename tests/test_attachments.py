@@ -131,13 +131,22 @@ def test_a_buyers_photos_and_receipt_are_fetched_once_and_shown_on_our_urls(live
     page.locator("#reply-files").set_input_files(
         files=[{"name": "новая куртка.png", "mimeType": "image/png", "buffer": reply_photo}])
     expect(page.locator(".previews canvas")).to_have_count(1)
+    # A receipt dropped on the form joins the photo chosen with the button.
+    receipt = pdf("Накладная 4412")
+    page.evaluate("""([name, bytes]) => {
+        const dropped = new DataTransfer();
+        dropped.items.add(new File([new Uint8Array(bytes)], name, {type: "application/pdf"}));
+        document.querySelector(".reply-form").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: dropped, bubbles: true, cancelable: true}));
+    }""", ["накладная.pdf", list(receipt)])
+    expect(page.locator(".previews li")).to_have_count(2)
     time.sleep(0.3)
     page.locator(".reply-form").screenshot(path=str(IMAGES / "attachments-reply.png"))
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".reply-sent").last).to_contain_text("Your reply: Sent", timeout=30_000)
     [parts] = wb_stub.sent_files
     assert [(p["field"], p["filename"], p["content_type"], p["content"]) for p in parts] == [
-        ("file", "новая куртка.png", "image/png", reply_photo)]
+        ("file", "новая куртка.png", "image/png", reply_photo), ("file", "накладная.pdf", "application/pdf", receipt)]
     mine = page.locator(".message.from-seller img.thumb")
     expect(mine).to_have_count(1, timeout=20_000)
     page.wait_for_function(DRAWN, arg=".message.from-seller img.thumb")
