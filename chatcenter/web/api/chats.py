@@ -2,7 +2,7 @@
 analysis, replying, internal notes."""
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint, g, url_for
 
 from chatcenter import actions, runtime
 from chatcenter.attachments import FILE_MAX, FILES_TOTAL_MAX, MB, check_uploads
@@ -97,11 +97,11 @@ def note(chat_id: int, query: NoQuery, json: NoteBody):
     """Leave an internal note in the chat
 
     For operators only: notes show in the chat's thread (`notes` of the chat) and are never sent to WB
-    nor given to the AI.
+    nor given to the AI. `Location` is the chat, whose `notes` list it.
     """
     with runtime.get().db.session() as session:
         stored = note_view(session, add_note(session, chat_id, json.text, g.requester))
-    return stored, 201
+    return stored, 201, {"Location": url_for("api.chats.chat", chat_id=chat_id)}
 
 
 @bp.post("/<int:chat_id>/analysis")

@@ -42,7 +42,7 @@ ERRORS = {  # status: what it means, for every route that may answer it
     503: "A service the API needs (the database, or Redis for jobs) is unavailable: try again",
 }
 HEADERS = {  # status: headers every such answer carries
-    201: {"Location": "the new resource, e.g. /api/templates/<id>"},
+    201: {"Location": "the new resource (/api/templates/<id>), or what lists it (a note: its chat)"},
     202: {"Location": "where to follow the job: /api/jobs/<job_id>"},
     401: {"WWW-Authenticate": 'Bearer realm="chatcenter"[, error="..."]'},
     503: {"Retry-After": "seconds"},
