@@ -68,8 +68,20 @@ def test_the_chats_commands_resolve_reopen_snooze_and_assign(app, runner, make_a
     assert runner.invoke(args=["chats", "assign", str(chat_id), "--none"]).stdout.endswith(", unassigned\n")
     assert runner.invoke(args=["chats", "assign", str(chat_id), str(anna)]).stdout.endswith(", anna@shop.example\n")
 
+    result = runner.invoke(args=["chats", "note", str(chat_id)], input="Звонила на склад: обмен завтра.\n")
+    assert result.exit_code == 0 and result.stdout.startswith(f"chat {chat_id}: note "), result.output
+    result = runner.invoke(args=["chats", "note", str(chat_id)], input="   \n")
+    assert result.exit_code == 1 and result.stderr.startswith("error: text: ") and result.stderr.count("\n") == 1
+    # The same lists as the API's: by status, and by words.
+    assert runner.invoke(args=["chats", "list", "--status", "resolved"]).stdout == ""
+    assert runner.invoke(args=["chats", "list", "--status", "snoozed"]).stdout.startswith(f"{chat_id}\t")
+    assert runner.invoke(args=["chats", "list", "--search", "client"]).stdout.startswith(f"{chat_id}\t")  # its message
+    assert runner.invoke(args=["chats", "list", "--search", "обмен"]).stdout == ""  # notes are not searched
+
     # Recorded as made from the command line, and shown so through the API.
-    changes = make_api(app).get(f"/api/chats/{chat_id}").get_json()["changes"]
+    detail = make_api(app).get(f"/api/chats/{chat_id}").get_json()
+    assert [(n["text"], n["by"]["kind"]) for n in detail["notes"]] == [("Звонила на склад: обмен завтра.", "cli")]
+    changes = detail["changes"]
     assert [c["kind"] for c in changes] == ["resolved", "reopened", "snoozed", "assigned", "unassigned", "assigned"]
     assert {c["by"]["kind"] for c in changes} == {"cli"}
 

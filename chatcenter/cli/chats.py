@@ -1,7 +1,7 @@
 """`flask chats list [--awaiting] [--json]`: the chats and their latest analyses, for
 operators without the API (the same query the API and the inbox use); `flask chats resolve
-| reopen | snooze | assign`: the same changes as PATCH /api/chats/<id>, recorded as made
-from the command line."""
+| reopen | snooze | assign`: the same changes as PATCH /api/chats/<id>, and `flask chats note`
+as POST /api/chats/<id>/notes, recorded as made from the command line."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,10 @@ import click
 from flask.cli import AppGroup
 
 from chatcenter import runtime
-from chatcenter.chat_status import CLI, change_chat
+from chatcenter.chat_status import CLI, STATUSES, change_chat
 from chatcenter.cli.one_line import one_line_errors
 from chatcenter.errors import BadInput
+from chatcenter.notes import add_note
 from chatcenter.models import ChatStatus
 from chatcenter.operators import find_operator
 from chatcenter.queries import MAX_LIMIT, ChatFilter, chat_detail, list_chats
@@ -29,12 +30,18 @@ def chats_group():
                                   "a reply, most urgent and longest waiting first.")
 @click.option("--awaiting", is_flag=True, help="only chats whose buyer waits for an answer")
 @click.option("--seller", "seller_id", type=click.IntRange(min=1), help="only this seller's chats")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
+              help="only chats in this status (repeatable), as the API's status=")
+@click.option("--search", "words", help="words in the buyer's name or a message, as the API's q= "
+                                        "(best matches first)")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="at most this many")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array (the API's chat objects)")
 @one_line_errors
-def chats_list(awaiting: bool, seller_id: int | None, limit: int, as_json: bool):
-    filters = ChatFilter(seller_id=seller_id, awaiting_reply=True if awaiting else None)
-    order = "queue" if awaiting else "activity"
+def chats_list(awaiting: bool, seller_id: int | None, statuses: tuple[str, ...], words: str | None, limit: int,
+               as_json: bool):
+    filters = ChatFilter(seller_id=seller_id, awaiting_reply=True if awaiting else None,
+                         statuses=statuses or None, q=words)
+    order = "queue" if awaiting and not filters.q else "activity"
     chats, cursor = [], None
     with runtime.get().db.session() as session:
         while len(chats) < limit:
@@ -113,3 +120,14 @@ def chats_assign(chat_id: int, operator: str | None, nobody: bool):
     if nobody == (operator is not None):
         raise BadInput("OPERATOR", "give an operator's e-mail or id, or --none (not both)")
     _change(chat_id, assignee=None if nobody else operator)
+
+
+@chats_group.command("note", help="Leave an internal note in a chat (the text from standard input): seen by "
+                                  "operators only, never sent to the buyer or the AI.")
+@click.argument("chat_id", type=click.IntRange(min=1))
+@one_line_errors
+def chats_note(chat_id: int):
+    text = click.get_text_stream("stdin").read()
+    with runtime.get().db.session() as session:
+        note_id = add_note(session, chat_id, text, CLI).id
+    click.echo(f"chat {chat_id}: note {note_id} added")
