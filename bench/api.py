@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.parse
 from urllib.parse import quote
 import urllib.request
@@ -32,6 +33,7 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgr
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 OPERATOR, PASSWORD = "bench@chatcenter.example", "bench-password-123"
 LATENCY_CONNECTIONS, THROUGHPUT_CONNECTIONS = 2, 8
+DRAIN_SECONDS = 2.0
 
 ROUTES = {  # name: (path, "api" or "inbox", p99 target in ms)
     "GET /api/chats?limit=50": ("/api/chats?limit=50", "api", 25),
@@ -127,12 +129,16 @@ def main() -> None:
                    "metrics": {}}
         for name, (path, kind, _) in routes.items():  # warm up every worker and cache
             wrk(base + path, seconds=2, headers=headers[kind])
+        time.sleep(DRAIN_SECONDS)
         for _ in range(args.rounds):
             for name, (path, kind, _) in routes.items():
                 latency[name].append(wrk(base + path, seconds=args.seconds, connections=LATENCY_CONNECTIONS,
                                          threads=1, headers=headers[kind]))
                 saturated[name].append(wrk(base + path, seconds=max(2, args.seconds // 2),
                                            connections=THROUGHPUT_CONNECTIONS, headers=headers[kind]))
+                # gunicorn finishes the requests wrk left in flight (the reports at 8 connections
+                # queue up to a second of them): the next route's latency must not wait on those.
+                time.sleep(DRAIN_SECONDS)
 
     workers = os.environ.get("WEB_CONCURRENCY") or f"{min(2 * (os.cpu_count() or 1) + 1, 8)} (default)"
     table = Table(f"PostgreSQL, {args.chats:,} chats and {args.chats * 10:,} messages; gunicorn gthread, "
