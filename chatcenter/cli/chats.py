@@ -5,6 +5,7 @@ as POST /api/chats/<id>/notes, recorded as made from the command line."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 
 import click
@@ -127,7 +128,7 @@ def chats_assign(chat_id: int, operator: str | None, nobody: bool):
 @click.argument("chat_id", type=click.IntRange(min=1))
 @one_line_errors
 def chats_note(chat_id: int):
-    text = click.get_text_stream("stdin").read()
+    text = sys.stdin.read()
     with runtime.get().db.session() as session:
         note_id = add_note(session, chat_id, text, CLI).id
     click.echo(f"chat {chat_id}: note {note_id} added")
